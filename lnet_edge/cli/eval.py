@@ -1,0 +1,48 @@
+"""lnet-edge eval: precision, recall, F1 and IoU of a model on image/mask folders."""
+
+from __future__ import annotations
+
+from enum import Enum
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from lnet_edge.cli.common import console, progress_bar, user_errors
+
+
+class Split(str, Enum):
+    val = "val"
+    train = "train"
+    all = "all"
+
+
+@user_errors
+def eval_command(
+    data: list[Path] = typer.Option(..., "--data", "-d", help="Folder with images/ and masks/ (repeatable)."),
+    model: Optional[Path] = typer.Option(None, "--model", "-m", help=".pt or .onnx; default: the shipped model."),
+    split: Split = typer.Option(Split.val, help="Which side of the deterministic split to score."),
+    val_fraction: float = typer.Option(0.2, help="Must match the fraction used for training."),
+    out: Path = typer.Option(Path("runs/eval"), "--out", "-o"),
+) -> None:
+    """Score a model; writes eval.json and eval.md (dataset-level and per image)."""
+    from lnet_edge.data.readers import list_samples
+    from lnet_edge.data.split import split_samples
+    from lnet_edge.defaults import DEFAULT_ONNX
+    from lnet_edge.errors import LnetError
+    from lnet_edge.eval.evaluate import evaluate, markdown_table, write_report
+    from lnet_edge.runners.open import open_model
+
+    samples = [s for d in data for s in list_samples(d)]
+    if split != Split.all:
+        samples = split_samples(samples, val_fraction)[0 if split == Split.train else 1]
+    if not samples:
+        raise LnetError(f"no images on the '{split.value}' side of the split: use --split all for small folders")
+    runner, config = open_model(model or DEFAULT_ONNX)
+    with runner, progress_bar() as progress:
+        task = progress.add_task(f"eval {split.value}", total=len(samples))
+        report = evaluate(runner, config, samples, on_image=lambda s: progress.advance(task))
+    report["model"], report["split"] = str(model or DEFAULT_ONNX), split.value
+    json_path, md_path = write_report(report, out)
+    console.print(markdown_table(report))
+    console.print(f"wrote {json_path} and {md_path}")

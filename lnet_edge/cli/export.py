@@ -1,0 +1,12 @@
+"""lnet-edge export (placeholder until its stage lands)."""
+
+from __future__ import annotations
+
+from lnet_edge.cli.common import user_errors
+from lnet_edge.errors import LnetError
+
+
+@user_errors
+def export_command() -> None:
+    """Not available yet."""
+    raise LnetError("'lnet-edge export' is not available in this version")

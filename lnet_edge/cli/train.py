@@ -1,0 +1,70 @@
+"""lnet-edge train: train L-Net (or an ablation) on image/mask folders."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from lnet_edge.cli.common import console, progress_bar, user_errors
+from lnet_edge.model.config import PRESETS, ModelConfig, Variant
+
+
+@user_errors
+def train(
+    data: list[Path] = typer.Option(..., "--data", "-d", help="Folder with images/ and masks/ (repeatable)."),
+    out: Path = typer.Option(Path("runs/train"), "--out", "-o", help="Where checkpoints and metrics go."),
+    variant: Variant = typer.Option(Variant.lnet, help="Architecture: the paper's Table 1 ablations."),
+    preset: str = typer.Option("edge-s", help=f"Width preset: {', '.join(PRESETS)}."),
+    bands: str = typer.Option("0,1,2", help="Source bands in model order, comma-separated."),
+    tile: int = typer.Option(256, help="Training tile size (divisible by 16)."),
+    epochs: int = typer.Option(100),
+    batch: int = typer.Option(8),
+    lr: float = typer.Option(1e-3),
+    momentum: float = typer.Option(0.9),
+    weight_decay: float = typer.Option(1e-4),
+    patience: int = typer.Option(10, help="Epochs without validation F1 gain before lr x0.1."),
+    val_fraction: float = typer.Option(0.2),
+    seed: int = typer.Option(0),
+    workers: int = typer.Option(2, help="Data-loading processes."),
+    device: str = typer.Option("auto", help="auto (CUDA when present), cpu, cuda, cuda:1 ..."),
+    steps_per_epoch: Optional[int] = typer.Option(None, help="Cap on batches per epoch."),
+    time_limit: Optional[float] = typer.Option(None, help="Stop after the epoch that passes this many minutes."),
+    resume: Optional[Path] = typer.Option(None, help="Continue from a last.pt of the same options."),
+) -> None:
+    """Train with the paper's recipe (SGD, lr 1e-3, batch 8, plateau x0.1, 100 epochs)."""
+    from lnet_edge.errors import LnetError
+    from lnet_edge.train.trainer import TrainOptions
+    from lnet_edge.train.trainer import train as run_train
+
+    if tile % 16:
+        raise LnetError(f"--tile {tile} is not divisible by 16: the network halves the size four times")
+    band_idx = _parse_bands(bands)
+    base = ModelConfig()
+    names = base.band_names if len(band_idx) == 3 else tuple(f"band{i}" for i in band_idx)
+    norm = base.norm if len(band_idx) == 3 else type(base.norm)(
+        scale=base.norm.scale, mean=(0.5,) * len(band_idx), std=(0.25,) * len(band_idx)
+    )
+    config = ModelConfig(variant=variant, preset=preset, bands=band_idx, band_names=names, norm=norm, tile=tile)
+    opts = TrainOptions(
+        data=tuple(str(d) for d in data), out=str(out), epochs=epochs, batch=batch, lr=lr, momentum=momentum,
+        weight_decay=weight_decay, patience=patience, val_fraction=val_fraction, seed=seed, workers=workers,
+        device=device, steps_per_epoch=steps_per_epoch, time_limit_min=time_limit,
+        resume=str(resume) if resume else None,
+    )
+    with progress_bar() as progress:
+        best = run_train(config, opts, progress)
+    console.print(f"best checkpoint: {best}\nmetrics: {out / 'metrics.csv'}")
+
+
+def _parse_bands(text: str) -> tuple[int, ...]:
+    from lnet_edge.errors import LnetError
+
+    try:
+        bands = tuple(int(b) for b in text.split(","))
+    except ValueError:
+        raise LnetError(f"--bands '{text}' is not a comma-separated list of band indices, e.g. 0,1,2") from None
+    if not bands or min(bands) < 0:
+        raise LnetError(f"--bands '{text}' must list one or more non-negative band indices")
+    return bands

@@ -1,0 +1,1 @@
+"""Segmentation metrics and evaluation of any runner on image/mask folders."""

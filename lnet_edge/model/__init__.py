@@ -1,0 +1,1 @@
+"""The L-Net network, its configuration and checkpoints (needs torch)."""

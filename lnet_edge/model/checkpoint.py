@@ -1,0 +1,84 @@
+"""Checkpoints: a torch file holding the model configuration, weights and training state.
+
+Format (a dict): {"format": "lnet-edge-checkpoint", "format_version": 1, "config": {...},
+"state_dict": {...}, "epoch": int, "metrics": {...}, optional "optimizer"/"scheduler"/"history"}.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+from typing import Any
+
+from lnet_edge.errors import LnetError
+from lnet_edge.lazy import lazy_import
+from lnet_edge.model.config import ModelConfig
+
+FORMAT = "lnet-edge-checkpoint"
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def save_checkpoint(path: Path, payload: dict[str, Any]) -> None:
+    """Write atomically: to a temporary name beside ``path``, then rename."""
+    torch = lazy_import("torch")
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save({"format": FORMAT, "format_version": 1, **payload}, tmp)
+    os.replace(tmp, path)
+
+
+def read_checkpoint(path: Path) -> dict[str, Any]:
+    """Read a checkpoint dict, with one clear error for a missing, unreadable or foreign file."""
+    torch = lazy_import("torch")
+    path = Path(path)
+    if not path.is_file():
+        raise LnetError(f"checkpoint {path} does not exist: give the path of a .pt file from 'lnet-edge train'")
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as exc:  # torch raises many types for a bad file
+        raise LnetError(f"checkpoint {path} cannot be read ({type(exc).__name__}): is it a truncated or foreign file?") from exc
+    if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
+        raise LnetError(f"{path} is not an lnet-edge checkpoint: make one with 'lnet-edge train'")
+    return ckpt
+
+
+def load_model(path: Path, expect: ModelConfig | None = None):
+    """Build the network a checkpoint describes and load its weights (fp32, eval mode).
+
+    If ``expect`` is given, a checkpoint of another variant, preset or band count is refused.
+    """
+    from lnet_edge.model.lnet import LNet
+
+    ckpt = read_checkpoint(path)
+    config = ModelConfig.from_dict(ckpt["config"])
+    if expect is not None:
+        for name in ("variant", "preset", "bands"):
+            got, want = getattr(config, name), getattr(expect, name)
+            if got != want:
+                raise LnetError(
+                    f"checkpoint {path} is {name}={_show(got)} but {_show(want)} was asked for: "
+                    f"pass --{name.replace('_', '-')} {_show(got)} or use a checkpoint of that {name}"
+                )
+    model = LNet(config)
+    state = {k: v.float() if v.is_floating_point() else v for k, v in ckpt["state_dict"].items()}
+    try:
+        model.load_state_dict(state)
+    except RuntimeError as exc:
+        raise LnetError(f"checkpoint {path} does not match its own configuration ({config.preset}): {str(exc)[:200]}") from exc
+    model.eval()
+    return model, ckpt
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, tuple):
+        return ",".join(str(v) for v in value)
+    return getattr(value, "value", str(value))

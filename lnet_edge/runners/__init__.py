@@ -1,0 +1,1 @@
+"""One Runner interface; one small module per backend (torch, onnxrt, tensorrt)."""

@@ -1,0 +1,61 @@
+"""The Runner interface every backend implements.
+
+A runner is activated (model loaded, memory allocated), fed named float32 NCHW arrays, and
+deactivated. It knows nothing about tiles, scenes or thresholds: those live in pure functions.
+Every lnet-edge model has one input ``image`` (N,C,H,W float32) and one output ``logits``
+(N,1,H,W float32).
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+
+import numpy as np
+
+INPUT_NAME = "image"
+OUTPUT_NAME = "logits"
+
+
+class Runner(ABC):
+    """activate() / infer(feed) -> outputs / deactivate(), usable as a context manager."""
+
+    name: str = "runner"
+    precision: str = "fp32"
+
+    def __init__(self) -> None:
+        self.is_active = False
+
+    @abstractmethod
+    def activate_impl(self) -> None: ...
+
+    @abstractmethod
+    def infer_impl(self, feed: dict[str, np.ndarray]) -> dict[str, np.ndarray]: ...
+
+    def deactivate_impl(self) -> None:
+        """Release what activate_impl took (optional)."""
+
+    def activate(self) -> "Runner":
+        if not self.is_active:
+            self.activate_impl()
+            self.is_active = True
+        return self
+
+    def infer(self, feed: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        if not self.is_active:
+            raise RuntimeError(f"{self.name} runner used before activate()")
+        return self.infer_impl(feed)
+
+    def deactivate(self) -> None:
+        if self.is_active:
+            self.deactivate_impl()
+            self.is_active = False
+
+    def logits(self, batch: np.ndarray) -> np.ndarray:
+        """Convenience: (N,C,H,W) float32 in, (N,1,H,W) float32 logits out."""
+        return self.infer({INPUT_NAME: np.ascontiguousarray(batch, dtype=np.float32)})[OUTPUT_NAME]
+
+    def __enter__(self) -> "Runner":
+        return self.activate()
+
+    def __exit__(self, *exc: object) -> None:
+        self.deactivate()

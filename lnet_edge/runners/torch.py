@@ -1,0 +1,31 @@
+"""PyTorch eager runner (CPU or CUDA, fp32 or fp16 on CUDA)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from lnet_edge.lazy import lazy_import
+from lnet_edge.runners.base import INPUT_NAME, OUTPUT_NAME, Runner
+
+
+class TorchRunner(Runner):
+    name = "torch"
+
+    def __init__(self, model, device: str = "cpu", precision: str = "fp32") -> None:
+        super().__init__()
+        self.model, self.device, self.precision = model, device, precision
+        self.torch = lazy_import("torch")
+
+    def activate_impl(self) -> None:
+        dtype = self.torch.float16 if self.precision == "fp16" else self.torch.float32
+        self.model = self.model.to(self.device, dtype=dtype).eval()
+        self.dtype = dtype
+
+    def infer_impl(self, feed: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        torch = self.torch
+        with torch.inference_mode():
+            x = torch.from_numpy(feed[INPUT_NAME]).to(self.device, dtype=self.dtype)
+            y = self.model(x).float()
+            if self.device != "cpu":
+                torch.cuda.synchronize()
+            return {OUTPUT_NAME: y.cpu().numpy()}

@@ -1,0 +1,1 @@
+"""Training of L-Net and its ablations (needs torch)."""

@@ -1,12 +1,66 @@
-"""lnet-edge calibrate (placeholder until its stage lands)."""
+"""lnet-edge calibrate: int8 models (TensorRT QDQ + calibration cache, ONNX Runtime CPU) from
+real tiles, gated on accuracy against the fp32 model."""
 
 from __future__ import annotations
 
-from lnet_edge.cli.common import user_errors
-from lnet_edge.errors import LnetError
+from enum import Enum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from lnet_edge.cli.common import console, user_errors
+
+
+class MethodChoice(str, Enum):
+    entropy = "entropy"
+    percentile = "percentile"
+    minmax = "minmax"
 
 
 @user_errors
-def calibrate_command() -> None:
-    """Not available yet."""
-    raise LnetError("'lnet-edge calibrate' is not available in this version")
+def calibrate_command(
+    data: Annotated[list[Path], typer.Option(
+        "--data", "-d", help="Image/mask folder; its training side gives the calibration tiles (repeatable).")],
+    model: Annotated[Path, typer.Option(
+        "--model", "-m", help="fp32 .onnx from 'lnet-edge export'.")] = Path("export/lnet-edge-s.onnx"),
+    val_data: Annotated[list[Path] | None, typer.Option(
+        "--val-data", help="Folders for the accuracy gate (validation side); default: --data.")] = None,
+    out: Annotated[Path, typer.Option(
+        "--out", "-o", help="Folder for the int8 models, cache and report.")] = Path("calibration"),
+    method: Annotated[MethodChoice, typer.Option(
+        help="Calibration method of the TensorRT QDQ model.")] = MethodChoice.entropy,
+    tiles: Annotated[int, typer.Option(help="Calibration tiles (stratified: with and without landslides).")] = 32,
+    batch: Annotated[int, typer.Option(help="Calibration batch size.")] = 8,
+    gate_tiles: Annotated[int, typer.Option(help="Validation tiles scored by the accuracy gate.")] = 48,
+    max_iou_drop: Annotated[float, typer.Option(
+        help="Gate: largest landslide IoU drop (points) of an int8 model below fp32.")] = 1.0,
+    auto_fallback: Annotated[bool, typer.Option(
+        "--auto-fallback", help="Leave the worst layers in float until the gate passes.")] = False,
+    fp16: Annotated[Path | None, typer.Option(
+        help="fp16 .onnx to score too; default: <model>.fp16.onnx beside it, if present.")] = None,
+    trt_version: Annotated[int, typer.Option(
+        help="Version tag of the TensorRT calibration cache header (TRT-<tag>-...).")] = 8601,
+) -> None:
+    """Make NAME.int8-qdq.onnx (TensorRT), NAME.int8-qdq.calibration.cache (TensorRT < 10.12),
+    NAME.int8-cpu.onnx (ONNX Runtime CPU) and NAME.calibration.json/.md."""
+    from lnet_edge.calibration.gate import GateOptions
+    from lnet_edge.calibration.pipeline import (
+        CalibrateOptions,
+        artifact_paths,
+        calibration_from_onnx,
+        report_markdown,
+    )
+    from lnet_edge.calibration.quantize import CpuInt8Options, Method, QdqOptions
+
+    sibling = model.with_name(f"{model.stem}.fp16.onnx")
+    fp16 = fp16 or (sibling if sibling.is_file() else None)
+    options = CalibrateOptions(
+        tiles=tiles, qdq=QdqOptions(method=Method(method.value), batch=batch), cpu=CpuInt8Options(batch=batch),
+        gate=GateOptions(tiles=gate_tiles, max_iou_drop=max_iou_drop, auto_fallback=auto_fallback),
+        trt_version=trt_version,
+    )
+    report = calibration_from_onnx(model, out, data, val_data or None, fp16, options)
+    console.print(report_markdown(report))
+    for path in artifact_paths(model, out).values():
+        console.print(f"wrote {path}")

@@ -1,12 +1,84 @@
-"""lnet-edge infer (placeholder until its stage lands)."""
+"""lnet-edge infer: map landslides on whole scenes (GeoTIFF, JPEG2000, PNG/JPEG)."""
 
 from __future__ import annotations
 
-from lnet_edge.cli.common import user_errors
-from lnet_edge.errors import LnetError
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from lnet_edge.cli.common import console, err_console, progress_bar, user_errors
+from lnet_edge.field.backend import Backend
 
 
 @user_errors
-def infer_command() -> None:
-    """Not available yet."""
-    raise LnetError("'lnet-edge infer' is not available in this version")
+def infer_command(
+    scenes: Annotated[list[Path] | None, typer.Argument(
+        help="Scene files or folders of scenes. Default: the shipped sample scene.")] = None,
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output folder (one sub-folder per scene).")] = Path("runs/infer"),
+    model: Annotated[Path | None, typer.Option(
+        "--model", "-m", help=".plan, .onnx or .pt; default: the shipped model.")] = None,
+    backend: Annotated[Backend, typer.Option(help="auto: TensorRT for a usable plan, else ONNX Runtime.")] = Backend.auto,
+    overlap: Annotated[int, typer.Option(help="Pixels shared by neighbouring tiles (raised-cosine blended).")] = 64,
+    batch: Annotated[int, typer.Option(min=1, help="Tiles per runner call.")] = 4,
+    threshold: Annotated[float | None, typer.Option(
+        min=0.0, max=1.0, help="Mask threshold; default: the model's.")] = None,
+    min_area: Annotated[float, typer.Option(
+        "--min-area", min=0.0, help="Minimum mapping unit, m² (px without georeference).")] = 100.0,
+    scale: Annotated[str, typer.Option(
+        help="auto | percentile | none | FACTOR: how non-uint8 scenes reach 0..255.")] = "auto",
+    threads: Annotated[int | None, typer.Option(min=1, help="CPU threads for ONNX Runtime.")] = None,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Redo scenes whose outputs are complete.")] = False,
+) -> None:
+    """Probability and mask GeoTIFFs, landslide polygons, a quicklook and a summary per scene."""
+    from lnet_edge.defaults import SAMPLE_SCENE
+    from lnet_edge.field.backend import open_field_model
+    from lnet_edge.field.io import list_scenes
+    from lnet_edge.field.pipeline import InferOptions, run_scenes
+
+    if not scenes:
+        console.print(f"no scene given: mapping the shipped sample scene {SAMPLE_SCENE}")
+    paths = list_scenes(list(scenes) if scenes else [SAMPLE_SCENE])
+    options = InferOptions(overlap, batch, threshold, min_area, scale, overwrite=overwrite)
+    runner, config, note = open_field_model(model, backend, threads)
+    if note:
+        err_console.print(f"[yellow]warning:[/] {note}")
+    model_info = {"model": str(model or "shipped default (lnet-edge-s.onnx)"), "backend": runner.name,
+                  "precision": runner.precision}
+    with runner, progress_bar() as progress:
+        tasks: dict = {}
+
+        def on_start(scene: Path, n: int) -> None:
+            tasks["now"] = progress.add_task(scene.name, total=n)
+
+        results = run_scenes(
+            paths, out, runner, config, options, model_info, on_start,
+            on_tiles=lambda n: progress.advance(tasks["now"], n),
+            warn=lambda m: progress.console.print(f"[yellow]warning:[/] {m}", highlight=False),
+        )
+    _report(results)
+    if any(r.status == "failed" for r in results):
+        raise typer.Exit(code=1)
+
+
+def _report(results) -> None:
+    from rich.table import Table
+
+    table = Table(title="lnet-edge infer")
+    for col in ("scene", "status", "landslides", "area m²", "km²/s", "outputs"):
+        table.add_column(col)
+    for r in results:
+        s = r.summary or {}
+        area = s.get("landslide_area_m2", s.get("landslide_area_px2"))
+        rate = s.get("km2_per_second")
+        table.add_row(
+            r.scene.name, {"done": "[green]done", "skipped": "skipped", "failed": "[red]failed"}[r.status],
+            str(s.get("landslide_count", "")), f"{area:,.0f}" if area is not None else "",
+            f"{rate:.4f}" if rate else "", str(r.out_dir),
+        )
+    console.print(table)
+    for r in results:
+        if r.status == "failed":
+            err_console.print(f"[bold red]error:[/] {r.scene}: {r.message}", highlight=False, soft_wrap=True)
+        elif r.status == "done":
+            console.print(f"{r.scene.name}: outputs in {r.out_dir}", highlight=False, soft_wrap=True)

@@ -21,6 +21,8 @@ def train(
     tile: int = typer.Option(256, help="Training tile size (divisible by 16)."),
     epochs: int = typer.Option(100),
     batch: int = typer.Option(8),
+    optimizer: str = typer.Option("sgd", help="sgd (the paper's) or adamw."),
+    loss: str = typer.Option("bce", help="bce (the paper's) or bce_dice."),
     lr: float = typer.Option(1e-3),
     momentum: float = typer.Option(0.9),
     weight_decay: float = typer.Option(1e-4),
@@ -48,7 +50,7 @@ def train(
     )
     config = ModelConfig(variant=variant, preset=preset, bands=band_idx, band_names=names, norm=norm, tile=tile)
     opts = TrainOptions(
-        data=tuple(str(d) for d in data), out=str(out), epochs=epochs, batch=batch, lr=lr, momentum=momentum,
+        data=tuple(str(d) for d in data), out=str(out), epochs=epochs, batch=batch, optimizer=optimizer, loss=loss, lr=lr, momentum=momentum,
         weight_decay=weight_decay, patience=patience, val_fraction=val_fraction, seed=seed, workers=workers,
         device=device, steps_per_epoch=steps_per_epoch, time_limit_min=time_limit,
         resume=str(resume) if resume else None,

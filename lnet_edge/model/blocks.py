@@ -93,9 +93,14 @@ class ResidualNetworkB(nn.Sequential):
 class MFF(nn.Module):
     """Multi-scale feature fusion (paper eq. 1-3).
 
-    A_2 = D_e2(I); A_i = D_ei(cat(A_{i-1}, I)) for i = 3..5 (3x3 dilated convs);
+    A_2 = D_e2(I); A_i = D_ei(cat(A_{i-1}, I)) for i = 3..5;
     O_1 = 1x1(I); O_i = relu(bn(1x1(A_i))); Y = 1x1(cat(O_1..O_5)).
     Every branch has ``cout`` channels.
+
+    D is a 3x3 dilated conv followed by BN and ReLU. Equation 1 shows the bare convolution; we
+    normalise because the chain A_2 -> A_5 is four linear maps in a row whose scale nothing
+    else pins (the BN inside O_i makes the loss blind to it): trained bare, its activations
+    grew to ~1e6 (BN running variance 8e12, measured), which breaks fp16 and int8 export.
     """
 
     def __init__(self, cin: int, cout: int, dilations: tuple[int, ...] = (2, 3, 5, 7)) -> None:
@@ -106,7 +111,7 @@ class MFF(nn.Module):
         self.project = nn.ModuleList()
         for i, d in enumerate(self.dilations):
             din = cin if i == 0 else cout + cin
-            self.dilated.append(nn.Conv2d(din, cout, 3, padding=d, dilation=d))
+            self.dilated.append(conv_bn_relu(din, cout, kernel=3, dilation=d))
             self.project.append(conv_bn_relu(cout, cout, kernel=1))
         self.fuse = nn.Conv2d(cout * (len(self.dilations) + 1), cout, 1)
 

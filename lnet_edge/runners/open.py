@@ -47,4 +47,9 @@ def open_model(path: Path, device: str = "cpu", threads: int | None = None) -> t
         if meta is None:
             raise LnetError(f"{path} has no lnet-edge metadata: export it with 'lnet-edge export'")
         return OnnxRuntimeRunner(path, threads, precision=meta.get("precision", "fp32")), ModelConfig.from_dict(meta["config"])
-    raise LnetError(f"model {path}: unknown file type '{suffix}', expected .pt or .onnx")
+    if suffix == ".plan":
+        from lnet_edge.runners.tensorrt import TensorRTRunner
+
+        runner = TensorRTRunner(path)  # runs check_plan: manifest vs installed TensorRT and GPU
+        return runner, runner.manifest.config
+    raise LnetError(f"model {path}: unknown file type '{suffix}', expected .pt, .onnx or .plan")

@@ -35,6 +35,8 @@ class TrainOptions:
     out: str = "runs/train"
     epochs: int = 100
     batch: int = 8
+    optimizer: str = "sgd"  # sgd (the paper) or adamw
+    loss: str = "bce"  # bce (the paper) or bce_dice (BCE + soft Dice, for rare landslide pixels)
     lr: float = 1e-3
     momentum: float = 0.9
     weight_decay: float = 1e-4
@@ -53,6 +55,22 @@ def _seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
+
+
+def make_optimizer(model, opts: TrainOptions):
+    if opts.optimizer == "sgd":
+        return torch.optim.SGD(model.parameters(), lr=opts.lr, momentum=opts.momentum, weight_decay=opts.weight_decay)
+    if opts.optimizer == "adamw":
+        return torch.optim.AdamW(model.parameters(), lr=opts.lr, weight_decay=opts.weight_decay)
+    raise LnetError(f"unknown optimizer '{opts.optimizer}': choose sgd or adamw")
+
+
+def bce_dice_loss(logits, target):
+    """BCE plus (1 - soft Dice) over the batch: Dice counters the rarity of landslide pixels."""
+    bce = torch.nn.functional.binary_cross_entropy_with_logits(logits, target)
+    p = torch.sigmoid(logits)
+    dice = (2 * (p * target).sum() + 1.0) / (p.sum() + target.sum() + 1.0)
+    return bce + 1.0 - dice
 
 
 def validate(model, samples: list[Sample], config: ModelConfig, device: str) -> tuple[dict, dict]:
@@ -88,9 +106,9 @@ def train(config: ModelConfig, opts: TrainOptions, progress=None) -> Path:
         generator=torch.Generator().manual_seed(opts.seed), persistent_workers=False,
     )
     model = LNet(config).to(device)
-    optim = torch.optim.SGD(model.parameters(), lr=opts.lr, momentum=opts.momentum, weight_decay=opts.weight_decay)
+    optim = make_optimizer(model, opts)
     sched = torch.optim.lr_scheduler.ReduceLROnPlateau(optim, mode="max", factor=0.1, patience=opts.patience)
-    loss_fn = torch.nn.BCEWithLogitsLoss()
+    loss_fn = bce_dice_loss if opts.loss == "bce_dice" else torch.nn.BCEWithLogitsLoss()
     start_epoch, best_f1, history = 0, -1.0, []
     if opts.resume:
         ckpt = read_checkpoint(Path(opts.resume))

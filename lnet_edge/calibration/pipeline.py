@@ -1,0 +1,202 @@
+"""``lnet-edge calibrate`` as one function: calibration set -> int8 QDQ (TensorRT), TensorRT
+calibration cache, int8 CPU model -> accuracy gate (+ sensitivity, fallback) -> report.
+
+Artifacts are built in a temporary folder inside ``out`` and renamed into place only after the
+gate has passed, so a failed run leaves the report and nothing else.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+
+from lnet_edge.calibration.dataset import MIN_TILES, calibration_set_from_folders
+from lnet_edge.calibration.gate import GateOptions, gate_scores, run_logits, sensitivity
+from lnet_edge.calibration.quantize import (
+    CpuInt8Options,
+    Method,
+    QdqOptions,
+    cpu_int8_from_onnx,
+    qdq_from_onnx,
+)
+from lnet_edge.calibration.trt_cache import calibration_cache_from_qdq
+from lnet_edge.errors import LnetError
+from lnet_edge.export.manifest import (
+    config_of,
+    export_metadata,
+    read_export_metadata,
+    save_artifact,
+)
+from lnet_edge.export.tiles import Tile, batch_of, tiles_from_folders, tiles_sha256
+from lnet_edge.model.checkpoint import sha256_file
+
+
+@dataclass(frozen=True)
+class CalibrateOptions:
+    """Everything ``lnet-edge calibrate`` decides (saved in the report and each manifest)."""
+
+    tiles: int = 32
+    minimum: int = MIN_TILES
+    qdq: QdqOptions = field(default_factory=QdqOptions)
+    cpu: CpuInt8Options = field(default_factory=CpuInt8Options)
+    gate: GateOptions = field(default_factory=GateOptions)
+    trt_version: int = 8601  # the TRT-<version>- tag of the calibration cache header
+
+
+def artifact_paths(fp32: Path, out: Path) -> dict[str, Path]:
+    stem = Path(fp32).name.removesuffix(".onnx")
+    return {"int8-qdq": out / f"{stem}.int8-qdq.onnx", "int8-cpu": out / f"{stem}.int8-cpu.onnx",
+            "cache": out / f"{stem}.int8-qdq.calibration.cache", "report": out / f"{stem}.calibration.json",
+            "report_md": out / f"{stem}.calibration.md"}
+
+
+def _builders(fp32: Path, calib: np.ndarray, tmp: Path, options: CalibrateOptions) -> dict:
+    """precision -> requantize(exclude, out): the model with ``exclude`` left in float."""
+    def qdq(exclude: tuple[str, ...], out: Path) -> Path:
+        opts = replace(options.qdq, exclude_nodes=tuple(exclude))
+        return qdq_from_onnx(fp32, out, calib, tmp / "ranges-qdq.json", opts)
+
+    def cpu(exclude: tuple[str, ...], out: Path) -> Path:
+        opts = replace(options.cpu, exclude_nodes=tuple(exclude))
+        return cpu_int8_from_onnx(fp32, out, calib, tmp / "ranges-cpu.json", opts)
+
+    return {"int8-qdq": qdq, "int8-cpu": cpu}
+
+
+def _fallback(name, build, fp32, models, order, gate_batch, masks, threshold, options, tmp) -> list[str]:
+    """Leave the worst 1, 2, 4, ... Conv nodes of ``order`` in float until ``name`` passes the
+    gate, at most ``fallback_max_layers`` of them; returns the nodes left in float."""
+    order = order[: options.gate.fallback_max_layers]
+    k, exclude = 1, ()
+    ref = run_logits(fp32, gate_batch, options.gate.batch)
+    while order and len(exclude) < len(order):
+        exclude = tuple(order[: min(k, len(order))])
+        models[name] = build(exclude, tmp / f"{name}.fallback-{len(exclude)}.onnx")
+        result = gate_scores({"fp32": fp32, name: models[name]}, gate_batch, masks, threshold, options.gate, ref)
+        if result[name]["passed"]:
+            break
+        k *= 2
+    return list(exclude)
+
+
+def calibration_from_onnx(fp32: Path, out: Path, data: list[Path], val_data: list[Path] | None = None,
+                          fp16: Path | None = None, options: CalibrateOptions = CalibrateOptions(),
+                          calibration_tiles: list[Tile] | None = None) -> dict:
+    """Make and gate the int8 artifacts of an lnet-edge fp32 export; return the report.
+
+    ``data``: image/mask folders whose training side gives the calibration set; ``val_data``
+    (default ``data``): folders whose validation side gives the gate tiles. ``calibration_tiles``
+    replaces the calibration set (tests use it to feed a deliberately bad one).
+    """
+    t0 = time.perf_counter()
+    meta = read_export_metadata(fp32, precision="fp32")
+    if fp16 is not None:
+        read_export_metadata(fp16, precision="fp16")
+    config = config_of(meta)
+    if calibration_tiles is None:
+        cset = calibration_set_from_folders(data, config, options.tiles, options.qdq.batch, options.minimum)
+        calib_tiles, calib_summary = cset.tiles, cset.summary()
+    else:
+        calib_tiles = calibration_tiles
+        calib_summary = {"tiles": len(calib_tiles), "sha256": tiles_sha256(calib_tiles),
+                         "keys": [t.key for t in calib_tiles], "given": True}
+    calib = batch_of(calib_tiles, config)
+    gate_tiles = tiles_from_folders(val_data or data, config, "val", limit=options.gate.tiles)
+    gate_batch, masks = batch_of(gate_tiles, config), np.stack([t.mask for t in gate_tiles])
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = artifact_paths(fp32, out)
+    with tempfile.TemporaryDirectory(dir=out, prefix=".calibrate-") as tmpdir:
+        tmp = Path(tmpdir)
+        builders = _builders(fp32, calib, tmp, options)
+        models: dict[str, object] = {"fp32": fp32, **({"fp16": fp16} if fp16 else {})}
+        for name, build in builders.items():
+            models[name] = build((), tmp / f"{name}.onnx")
+        gate = gate_scores(models, gate_batch, masks, config.threshold, options.gate)
+        report = {"fp32": Path(fp32).name, "options": asdict(options), "calibration": calib_summary,
+                  "gate_tiles": {"count": len(gate_tiles), "size": config.tile, "sha256": tiles_sha256(gate_tiles),
+                                 "side": "val"},
+                  "gate": gate, "sensitivity": {}, "fallback": {}}
+        sens_batch = gate_batch[: options.gate.sensitivity_tiles]
+        for name, build in builders.items():
+            if gate[name]["passed"]:
+                continue
+            measured, rest = sensitivity(fp32, models[name], build, sens_batch, config.threshold, options.gate, tmp)
+            report["sensitivity"][name] = measured
+            if options.gate.auto_fallback:
+                order = [r["node"] for r in measured] + rest
+                report["fallback"][name] = _fallback(name, build, fp32, models, order, gate_batch, masks,
+                                                     config.threshold, options, tmp)
+        if report["fallback"]:
+            report["gate_before_fallback"] = gate
+            report["gate"] = gate = gate_scores(models, gate_batch, masks, config.threshold, options.gate)
+        report["seconds"] = round(time.perf_counter() - t0, 1)
+        failed = [n for n, g in gate.items() if not g["passed"]]
+        if failed:
+            write_report(report, paths)
+            worst = {n: [r["node"] for r in report["sensitivity"].get(n, [])[:3]] for n in failed}
+            fix = ("even with the worst layers left in float (--auto-fallback): the calibration set, not a few "
+                   "layers, is the problem; calibrate on representative tiles" if options.gate.auto_fallback else
+                   "rerun with --auto-fallback to leave them in float, or calibrate on more representative tiles")
+            raise LnetError(
+                f"accuracy gate failed for {', '.join(failed)} (landslide IoU more than "
+                f"{options.gate.max_iou_drop} points below fp32); layers most responsible: {worst}; "
+                f"{fix}. Report: {paths['report_md']}; no int8 model was written"
+            )
+        _save_int8(models, meta, fp32, report, paths, options)
+        write_report(report, paths)
+    return report
+
+
+def _save_int8(models: dict, meta: dict, fp32: Path, report: dict, paths: dict, options: CalibrateOptions) -> None:
+    import onnx
+
+    config = config_of(meta)
+    parent = {"path": Path(fp32).name, "sha256": sha256_file(fp32)}
+    for name, opts in (("int8-qdq", options.qdq), ("int8-cpu", options.cpu)):
+        proto = onnx.load(str(models[name]))
+        left = report["fallback"].get(name, [])
+        meta_i = export_metadata(
+            config, name, meta["source_checkpoint_sha256"], source_checkpoint=meta.get("source_checkpoint"),
+            opset=meta.get("opset"), parent=parent, options={**asdict(opts), "exclude_nodes": left},
+            calibration=report["calibration"], gate=report["gate"][name], left_in_float=left,
+        )
+        if name == "int8-qdq":
+            calibration_cache_from_qdq(proto, paths["cache"], Method(options.qdq.method).value, options.trt_version)
+        save_artifact(proto, paths[name], meta_i)
+
+
+def write_report(report: dict, paths: dict) -> None:
+    for path, text in ((paths["report"], json.dumps(report, indent=1, default=str)),
+                       (paths["report_md"], report_markdown(report))):
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text(text + "\n")
+        os.replace(tmp, path)
+
+
+def report_markdown(report: dict) -> str:
+    g = report["options"]["gate"]
+    lines = [f"# Calibration report: {report['fp32']}", "",
+             f"Calibration set: {report['calibration']['tiles']} tiles, sha256 {report['calibration']['sha256'][:16]}...",
+             (f"Gate: {report['gate_tiles']['count']} validation tiles of {report['gate_tiles']['size']} px through "
+             f"ONNX Runtime (CPU); an int8 model fails when its landslide IoU is more than {g['max_iou_drop']} "
+             "points below fp32."), "",
+             "| artifact | F1 | landslide IoU | IoU drop (points) | flip rate vs fp32 | gate |", "|---|---|---|---|---|---|"]
+    for name, s in report["gate"].items():
+        verdict = ("pass" if s["passed"] else "FAIL") if s.get("gated") else "-"
+        lines.append(f"| {name} | {100 * s['f1']:.2f} | {100 * s['iou']:.2f} | {s['iou_drop_points']:.2f} | "
+                     f"{100 * s['flip_rate']:.3f} % | {verdict} |")
+    for name, rows in report["sensitivity"].items():
+        lines += ["", f"## Layers most responsible ({name}, leave-one-out)", "",
+                  "| node | flip rate all int8 | flip rate with node in float | added rel. error |", "|---|---|---|---|"]
+        lines += [f"| {r['node']} | {100 * r['flip_rate_all_quantized']:.3f} % | {100 * r['flip_rate_left_in_float']:.3f} % "
+                  f"| {r['added_relative_error']:.3g} |" for r in rows]
+    for name, nodes in report["fallback"].items():
+        lines += ["", f"Fallback ({name}): left in float: {', '.join(nodes) or 'none'}"]
+    return "\n".join(lines)

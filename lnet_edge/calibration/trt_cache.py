@@ -1,0 +1,56 @@
+"""TensorRT calibration cache (the text format TensorRT's IInt8Calibrator reads and writes).
+
+Line 1 is ``TRT-<version>-<algorithm>`` (e.g. ``TRT-8601-EntropyCalibration2``); then one
+``tensorname: <hex>`` line per tensor, where hex is the big-endian IEEE float32 of the tensor's
+scale (amax / 127). It serves the implicit-int8 build (INT8 flag + calibrator that returns this
+cache) of TensorRT older than 10.12, e.g. JetPack 6's 10.3; the scales are those of the
+symmetric int8 QDQ model, keyed by the fp32 ONNX tensor names that the parser keeps.
+TensorRT accepts a cache only when its algorithm matches the calibrator's, so the header names
+the calibrator class to use (percentile has no TensorRT calibrator: use EntropyCalibrator2).
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+from pathlib import Path
+
+from lnet_edge.errors import LnetError
+
+ALGORITHMS = {"entropy": "EntropyCalibration2", "percentile": "EntropyCalibration2", "minmax": "MinMaxCalibration"}
+
+
+def activation_scales(qdq_model) -> dict[str, float]:
+    """Scale of every quantized activation of a QDQ onnx.ModelProto (weights excluded)."""
+    from onnx import numpy_helper
+
+    inits = {i.name: i for i in qdq_model.graph.initializer}
+    scales = {}
+    for node in qdq_model.graph.node:
+        if node.op_type == "QuantizeLinear" and node.input[0] not in inits:
+            scale = numpy_helper.to_array(inits[node.input[1]])
+            scales[node.input[0]] = float(scale.reshape(-1)[0])
+    return scales
+
+
+def calibration_cache_from_qdq(qdq_model, out: Path, method: str = "entropy", trt_version: int = 8601) -> Path:
+    """Write the activation scales of ``qdq_model`` (a ModelProto) as a TensorRT cache."""
+    lines = [f"TRT-{trt_version}-{ALGORITHMS[method]}"]
+    lines += [f"{name}: {struct.pack('>f', s).hex()}" for name, s in sorted(activation_scales(qdq_model).items())]
+    out = Path(out)
+    tmp = out.with_name(out.name + ".tmp")
+    tmp.write_text("\n".join(lines) + "\n")
+    os.replace(tmp, out)
+    return out
+
+
+def read_calibration_cache(path: Path) -> tuple[str, dict[str, float]]:
+    """(header, {tensor: scale}) of a TensorRT calibration cache."""
+    lines = Path(path).read_text().splitlines()
+    if not lines or not lines[0].startswith("TRT-"):
+        raise LnetError(f"{path} is not a TensorRT calibration cache (first line must start with 'TRT-')")
+    scales = {}
+    for line in lines[1:]:
+        name, _, hexval = line.rpartition(": ")
+        scales[name] = struct.unpack(">f", bytes.fromhex(hexval))[0]
+    return lines[0], scales

@@ -1,0 +1,153 @@
+"""The check before loading: does this plan fit the installed TensorRT and the current GPU?
+
+Compares the manifest (and the plan's own header, where its layout is known) with what is
+installed, and turns every mismatch into one error that names both sides and gives the exact
+``lnet-edge build`` command that makes a fitting plan. TensorRT's own messages for the same
+problems ("Version tag does not match", "incompatible device") come too late and say too little.
+"""
+
+from __future__ import annotations
+
+import shlex
+import struct
+from dataclasses import dataclass
+from pathlib import Path
+
+from lnet_edge.engines.flavour import Flavour, installed_flavours, version_tuple
+from lnet_edge.engines.manifest import Manifest, read_manifest
+from lnet_edge.errors import LnetError
+from lnet_edge.model.checkpoint import sha256_file
+
+# First four bytes of a serialised plan: "ftrt" for TensorRT, "vtrt" for TensorRT-RTX (seen with 1.7).
+MAGIC = {b"ftrt": Flavour.tensorrt, b"vtrt": Flavour.tensorrt_rtx}
+HEADER_BYTES = 32
+
+
+@dataclass(frozen=True)
+class Installed:
+    """The runtime side of the check: one TensorRT flavour and version, and the GPU (if any)."""
+
+    flavour: Flavour
+    version: str
+    gpu_name: str | None
+    compute_capability: str | None  # "8.6"
+
+
+@dataclass(frozen=True)
+class PlanHeader:
+    flavour: Flavour
+    size: int | None  # total size the header declares (TensorRT-RTX layout)
+    version: tuple[int, int, int] | None
+
+
+def read_header(data: bytes, path: Path) -> PlanHeader:
+    """Parse the first bytes of a plan; a foreign or empty file is an error."""
+    flavour = MAGIC.get(data[:4])
+    if flavour is None or len(data) < HEADER_BYTES:
+        raise LnetError(f"{path} is not a TensorRT plan (it does not start with a TensorRT header): "
+                        f"build one with 'lnet-edge build MODEL.onnx --out {path}'")
+    if flavour is Flavour.tensorrt_rtx:
+        # Layout observed on TensorRT-RTX 1.7 plans: u64 total size at 16, version bytes at 24..26.
+        (size,) = struct.unpack_from("<Q", data, 16)
+        return PlanHeader(flavour, size, tuple(data[24:27]))  # type: ignore[arg-type]
+    return PlanHeader(flavour, None, None)
+
+
+def check_plan(plan: Path, installed: Installed | None = None, verify_hash: bool = True) -> Manifest:
+    """Return the plan's manifest if the plan fits ``installed`` (default: this machine), else raise."""
+    plan = Path(plan)
+    if not plan.is_file():
+        raise LnetError(f"plan {plan} does not exist: build it with 'lnet-edge build MODEL.onnx --out {plan}'")
+    manifest = read_manifest(plan)
+    size = plan.stat().st_size
+    with open(plan, "rb") as f:
+        header = read_header(f.read(HEADER_BYTES), plan)
+    fix = f"rebuild it: {rebuild_command(manifest, plan)}"
+    if size != manifest.plan_bytes or (header.size is not None and header.size != size):
+        declared = manifest.plan_bytes if size != manifest.plan_bytes else header.size
+        raise LnetError(f"{plan} is truncated or replaced: the file has {size} bytes, its "
+                        f"{'manifest' if size != manifest.plan_bytes else 'header'} says {declared}; {fix}")
+    if verify_hash and sha256_file(plan) != manifest.plan_sha256:
+        raise LnetError(f"{plan} changed after its manifest was written (sha256 differs): {fix}")
+    if header.flavour.value != manifest.flavour:
+        raise LnetError(f"{plan} is a {header.flavour.value} plan but its manifest says {manifest.flavour}: {fix}")
+    if header.version is not None and header.version != version_tuple(manifest.trt_version)[:3]:
+        raise LnetError(f"{plan} header says {header.flavour.value} {'.'.join(map(str, header.version))} but its "
+                        f"manifest says {manifest.trt_version}: {fix}")
+    problems = mismatches(manifest, installed or this_machine(Flavour(manifest.flavour)), plan)
+    if problems:
+        raise LnetError(f"{plan} does not fit this machine: {'; '.join(problems)}")
+    return manifest
+
+
+def mismatches(m: Manifest, here: Installed, plan: Path | None = None) -> list[str]:
+    """Every way plan ``m`` does not fit ``here``, each naming both sides and the rebuild command."""
+    built = f"{m.flavour} {m.trt_version}"
+    if here.flavour.value != m.flavour:
+        fix = rebuild_command(m, plan, flavour=here.flavour)
+        return [f"it was built by {built}, this machine has {here.flavour.value} {here.version}; rebuild with {fix}"]
+    problems = []
+    want, have = version_tuple(m.trt_version)[:3], version_tuple(here.version)[:3]
+    vc = m.options.version_compatible
+    if (want[0] != have[0] or have < want) if vc else want != have:
+        problems.append(f"it was built by {built}{' (version-compatible)' if vc else ''}, this machine has "
+                        f"{here.flavour.value} {here.version}; rebuild with {rebuild_command(m, plan)}")
+    if here.compute_capability is None:
+        problems.append(f"no CUDA GPU is visible here; the plan needs compute capability {' or '.join(m.targets) or '?'}")
+    elif not _cc_fits(m, here.compute_capability):
+        problems.append(_cc_message(m, here, plan))
+    return problems
+
+
+def _cc_fits(m: Manifest, cc: str) -> bool:
+    level = m.options.hardware_compat.value
+    if level == "ampere-plus":
+        return version_tuple(cc) >= (8, 0)
+    return cc in m.targets
+
+
+def _cc_message(m: Manifest, here: Installed, plan: Path | None) -> str:
+    gpu = f"{here.gpu_name} (compute capability {here.compute_capability})"
+    if m.flavour == Flavour.tensorrt_rtx.value:
+        if version_tuple(here.compute_capability) == (9, 0) or version_tuple(here.compute_capability) < (7, 5):
+            return (f"TensorRT-RTX does not run on {gpu} at all; build with full TensorRT instead: "
+                    f"{rebuild_command(m, plan, flavour=Flavour.tensorrt)}")
+        return (f"it was built for compute capability {', '.join(m.targets)}, this GPU is {gpu}; rebuild with "
+                f"{rebuild_command(m, plan, target=here.compute_capability)}")
+    on = m.build_gpu or {}
+    return (f"it was built on {on.get('name', '?')} (compute capability {on.get('compute_capability', '?')}), "
+            f"this GPU is {gpu}; rebuild on this machine with {rebuild_command(m, plan)}")
+
+
+def rebuild_command(m: Manifest, plan: Path | str | None = None, flavour: Flavour | None = None,
+                    target: str | None = None) -> str:
+    """The ``lnet-edge build`` command that remakes ``m``'s plan with the same options here."""
+    o, p = m.options, m.options.profile
+    flavour = flavour or Flavour(m.flavour)
+    args = ["lnet-edge", "build", m.source_onnx, "--out", str(plan or "engines/" + Path(m.source_onnx).stem + ".plan"),
+            "--precision", m.precision, "--flavour", flavour.value,
+            "--batch", f"{p.min_batch},{p.opt_batch},{p.max_batch}", "--tile", f"{p.min_tile},{p.opt_tile},{p.max_tile}"]
+    if o.calibration_cache:
+        args += ["--calibration-cache", str(o.calibration_cache)]
+    if o.workspace_mib:
+        args += ["--workspace", str(o.workspace_mib)]
+    if o.opt_level is not None:
+        args += ["--opt-level", str(o.opt_level)]
+    if flavour is Flavour.tensorrt and o.hardware_compat.value != "none":
+        args += ["--hardware-compat", o.hardware_compat.value]
+    if flavour is Flavour.tensorrt and o.version_compatible:
+        args.append("--version-compatible")
+    if flavour is Flavour.tensorrt_rtx and (target or o.targets):
+        args += ["--target", target or ",".join(o.targets)]
+    return shlex.join(args)
+
+
+def this_machine(prefer: Flavour | None = None) -> Installed:
+    """The installed TensorRT (``prefer`` if it is installed) and CUDA device 0."""
+    from lnet_edge.engines.flavour import load
+    from lnet_edge.runners.cuda_memory import device_count, device_info
+
+    found = installed_flavours()
+    trt, flavour = load(prefer if prefer in found else None)
+    dev = device_info(0) if device_count() else None
+    return Installed(flavour, trt.__version__, dev.name if dev else None, dev.compute_capability if dev else None)

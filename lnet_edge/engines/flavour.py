@@ -1,0 +1,103 @@
+"""The two TensorRT flavours behind one import: ``tensorrt`` and ``tensorrt_rtx``.
+
+Both Python modules expose the same names (Builder, OnnxParser, Runtime, BuilderFlag ...), so the
+rest of lnet-edge imports the module through :func:`load` and never branches on the flavour
+except where the two really differ (what :class:`Capabilities` records).
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+from dataclasses import dataclass
+from enum import Enum
+from types import ModuleType
+
+from lnet_edge.errors import LnetError
+from lnet_edge.lazy import lazy_import
+
+
+class Flavour(str, Enum):
+    tensorrt = "tensorrt"
+    tensorrt_rtx = "tensorrt-rtx"
+
+    @property
+    def module_name(self) -> str:
+        return self.value.replace("-", "_")
+
+
+# TensorRT 10.12 deprecated the FP16/INT8 builder flags; from there on lnet-edge builds strongly
+# typed networks whose precision comes from the ONNX (fp16 types, Q/DQ nodes).
+STRONGLY_TYPED_FROM = (10, 12)
+
+
+def installed_flavours() -> list[Flavour]:
+    """The flavours whose Python module can be found, full TensorRT first."""
+    return [f for f in Flavour if importlib.util.find_spec(f.module_name) is not None]
+
+
+def resolve(flavour: Flavour | str | None) -> Flavour:
+    """The flavour asked for, or whichever is installed (full TensorRT preferred)."""
+    if flavour is not None:
+        return Flavour(flavour)
+    found = installed_flavours()
+    if not found:
+        raise LnetError(
+            "no TensorRT is installed: pip install 'lnet-edge[tensorrt-rtx]' (RTX/Ampere cards, builds "
+            "without a GPU) or install TensorRT from JetPack / NVIDIA's index (pip install 'lnet-edge[tensorrt]')"
+        )
+    return found[0]
+
+
+def load(flavour: Flavour | str | None = None) -> tuple[ModuleType, Flavour]:
+    """Import the TensorRT module of ``flavour`` (or the installed one)."""
+    flav = resolve(flavour)
+    return lazy_import(flav.module_name), flav
+
+
+def version_tuple(version: str) -> tuple[int, ...]:
+    """'10.3.0.26' -> (10, 3, 0, 26); non-numeric parts are dropped."""
+    out = []
+    for part in version.split("."):
+        digits = "".join(ch for ch in part if ch.isdigit())
+        if not digits:
+            break
+        out.append(int(digits))
+    return tuple(out)
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What the installed TensorRT can do, read from the module rather than assumed."""
+
+    flavour: Flavour
+    version: str
+    strongly_typed: bool  # build precision from the ONNX types instead of builder flags
+    precision_flags: bool  # BuilderFlag.FP16/INT8 and the calibrator exist
+    progress_monitor: bool
+    hardware_compatibility: bool
+    version_compatible: bool
+    timing_cache: bool
+    target_compute_capabilities: bool  # RTX ahead-of-time targets
+    dla: bool  # the builder sees at least one DLA core (Jetson)
+
+
+def capabilities(trt: ModuleType, flavour: Flavour, dla_cores: int = 0) -> Capabilities:
+    rtx = flavour is Flavour.tensorrt_rtx
+    version = trt.__version__
+    flags = getattr(trt, "BuilderFlag", None)
+    has_flag = (lambda name: flags is not None and hasattr(flags, name))
+    return Capabilities(
+        flavour=flavour,
+        version=version,
+        strongly_typed=rtx or version_tuple(version)[:2] >= STRONGLY_TYPED_FROM,
+        precision_flags=not rtx and has_flag("FP16") and has_flag("INT8"),
+        progress_monitor=hasattr(trt, "IProgressMonitor"),
+        # TensorRT-RTX exposes these names but ignores the level (it warns "unsupported") and
+        # cannot build version-compatible plans (no lean runtime): measured with RTX 1.7.
+        hardware_compatibility=not rtx and hasattr(trt, "HardwareCompatibilityLevel"),
+        version_compatible=not rtx and has_flag("VERSION_COMPATIBLE"),
+        timing_cache=not rtx and hasattr(trt, "ITimingCache"),  # RTX: "no-ops in TensorRT-RTX"
+        target_compute_capabilities=rtx and hasattr(trt, "ComputeCapability"),
+        dla=dla_cores > 0,
+    )

@@ -1,0 +1,1 @@
+"""Export stage: checkpoint -> fp32 ONNX (checked against PyTorch) -> fp16 ONNX."""

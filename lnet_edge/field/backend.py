@@ -1,0 +1,87 @@
+"""Choosing the Runner for field inference: the model file decides, ``auto`` falls back."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from enum import Enum
+from pathlib import Path
+
+from lnet_edge.errors import LnetError
+from lnet_edge.model.config import ModelConfig
+from lnet_edge.runners.base import Runner
+
+
+class Backend(str, Enum):
+    auto = "auto"
+    onnxruntime = "onnxruntime"
+    tensorrt = "tensorrt"
+    torch = "torch"
+
+
+def tensorrt_usable() -> bool:
+    """A TensorRT runner module and a TensorRT flavour (tensorrt or tensorrt_rtx) are installed."""
+    try:
+        has_runner = importlib.util.find_spec("lnet_edge.runners.tensorrt") is not None
+    except ImportError:
+        has_runner = False
+    return has_runner and any(importlib.util.find_spec(m) is not None for m in ("tensorrt", "tensorrt_rtx"))
+
+
+def plan_fallback_onnx(plan: Path) -> Path | None:
+    """The ONNX a plan was built from: its manifest's ``onnx``/``source`` entry, else NAME.onnx."""
+    manifest = plan.with_name(plan.name + ".json")
+    candidates: list[Path] = []
+    if manifest.is_file():
+        try:
+            meta = json.loads(manifest.read_text())
+        except (OSError, ValueError):
+            meta = {}
+        for key in ("onnx", "source", "source_onnx"):
+            if isinstance(meta.get(key), str):
+                p = Path(meta[key])
+                candidates.append(p if p.is_absolute() else plan.parent / p)
+    candidates.append(plan.with_suffix(".onnx"))
+    return next((p for p in candidates if p.is_file()), None)
+
+
+def open_field_model(model: Path | None, backend: Backend, threads: int | None = None) -> tuple[Runner, ModelConfig, str]:
+    """(runner, config, note) for ``model`` (default: the shipped ONNX) on ``backend``.
+
+    ``auto``: a ``.plan`` runs on TensorRT when a runtime is installed, else on ONNX Runtime
+    from the ONNX it was built from (the note says so); ``.onnx`` on ONNX Runtime; ``.pt`` on
+    PyTorch. An explicit backend that cannot run the file is an error, never rewritten.
+    """
+    from lnet_edge.defaults import DEFAULT_ONNX
+    from lnet_edge.runners.open import open_model
+
+    path = Path(model) if model else DEFAULT_ONNX
+    suffix = path.suffix.lower()
+    if not path.is_file():
+        raise LnetError(f"model {path} does not exist: give a .plan, .onnx or .pt (or none for the shipped model)")
+    if suffix == ".plan":
+        if backend in (Backend.auto, Backend.tensorrt) and tensorrt_usable():
+            runner, config = open_model(path, threads=threads)
+            return runner, config, ""
+        if backend != Backend.auto:
+            raise LnetError(
+                f"{path} is a TensorRT plan but backend '{backend.value}' and no TensorRT runtime: "
+                "install TensorRT (JetPack, or pip install 'lnet-edge[tensorrt]') or give the .onnx"
+            )
+        onnx = plan_fallback_onnx(path)
+        if onnx is None:
+            raise LnetError(
+                f"no TensorRT runtime to run {path} and no ONNX beside it: install TensorRT or give --model X.onnx"
+            )
+        runner, config = open_model(onnx, threads=threads)
+        return runner, config, f"no TensorRT runtime here: running {onnx.name} on ONNX Runtime instead of {path.name}"
+    wanted = {".onnx": Backend.onnxruntime, ".pt": Backend.torch}.get(suffix)
+    if wanted is None:
+        raise LnetError(f"model {path}: unknown file type '{suffix}', expected .plan, .onnx or .pt")
+    if backend not in (Backend.auto, wanted):
+        raise LnetError(
+            f"backend '{backend.value}' cannot run {path.name}: use --backend {wanted.value} "
+            f"(or auto), or give a model made for {backend.value}"
+        )
+    runner, config = open_model(path, threads=threads)
+    return runner, config, ""

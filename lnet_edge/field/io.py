@@ -1,0 +1,209 @@
+"""Windowed scene reading and crash-safe output writing (rasterio/GDAL).
+
+Scenes are read one strip of rows at a time and outputs written in whole block rows, so memory
+stays O(strip) for any scene size. Every output is written under ``NAME.part`` and renamed only
+when complete: an interrupted run (full disk, power cut) never leaves a file that looks done.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from lnet_edge.errors import LnetError
+from lnet_edge.model.config import ModelConfig
+
+SCENE_SUFFIXES = (".tif", ".tiff", ".jp2", ".j2k", ".png", ".jpg", ".jpeg", ".vrt", ".img")
+PART = ".part"
+BLOCK = 256  # GeoTIFF block edge of every output raster
+NODATA = 255  # nodata of the probability (0..100 %) and mask (0/1) rasters
+PERCENTILES = (2.0, 98.0)  # per-band stretch of non-uint8 scenes to the uint8 training range
+
+
+def list_scenes(paths: list[Path]) -> list[Path]:
+    """Scene files from files and folders (a folder contributes its scene files, sorted)."""
+    scenes: list[Path] = []
+    for p in paths:
+        if p.is_dir():
+            found = sorted(q for q in p.iterdir() if q.suffix.lower() in SCENE_SUFFIXES and q.is_file())
+            if not found:
+                raise LnetError(f"folder {p} holds no scene ({', '.join(SCENE_SUFFIXES)})")
+            scenes += found
+        elif p.exists():
+            scenes.append(p)
+        else:
+            raise LnetError(f"scene {p} does not exist: give GeoTIFF/JPEG2000/PNG/JPEG files or folders")
+    return scenes
+
+
+def open_scene(path: Path):
+    """Open a scene with rasterio, turning GDAL's errors into one clear LnetError."""
+    import rasterio
+    from rasterio.errors import NotGeoreferencedWarning, RasterioError
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", NotGeoreferencedWarning)
+            return rasterio.open(path)
+    except (RasterioError, OSError) as exc:
+        raise LnetError(
+            f"cannot read scene {path}: {str(exc)[:200]} (corrupt, truncated or not an image?)"
+        ) from exc
+
+
+def check_bands(src, config: ModelConfig, path: Path) -> list[int]:
+    """The 1-based rasterio band indexes the model reads, or an LnetError if the scene lacks some."""
+    need = max(config.bands) + 1
+    if src.count < need:
+        names = ", ".join(config.band_names)
+        raise LnetError(
+            f"scene {path} has {src.count} band(s) but the model reads bands "
+            f"{[b + 1 for b in config.bands]} ({names}): give a scene with at least {need} bands"
+        )
+    return [b + 1 for b in config.bands]
+
+
+def read_strip(src, indexes: list[int], row: int, height: int, path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """Rows [row, row + height) of the selected bands (HxWxC, source dtype) and the valid mask
+    (GDAL's dataset mask: nodata value, alpha band or internal mask)."""
+    from rasterio.errors import RasterioError
+    from rasterio.windows import Window
+
+    win = Window(0, row, src.width, height)
+    try:
+        data = src.read(indexes, window=win)
+        valid = src.dataset_mask(window=win) > 0
+    except (RasterioError, OSError) as exc:
+        raise LnetError(f"cannot read rows {row}-{row + height} of {path}: {str(exc)[:200]} (truncated file?)") from exc
+    return np.moveaxis(data, 0, -1), valid
+
+
+@dataclass(frozen=True)
+class Scaling:
+    """x_uint8_range = (x - low[band]) * gain[band], clipped to [0, 255] when ``clip``."""
+
+    low: tuple[float, ...]
+    gain: tuple[float, ...]
+    clip: bool
+    method: str
+
+    def apply(self, data: np.ndarray) -> np.ndarray:
+        x = data.astype(np.float32)
+        if self.method == "none":
+            return x
+        x -= np.asarray(self.low, dtype=np.float32)
+        x *= np.asarray(self.gain, dtype=np.float32)
+        return np.clip(x, 0, 255, out=x) if self.clip else x
+
+
+def choose_scaling(src, indexes: list[int], config: ModelConfig, scale: str) -> Scaling:
+    """How raw scene values become the range the model was trained on.
+
+    ``scale``: "auto" (uint8 scenes, and any scene for a model not trained on 0..255, are fed
+    unchanged; other dtypes for a uint8-trained model get the percentile stretch), "percentile"
+    (per band, the 2nd..98th percentile of the valid pixels of a decimated read (at most about
+    1024 px on the long side, so memory stays bounded) is mapped linearly to 0..255, clipped),
+    "none", or a number (raw x factor, e.g. 0.0625 for 12-bit data in 16-bit files).
+    """
+    n = len(indexes)
+    uint8_model = abs(config.norm.scale - 1 / 255) < 1e-6
+    method = scale
+    if scale == "auto":
+        method = "percentile" if uint8_model and src.dtypes[indexes[0] - 1] != "uint8" else "none"
+    if method == "none":
+        return Scaling((0.0,) * n, (1.0,) * n, False, "none")
+    if method == "percentile":
+        return _percentile_scaling(src, indexes)
+    try:
+        factor = float(method)
+    except ValueError:
+        raise LnetError(f"--scale '{scale}': give auto, percentile, none or a number such as 0.0625") from None
+    return Scaling((0.0,) * n, (factor,) * n, uint8_model, f"factor {factor:g}")
+
+
+def _percentile_scaling(src, indexes: list[int]) -> Scaling:
+    f = max(1, -(-max(src.height, src.width) // 1024))
+    shape = (len(indexes), max(1, src.height // f), max(1, src.width // f))
+    data = src.read(indexes, out_shape=shape, masked=True)
+    lows, gains = [], []
+    for band in data:
+        v = band.compressed()
+        lo, hi = np.percentile(v, PERCENTILES) if v.size else (0.0, 255.0)
+        lows.append(float(lo))
+        gains.append(255.0 / float(hi - lo) if hi > lo else 1.0)
+    return Scaling(tuple(lows), tuple(gains), True, f"percentile {PERCENTILES[0]:g}-{PERCENTILES[1]:g}")
+
+
+def part_path(path: Path) -> Path:
+    return path.with_name(path.name + PART)
+
+
+def commit(path: Path) -> None:
+    """Rename a finished ``NAME.part`` to ``NAME`` (atomic on one filesystem)."""
+    os.replace(part_path(path), path)
+
+
+def discard_parts(folder: Path) -> None:
+    """Remove the ``*.part`` leftovers of an interrupted run."""
+    for p in folder.glob("*" + PART):
+        p.unlink(missing_ok=True)
+
+
+def describe_os_error(exc: OSError, where: Path) -> str:
+    """One line that says what went wrong writing ``where`` and how to fix it."""
+    if exc.errno == errno.ENOSPC:
+        return f"disk full while writing {where}: free space (or choose another -o) and rerun"
+    if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return f"cannot write {where} ({exc.strerror}): choose a writable output folder with -o"
+    return f"cannot write {where}: {exc} (check the output folder given with -o)"
+
+
+class BlockRowWriter:
+    """Writes a uint8 single-band GeoTIFF row strip by row strip, in whole block rows.
+
+    Rows are buffered until a full block row (``BLOCK`` rows) is ready, so every compressed
+    block is written exactly once (no read-modify-write, no fragmented file).
+    """
+
+    def __init__(self, path: Path, width: int, height: int, crs, transform, tags: dict[str, str]) -> None:
+        import rasterio
+
+        self.path, self.width, self.height = path, width, height
+        profile = {
+            "driver": "GTiff", "width": width, "height": height, "count": 1, "dtype": "uint8",
+            "crs": crs, "transform": transform, "nodata": NODATA, "tiled": True,
+            "blockxsize": BLOCK, "blockysize": BLOCK, "compress": "deflate", "BIGTIFF": "IF_SAFER",
+        }
+        from rasterio.errors import NotGeoreferencedWarning
+
+        with warnings.catch_warnings():  # a PNG scene: pixel units, already said once
+            warnings.simplefilter("ignore", NotGeoreferencedWarning)
+            self.dst = rasterio.open(part_path(path), "w", **profile)
+        self.dst.update_tags(**tags)
+        self.buffer: list[np.ndarray] = []
+        self.buffered_from = 0
+
+    def write_rows(self, rows: np.ndarray) -> None:
+        self.buffer.append(rows)
+        total = self.buffered_from + sum(len(b) for b in self.buffer)
+        ready = total if total == self.height else (total // BLOCK) * BLOCK
+        if ready > self.buffered_from:
+            data = np.concatenate(self.buffer)
+            n = ready - self.buffered_from
+            self._write(data[:n], self.buffered_from)
+            self.buffer, self.buffered_from = [data[n:]], ready
+
+    def _write(self, data: np.ndarray, row: int) -> None:
+        from rasterio.windows import Window
+
+        self.dst.write(data, 1, window=Window(0, row, self.width, len(data)))
+
+    def close(self, complete: bool) -> None:
+        self.dst.close()
+        if complete:
+            commit(self.path)

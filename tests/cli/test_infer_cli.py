@@ -1,0 +1,38 @@
+"""The README's main command, through typer's CliRunner."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import rasterio
+from typer.testing import CliRunner
+
+from lnet_edge.cli.main import app
+from lnet_edge.defaults import SAMPLE_SCENE
+
+
+def test_readme_main_command_maps_the_sample_scene(tmp_path: Path) -> None:
+    out = tmp_path / "field"
+    result = CliRunner().invoke(app, ["infer", str(SAMPLE_SCENE), "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    scene_dir = out / "sichuan_landslide003"
+    assert f"outputs in {scene_dir}" in " ".join(result.output.split())
+    summary = json.loads((scene_dir / "sichuan_landslide003_summary.json").read_text())
+    assert summary["backend"] == "onnxruntime" and summary["crs"] == "EPSG:32648"
+    assert summary["scene_area_km2"] == 0.262144 and summary["tiles"] == 25
+    with rasterio.open(summary["outputs"]["probability"]) as dst:
+        assert dst.crs.to_epsg() == 32648 and dst.res == (0.5, 0.5)
+    rerun = CliRunner().invoke(app, ["infer", str(SAMPLE_SCENE), "-o", str(out)])
+    assert rerun.exit_code == 0 and "skipped" in rerun.output
+
+
+def test_a_failed_scene_exits_non_zero_after_the_others(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.tif"
+    bad.write_bytes(b"not a tiff")
+    result = CliRunner().invoke(app, ["infer", str(bad), str(SAMPLE_SCENE), "-o", str(tmp_path / "o"),
+                                      "--model", str(Path("missing.onnx"))])
+    assert result.exit_code == 2 and "does not exist" in result.output
+    result = CliRunner().invoke(app, ["infer", str(bad), str(SAMPLE_SCENE), "-o", str(tmp_path / "o")])
+    assert result.exit_code == 1
+    assert "cannot read scene" in result.output and "done" in result.output

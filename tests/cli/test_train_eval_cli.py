@@ -1,0 +1,129 @@
+"""train and eval through typer's CliRunner, on a few real images, and their bad inputs."""
+
+import json
+import os
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from typer.testing import CliRunner
+
+from lnet_edge.cli.main import app
+from tests.conftest import BIJIE
+
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def small_set(tmp_path_factory, shared_data):
+    """Four real Bijie pairs (symlinked): three train, one validation."""
+    root = tmp_path_factory.mktemp("data") / "bijie_small"
+    for sub in ("images", "masks"):
+        (root / sub).mkdir(parents=True)
+        for name in sorted(os.listdir(BIJIE / sub))[:4]:
+            (root / sub / name).symlink_to(BIJIE / sub / name)
+    return root
+
+
+@pytest.fixture(scope="module")
+def trained(small_set, tmp_path_factory):
+    out = tmp_path_factory.mktemp("run")
+    args = ["train", "-d", str(small_set), "-o", str(out), "--preset", "edge-xs", "--epochs", "1",
+            "--steps-per-epoch", "2", "--batch", "2", "--workers", "0"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    return out
+
+
+def test_two_step_training_writes_checkpoints_and_metrics(trained):
+    assert (trained / "best.pt").is_file() and (trained / "last.pt").is_file()
+    history = json.loads((trained / "metrics.json").read_text())
+    assert len(history) == 1 and 0.0 <= history[0]["val_f1"] <= 1.0
+    assert "bijie_small" in history[0]["per_dataset"]
+    assert (trained / "metrics.csv").read_text().startswith("epoch,loss,lr")
+    split = json.loads((trained / "split.json").read_text())
+    assert len(split["val"]) == 1 and not set(split["train"]) & set(split["val"])
+    ckpt = torch.load(trained / "best.pt", weights_only=False)
+    assert ckpt["config"]["preset"] == "edge-xs"
+
+
+def test_resume_continues_and_refuses_other_preset(small_set, trained):
+    args = ["train", "-d", str(small_set), "-o", str(trained), "--preset", "edge-xs", "--epochs", "2",
+            "--steps-per-epoch", "1", "--batch", "2", "--workers", "0", "--resume", str(trained / "last.pt")]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert len(json.loads((trained / "metrics.json").read_text())) == 2
+    other = [a if a != "edge-xs" else "edge-s" for a in args]
+    result = runner.invoke(app, other)
+    assert result.exit_code == 2
+    assert "another configuration" in result.output and "Traceback" not in result.output
+
+
+def test_eval_writes_json_and_markdown(small_set, trained, tmp_path):
+    result = runner.invoke(app, ["eval", "-d", str(small_set), "-m", str(trained / "best.pt"),
+                                 "--split", "all", "-o", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    report = json.loads((tmp_path / "eval.json").read_text())
+    assert report["overall"]["images"] == 4 and len(report["per_image"]) == 4
+    o = report["overall"]
+    assert o["tp"] + o["fp"] + o["fn"] + o["tn"] == sum(
+        np.prod(Image.open(p).size) for p in sorted((small_set / "images").iterdir())
+    )
+    assert "| all (summed confusion) |" in (tmp_path / "eval.md").read_text()
+
+
+def _bad(tmp_path, name, image, mask):
+    root = tmp_path / name
+    (root / "images").mkdir(parents=True)
+    (root / "masks").mkdir()
+    Image.fromarray(image).save(root / "images" / "a.png")
+    if mask is not None:
+        Image.fromarray(mask).save(root / "masks" / "a.png")
+    Image.fromarray(image).save(root / "images" / "b.png")
+    if mask is not None:
+        Image.fromarray(mask).save(root / "masks" / "b.png")
+    return root
+
+
+@pytest.mark.parametrize(
+    "case,expect",
+    [
+        ("missing", "does not exist"),
+        ("empty", "holds no images"),
+        ("nomask", "has no mask"),
+        ("size", "masks must have their image's size"),
+        ("values", "outside its coding"),
+        ("unreadable", "cannot be read"),
+    ],
+)
+def test_bad_data_is_one_clear_message(tmp_path, case, expect, trained):
+    img = np.zeros((64, 64, 3), np.uint8)
+    if case == "missing":
+        root = tmp_path / "nowhere"
+    elif case == "empty":
+        root = tmp_path / "empty"
+        (root / "images").mkdir(parents=True)
+        (root / "masks").mkdir()
+    elif case == "nomask":
+        root = _bad(tmp_path, case, img, None)
+    elif case == "size":
+        root = _bad(tmp_path, case, img, np.zeros((32, 64), np.uint8))
+    elif case == "values":
+        root = _bad(tmp_path, case, img, np.full((64, 64), 3, np.uint8))
+    else:
+        root = _bad(tmp_path, case, img, np.zeros((64, 64), np.uint8))
+        (root / "images" / "a.png").write_bytes(b"not a png")
+    for cmd in (["train", "-d", str(root), "-o", str(tmp_path / "out"), "--workers", "0"],
+                ["eval", "-d", str(root), "-m", str(trained / "best.pt"), "--split", "all", "-o", str(tmp_path / "ev")]):
+        result = runner.invoke(app, cmd)
+        assert result.exit_code == 2, (cmd, result.output)
+        assert expect in result.output and "Traceback" not in result.output
+    assert not (tmp_path / "out" / "best.pt").exists()
+
+
+def test_foreign_checkpoint_is_refused(tmp_path, small_set):
+    fake = tmp_path / "model.pt"
+    torch.save({"weights": 1}, fake)
+    result = runner.invoke(app, ["eval", "-d", str(small_set), "-m", str(fake), "-o", str(tmp_path)])
+    assert result.exit_code == 2 and "not an lnet-edge checkpoint" in result.output

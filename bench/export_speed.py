@@ -32,8 +32,9 @@ FLAGS = ("avx2", "fma", "avx512f", "avx512bw", "avx512_vnni", "avx_vnni", "avx51
 
 def cpu_info() -> dict:
     text = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
-    model = next((ln.split(":", 1)[1].strip() for ln in text.splitlines() if ln.startswith("model name")), platform.processor())
-    flags = next((ln.split(":", 1)[1].split() for ln in text.splitlines() if ln.startswith("flags")), [])
+    lines = text.splitlines()
+    model = next((ln.split(":", 1)[1].strip() for ln in lines if ln.startswith("model name")), platform.processor())
+    flags = next((ln.split(":", 1)[1].split() for ln in lines if ln.startswith("flags")), [])
     return {"model": model, "logical_cpus": os.cpu_count(), "flags": [f for f in FLAGS if f in flags]}
 
 
@@ -134,7 +135,8 @@ def main() -> None:
         "input": "batch 1, 3 x 256 x 256, lnet edge-s RGB",
         "checkpoint": {"path": str(checkpoint), "sha256": sha256_file(checkpoint)},
         "load_average_before": load_before, "load_average_after": os.getloadavg(),
-        "versions": {"python": platform.python_version(), "torch": torch.__version__, "onnxruntime": onnxruntime.__version__},
+        "versions": {"python": platform.python_version(), "torch": torch.__version__,
+                     "onnxruntime": onnxruntime.__version__},
         "latency": results, "speedups": ratios, "targets_met": targets,
         "accuracy_gate": {k: {m: v[m] for m in ("iou", "f1", "flip_rate", "passed")} for k, v in gate.items()},
     }
@@ -153,11 +155,12 @@ def markdown(r: dict) -> str:
             "other jobs ran at the same time).")
     lines = [f"# Export speed on {r['machine']}", "", cpu, load, "", f"Command: `{r['command']}`", "",
              "| backend | median ms | p90 ms | min ms |", "|---|---|---|---|"]
-    lines += [f"| {k} | {v['median_ms']:.1f} | {v['p90_ms']:.1f} | {v['min_ms']:.1f} |" for k, v in r["latency"].items()]
-    lines += ["", "| speed-up | x |", "|---|---|"] + [f"| {k} | {v:.2f} |" for k, v in r["speedups"].items()]
-    lines += ["", "| target | met |", "|---|---|"] + [f"| {k} | {v} |" for k, v in r["targets_met"].items()]
-    lines += ["", "Accuracy gate (validation tiles, ONNX Runtime CPU):", "", "| model | IoU | F1 | flip rate | passed |",
-              "|---|---|---|---|---|"]
+    lines += [f"| {k} | {v['median_ms']:.1f} | {v['p90_ms']:.1f} | {v['min_ms']:.1f} |"
+              for k, v in r["latency"].items()]
+    lines += ["", "| speed-up | x |", "|---|---|", *(f"| {k} | {v:.2f} |" for k, v in r["speedups"].items())]
+    lines += ["", "| target | met |", "|---|---|", *(f"| {k} | {v} |" for k, v in r["targets_met"].items())]
+    lines += ["", "Accuracy gate (validation tiles, ONNX Runtime CPU):", "",
+              "| model | IoU | F1 | flip rate | passed |", "|---|---|---|---|---|"]
     lines += [f"| {k} | {100 * v['iou']:.2f} | {100 * v['f1']:.2f} | {100 * v['flip_rate']:.3f} % | {v['passed']} |"
               for k, v in r["accuracy_gate"].items()]
     return "\n".join(lines) + "\n"

@@ -112,6 +112,7 @@ def machine_tag(facts: dict) -> str:
         name = facts["gpu"]["name"].lower().replace("nvidia", "")
     else:
         cpu = facts["cpu"]
-        isa = next((f for f in ("amx_int8", "avx512_vnni", "avx512f", "avx2", "asimddp", "asimd") if f in cpu["flags"]), "")
+        best = ("amx_int8", "avx512_vnni", "avx512f", "avx2", "asimddp", "asimd")
+        isa = next((f for f in best if f in cpu["flags"]), "")
         name = f"{cpu['arch']}-{cpu['usable_cores']}core-{isa.replace('_', '')}".rstrip("-")
     return re.sub(r"[^a-z0-9.]+", "-", name.lower()).strip("-")

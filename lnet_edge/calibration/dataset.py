@@ -48,7 +48,9 @@ def calibration_set_from_folders(folders: list[Path], config: ModelConfig, count
             raise LnetError(f"calibration folder {f} does not exist: give a folder with images/ and masks/")
     need = max(batch, minimum)
     if count < need:
-        raise LnetError(f"--tiles {count} is below the minimum of {need} (batch {batch}, minimum {minimum}): raise --tiles")
+        raise LnetError(
+            f"--tiles {count} is below the minimum of {need} (batch {batch}, minimum {minimum}): raise --tiles"
+        )
     tiles = tiles_from_folders(folders, config, side)
     if len(tiles) < need:
         raise LnetError(

@@ -99,59 +99,68 @@ def calibration_from_onnx(fp32: Path, out: Path, data: list[Path], val_data: lis
     if fp16 is not None:
         read_export_metadata(fp16, precision="fp16")
     config = config_of(meta)
-    if calibration_tiles is None:
-        cset = calibration_set_from_folders(data, config, options.tiles, options.qdq.batch, options.minimum)
-        calib_tiles, calib_summary = cset.tiles, cset.summary()
-    else:
-        calib_tiles = calibration_tiles
-        calib_summary = {"tiles": len(calib_tiles), "sha256": tiles_sha256(calib_tiles),
-                         "keys": [t.key for t in calib_tiles], "given": True}
-    calib = batch_of(calib_tiles, config)
+    calib_tiles, calib_summary = _calibration_tiles(data, config, options, calibration_tiles)
     gate_tiles = tiles_from_folders(val_data or data, config, "val", limit=options.gate.tiles)
-    gate_batch, masks = batch_of(gate_tiles, config), np.stack([t.mask for t in gate_tiles])
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     paths = artifact_paths(fp32, out)
     with tempfile.TemporaryDirectory(dir=out, prefix=".calibrate-") as tmpdir:
         tmp = Path(tmpdir)
-        builders = _builders(fp32, calib, tmp, options)
+        builders = _builders(fp32, batch_of(calib_tiles, config), tmp, options)
         models: dict[str, object] = {"fp32": fp32, **({"fp16": fp16} if fp16 else {})}
         for name, build in builders.items():
             models[name] = build((), tmp / f"{name}.onnx")
-        gate = gate_scores(models, gate_batch, masks, config.threshold, options.gate)
         report = {"fp32": Path(fp32).name, "options": asdict(options), "calibration": calib_summary,
-                  "gate_tiles": {"count": len(gate_tiles), "size": config.tile, "sha256": tiles_sha256(gate_tiles),
-                                 "side": "val"},
-                  "gate": gate, "sensitivity": {}, "fallback": {}}
-        sens_batch = gate_batch[: options.gate.sensitivity_tiles]
-        for name, build in builders.items():
-            if gate[name]["passed"]:
-                continue
-            measured, rest = sensitivity(fp32, models[name], build, sens_batch, config.threshold, options.gate, tmp)
-            report["sensitivity"][name] = measured
-            if options.gate.auto_fallback:
-                order = [r["node"] for r in measured] + rest
-                report["fallback"][name] = _fallback(name, build, fp32, models, order, gate_batch, masks,
-                                                     config.threshold, options, tmp)
-        if report["fallback"]:
-            report["gate_before_fallback"] = gate
-            report["gate"] = gate = gate_scores(models, gate_batch, masks, config.threshold, options.gate)
+                  "gate_tiles": {"count": len(gate_tiles), "size": config.tile, "side": "val",
+                                 "sha256": tiles_sha256(gate_tiles)}}
+        report.update(_gate(models, builders, gate_tiles, config, options, tmp))
         report["seconds"] = round(time.perf_counter() - t0, 1)
-        failed = [n for n, g in gate.items() if not g["passed"]]
+        failed = [n for n, g in report["gate"].items() if not g["passed"]]
         if failed:
             write_report(report, paths)
-            worst = {n: [r["node"] for r in report["sensitivity"].get(n, [])[:3]] for n in failed}
-            fix = ("even with the worst layers left in float (--auto-fallback): the calibration set, not a few "
-                   "layers, is the problem; calibrate on representative tiles" if options.gate.auto_fallback else
-                   "rerun with --auto-fallback to leave them in float, or calibrate on more representative tiles")
-            raise LnetError(
-                f"accuracy gate failed for {', '.join(failed)} (landslide IoU more than "
-                f"{options.gate.max_iou_drop} points below fp32); layers most responsible: {worst}; "
-                f"{fix}. Report: {paths['report_md']}; no int8 model was written"
-            )
+            raise LnetError(_failure_message(report, failed, options, paths))
         _save_int8(models, meta, fp32, report, paths, options)
         write_report(report, paths)
     return report
+
+
+def _calibration_tiles(data, config, options: CalibrateOptions, given: list[Tile] | None) -> tuple[list[Tile], dict]:
+    if given is not None:
+        return given, {"tiles": len(given), "sha256": tiles_sha256(given), "keys": [t.key for t in given],
+                       "given": True}
+    cset = calibration_set_from_folders(data, config, options.tiles, options.qdq.batch, options.minimum)
+    return cset.tiles, cset.summary()
+
+
+def _gate(models: dict, builders: dict, tiles: list[Tile], config, options: CalibrateOptions, tmp: Path) -> dict:
+    """Gate every model; sensitivity for each failing int8 model, fallback when asked."""
+    batch, masks = batch_of(tiles, config), np.stack([t.mask for t in tiles])
+    gate = gate_scores(models, batch, masks, config.threshold, options.gate)
+    result = {"gate": gate, "sensitivity": {}, "fallback": {}}
+    for name, build in builders.items():
+        if gate[name]["passed"]:
+            continue
+        measured, rest = sensitivity(models["fp32"], models[name], build, batch[: options.gate.sensitivity_tiles],
+                                     config.threshold, options.gate, tmp)
+        result["sensitivity"][name] = measured
+        if options.gate.auto_fallback:
+            order = [r["node"] for r in measured] + rest
+            result["fallback"][name] = _fallback(name, build, models["fp32"], models, order, batch, masks,
+                                                 config.threshold, options, tmp)
+    if result["fallback"]:
+        result["gate_before_fallback"] = gate
+        result["gate"] = gate_scores(models, batch, masks, config.threshold, options.gate)
+    return result
+
+
+def _failure_message(report: dict, failed: list[str], options: CalibrateOptions, paths: dict) -> str:
+    worst = {n: [r["node"] for r in report["sensitivity"].get(n, [])[:3]] for n in failed}
+    fix = ("even with the worst layers left in float (--auto-fallback): the calibration set, not a few "
+           "layers, is the problem; calibrate on representative tiles" if options.gate.auto_fallback else
+           "rerun with --auto-fallback to leave them in float, or calibrate on more representative tiles")
+    return (f"accuracy gate failed for {', '.join(failed)} (landslide IoU more than {options.gate.max_iou_drop} "
+            f"points below fp32); layers most responsible: {worst}; {fix}. Report: {paths['report_md']}; "
+            "no int8 model was written")
 
 
 def _save_int8(models: dict, meta: dict, fp32: Path, report: dict, paths: dict, options: CalibrateOptions) -> None:
@@ -181,22 +190,23 @@ def write_report(report: dict, paths: dict) -> None:
 
 
 def report_markdown(report: dict) -> str:
-    g = report["options"]["gate"]
+    g, cal, tiles = report["options"]["gate"], report["calibration"], report["gate_tiles"]
     lines = [f"# Calibration report: {report['fp32']}", "",
-             f"Calibration set: {report['calibration']['tiles']} tiles, sha256 {report['calibration']['sha256'][:16]}...",
-             (f"Gate: {report['gate_tiles']['count']} validation tiles of {report['gate_tiles']['size']} px through "
-             f"ONNX Runtime (CPU); an int8 model fails when its landslide IoU is more than {g['max_iou_drop']} "
-             "points below fp32."), "",
-             "| artifact | F1 | landslide IoU | IoU drop (points) | flip rate vs fp32 | gate |", "|---|---|---|---|---|---|"]
+             f"Calibration set: {cal['tiles']} tiles, sha256 {cal['sha256'][:16]}...",
+             f"Gate: {tiles['count']} validation tiles of {tiles['size']} px through ONNX Runtime (CPU); an int8 "
+             f"model fails when its landslide IoU is more than {g['max_iou_drop']} points below fp32.", "",
+             "| artifact | F1 | landslide IoU | IoU drop (points) | flip rate vs fp32 | gate |",
+             "|---|---|---|---|---|---|"]
     for name, s in report["gate"].items():
         verdict = ("pass" if s["passed"] else "FAIL") if s.get("gated") else "-"
         lines.append(f"| {name} | {100 * s['f1']:.2f} | {100 * s['iou']:.2f} | {s['iou_drop_points']:.2f} | "
                      f"{100 * s['flip_rate']:.3f} % | {verdict} |")
     for name, rows in report["sensitivity"].items():
         lines += ["", f"## Layers most responsible ({name}, leave-one-out)", "",
-                  "| node | flip rate all int8 | flip rate with node in float | added rel. error |", "|---|---|---|---|"]
-        lines += [f"| {r['node']} | {100 * r['flip_rate_all_quantized']:.3f} % | {100 * r['flip_rate_left_in_float']:.3f} % "
-                  f"| {r['added_relative_error']:.3g} |" for r in rows]
+                  "| node | flip rate all int8 | flip rate with node in float | added rel. error |",
+                  "|---|---|---|---|"]
+        lines += [f"| {r['node']} | {100 * r['flip_rate_all_quantized']:.3f} % | "
+                  f"{100 * r['flip_rate_left_in_float']:.3f} % | {r['added_relative_error']:.3g} |" for r in rows]
     for name, nodes in report["fallback"].items():
         lines += ["", f"Fallback ({name}): left in float: {', '.join(nodes) or 'none'}"]
     return "\n".join(lines)

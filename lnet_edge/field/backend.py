@@ -20,12 +20,12 @@ class Backend(str, Enum):
 
 
 def tensorrt_usable() -> bool:
-    """A TensorRT runner module and a TensorRT flavour (tensorrt or tensorrt_rtx) are installed."""
-    try:
-        has_runner = importlib.util.find_spec("lnet_edge.runners.tensorrt") is not None
-    except ImportError:
-        has_runner = False
-    return has_runner and any(importlib.util.find_spec(m) is not None for m in ("tensorrt", "tensorrt_rtx"))
+    """A TensorRT flavour (tensorrt or tensorrt_rtx) is installed and a CUDA device is visible
+    (TensorRT-RTX installs and builds on machines without a GPU, where no plan can run)."""
+    from lnet_edge.runners.cuda_memory import device_count
+
+    has_trt = any(importlib.util.find_spec(m) is not None for m in ("tensorrt", "tensorrt_rtx"))
+    return has_trt and device_count() > 0
 
 
 def plan_fallback_onnx(plan: Path) -> Path | None:
@@ -60,13 +60,13 @@ def open_field_model(model: Path | None, backend: Backend, threads: int | None =
     if not path.is_file():
         raise LnetError(f"model {path} does not exist: give a .plan, .onnx or .pt (or none for the shipped model)")
     if suffix == ".plan":
-        if backend in (Backend.auto, Backend.tensorrt) and tensorrt_usable():
-            runner, config = open_model(path, threads=threads)
+        if backend == Backend.tensorrt or (backend == Backend.auto and tensorrt_usable()):
+            runner, config = open_model(path, threads=threads)  # the pre-load check speaks for misfits
             return runner, config, ""
         if backend != Backend.auto:
             raise LnetError(
-                f"{path} is a TensorRT plan but backend '{backend.value}' and no TensorRT runtime: "
-                "install TensorRT (JetPack, or pip install 'lnet-edge[tensorrt]') or give the .onnx"
+                f"{path} is a TensorRT plan, which backend '{backend.value}' cannot run: "
+                "use --backend tensorrt (or auto) or give the .onnx"
             )
         onnx = plan_fallback_onnx(path)
         if onnx is None:

@@ -40,7 +40,7 @@ def test_calibrate_default_model(default_export: Path, shared_data: Path, tmp_pa
     report = json.loads((tmp_path / "lnet-edge-s.calibration.json").read_text())
     for name in ("int8-qdq", "int8-cpu"):
         assert report["gate"][name]["passed"]
-        assert report["gate"][name]["flip_rate"] < 0.005
+        assert report["gate"][name]["flip_rate"] < 0.01
         assert (tmp_path / f"lnet-edge-s.{name}.onnx").is_file()
     assert (tmp_path / "lnet-edge-s.int8-qdq.calibration.cache").read_text().startswith("TRT-8601-MinMaxCalibration\n")
     assert "| int8-cpu |" in result.output
@@ -49,7 +49,8 @@ def test_calibrate_default_model(default_export: Path, shared_data: Path, tmp_pa
 def test_calibrate_refuses_a_foreign_onnx(shared_data: Path, tmp_path: Path):
     foreign = tmp_path / "foreign.onnx"
     foreign.write_bytes(b"not onnx at all")
-    result = runner.invoke(app, ["calibrate", "--model", str(foreign), *_data_args(shared_data), "--out", str(tmp_path / "o")])
+    args = ["calibrate", "--model", str(foreign), *_data_args(shared_data), "--out", str(tmp_path / "o")]
+    result = runner.invoke(app, args)
     assert result.exit_code == 2 and "not a readable ONNX" in result.output
     assert not (tmp_path / "o").exists()
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pytest
 from typer.testing import CliRunner
 
 from lnet_edge.cli.main import app
@@ -33,10 +32,12 @@ def test_export_refuses_another_preset(shared_data: Path, tmp_path: Path):
     assert list(tmp_path.iterdir()) == []
 
 
-def test_export_needs_real_tiles(tmp_path: Path):
+def test_export_without_data_uses_the_shipped_sample_tiles(tmp_path: Path):
     from lnet_edge.defaults import SAMPLE_TILES
 
+    result = runner.invoke(app, ["export", "--out", str(tmp_path / "x.onnx"), "--no-fp16"])
     if (SAMPLE_TILES / "images").is_dir():
-        pytest.skip("shipped sample tiles are the default --data")
-    result = runner.invoke(app, ["export", "--out", str(tmp_path / "x.onnx")])
-    assert result.exit_code == 2 and "--data" in result.output
+        assert result.exit_code == 0, result.output
+        assert (tmp_path / "x.onnx").is_file() and not (tmp_path / "x.fp16.onnx").exists()
+    else:  # no real tiles at all: parity cannot be checked, so nothing is exported
+        assert result.exit_code == 2 and "--data" in result.output

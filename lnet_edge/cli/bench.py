@@ -90,6 +90,7 @@ def bench_command(
 
 
 def _print(report: dict, paths: dict) -> None:
+    from rich.markup import escape
     from rich.table import Table
 
     table = Table(title=f"lnet-edge bench on {report['machine_tag']}")
@@ -104,7 +105,8 @@ def _print(report: dict, paths: dict) -> None:
                           f"{100 * flip:.3f} %" if flip is not None else "")
     console.print(table)
     for e in (e for e in report["entries"] if not e["available"]):
-        console.print(f"{e['key']}: [yellow]unavailable[/]: {e['reason']}", highlight=False, soft_wrap=True)
+        console.print(f"{e['key']}: [yellow]unavailable[/]: {escape(e['reason'])}", highlight=False,
+                      soft_wrap=True)
     for g in report["goals"]:
         verdict = "-" if g["met"] is None else ("[green]met" if g["met"] else "[red]not met")
         value = "not measured" if g["value"] is None else f"{g['value']:.2f}"

@@ -51,8 +51,12 @@ def build_models(checkpoint: Path, data: list[Path], tmp: Path) -> tuple[dict[st
     fp16 = fp16_from_onnx(fp32, tmp / "lnet-edge-s.fp16.onnx", data)
     report = calibration_from_onnx(fp32, tmp, data, fp16=fp16, options=CalibrateOptions())
     paths = artifact_paths(fp32, tmp)
-    return {"ort-fp32": fp32, "ort-fp16": fp16, "ort-int8-cpu": paths["int8-cpu"],
-            "ort-int8-qdq": paths["int8-qdq"]}, report["gate"]
+    return {
+        "ort-fp32": fp32,
+        "ort-fp16": fp16,
+        "ort-int8-cpu": paths["int8-cpu"],
+        "ort-int8-qdq": paths["int8-qdq"],
+    }, report["gate"]
 
 
 def runners(checkpoint: Path, models: dict[str, Path], threads: int) -> dict:
@@ -96,8 +100,10 @@ def timed(fns: dict, rounds: int, block: int = 10, warmup: int = 3) -> dict[str,
                 fn()
                 if r >= warmup:
                     times[name].append(1000 * (time.perf_counter() - t))
-    return {k: {"median_ms": float(np.median(v)), "p90_ms": float(np.percentile(v, 90)), "min_ms": float(np.min(v))}
-            for k, v in times.items()}
+    return {
+        k: {"median_ms": float(np.median(v)), "p90_ms": float(np.percentile(v, 90)), "min_ms": float(np.min(v))}
+        for k, v in times.items()
+    }
 
 
 def main() -> None:
@@ -119,25 +125,38 @@ def main() -> None:
         models, gate = build_models(checkpoint, data, Path(tmp))
         results = timed(runners(checkpoint, models, args.threads), args.rounds)
     med = {k: v["median_ms"] for k, v in results.items()}
-    ratios = {"ort_fp32_vs_torch_eager": med["torch-eager-fp32"] / med["ort-fp32"],
-              "ort_int8_cpu_vs_ort_fp32": med["ort-fp32"] / med["ort-int8-cpu"],
-              "ort_int8_qdq_vs_ort_fp32": med["ort-fp32"] / med["ort-int8-qdq"],
-              "ort_fp16_vs_ort_fp32": med["ort-fp32"] / med["ort-fp16"]}
-    targets = {"ort_fp32_vs_torch_eager >= 1.5": ratios["ort_fp32_vs_torch_eager"] >= 1.5,
-               "ort_int8_cpu_vs_ort_fp32 >= 1.5 with gate passed":
-                   ratios["ort_int8_cpu_vs_ort_fp32"] >= 1.5 and gate["int8-cpu"]["passed"]}
+    ratios = {
+        "ort_fp32_vs_torch_eager": med["torch-eager-fp32"] / med["ort-fp32"],
+        "ort_int8_cpu_vs_ort_fp32": med["ort-fp32"] / med["ort-int8-cpu"],
+        "ort_int8_qdq_vs_ort_fp32": med["ort-fp32"] / med["ort-int8-qdq"],
+        "ort_fp16_vs_ort_fp32": med["ort-fp32"] / med["ort-fp16"],
+    }
+    targets = {
+        "ort_fp32_vs_torch_eager >= 1.5": ratios["ort_fp32_vs_torch_eager"] >= 1.5,
+        "ort_int8_cpu_vs_ort_fp32 >= 1.5 with gate passed": ratios["ort_int8_cpu_vs_ort_fp32"] >= 1.5
+        and gate["int8-cpu"]["passed"],
+    }
     import onnxruntime
     import torch
 
     record = {
         "command": " ".join([Path(sys.executable).name, *sys.argv]),
-        "machine": args.machine, "cpu": cpu_info(), "threads": args.threads, "rounds": args.rounds,
+        "machine": args.machine,
+        "cpu": cpu_info(),
+        "threads": args.threads,
+        "rounds": args.rounds,
         "input": "batch 1, 3 x 256 x 256, lnet edge-s RGB",
         "checkpoint": {"path": str(checkpoint), "sha256": sha256_file(checkpoint)},
-        "load_average_before": load_before, "load_average_after": os.getloadavg(),
-        "versions": {"python": platform.python_version(), "torch": torch.__version__,
-                     "onnxruntime": onnxruntime.__version__},
-        "latency": results, "speedups": ratios, "targets_met": targets,
+        "load_average_before": load_before,
+        "load_average_after": os.getloadavg(),
+        "versions": {
+            "python": platform.python_version(),
+            "torch": torch.__version__,
+            "onnxruntime": onnxruntime.__version__,
+        },
+        "latency": results,
+        "speedups": ratios,
+        "targets_met": targets,
         "accuracy_gate": {k: {m: v[m] for m in ("iou", "f1", "flip_rate", "passed")} for k, v in gate.items()},
     }
     args.out.mkdir(parents=True, exist_ok=True)
@@ -148,21 +167,42 @@ def main() -> None:
 
 
 def markdown(r: dict) -> str:
-    cpu = (f"CPU: {r['cpu']['model']}, {r['cpu']['logical_cpus']} logical CPUs, flags: {' '.join(r['cpu']['flags'])}; "
-           f"{r['threads']} threads; {r['input']} (checkpoint sha256 {r['checkpoint']['sha256'][:12]}); "
-           f"{r['rounds']} runs each, in blocks of 10 cycling through the backends.")
-    load = (f"Load average before/after: {r['load_average_before']} / {r['load_average_after']} (shared machine: "
-            "other jobs ran at the same time).")
-    lines = [f"# Export speed on {r['machine']}", "", cpu, load, "", f"Command: `{r['command']}`", "",
-             "| backend | median ms | p90 ms | min ms |", "|---|---|---|---|"]
-    lines += [f"| {k} | {v['median_ms']:.1f} | {v['p90_ms']:.1f} | {v['min_ms']:.1f} |"
-              for k, v in r["latency"].items()]
+    cpu = (
+        f"CPU: {r['cpu']['model']}, {r['cpu']['logical_cpus']} logical CPUs, flags: {' '.join(r['cpu']['flags'])}; "
+        f"{r['threads']} threads; {r['input']} (checkpoint sha256 {r['checkpoint']['sha256'][:12]}); "
+        f"{r['rounds']} runs each, in blocks of 10 cycling through the backends."
+    )
+    load = (
+        f"Load average before/after: {r['load_average_before']} / {r['load_average_after']} (shared machine: "
+        "other jobs ran at the same time)."
+    )
+    lines = [
+        f"# Export speed on {r['machine']}",
+        "",
+        cpu,
+        load,
+        "",
+        f"Command: `{r['command']}`",
+        "",
+        "| backend | median ms | p90 ms | min ms |",
+        "|---|---|---|---|",
+    ]
+    lines += [
+        f"| {k} | {v['median_ms']:.1f} | {v['p90_ms']:.1f} | {v['min_ms']:.1f} |" for k, v in r["latency"].items()
+    ]
     lines += ["", "| speed-up | x |", "|---|---|", *(f"| {k} | {v:.2f} |" for k, v in r["speedups"].items())]
     lines += ["", "| target | met |", "|---|---|", *(f"| {k} | {v} |" for k, v in r["targets_met"].items())]
-    lines += ["", "Accuracy gate (validation tiles, ONNX Runtime CPU):", "",
-              "| model | IoU | F1 | flip rate | passed |", "|---|---|---|---|---|"]
-    lines += [f"| {k} | {100 * v['iou']:.2f} | {100 * v['f1']:.2f} | {100 * v['flip_rate']:.3f} % | {v['passed']} |"
-              for k, v in r["accuracy_gate"].items()]
+    lines += [
+        "",
+        "Accuracy gate (validation tiles, ONNX Runtime CPU):",
+        "",
+        "| model | IoU | F1 | flip rate | passed |",
+        "|---|---|---|---|---|",
+    ]
+    lines += [
+        f"| {k} | {100 * v['iou']:.2f} | {100 * v['f1']:.2f} | {100 * v['flip_rate']:.3f} % | {v['passed']} |"
+        for k, v in r["accuracy_gate"].items()
+    ]
     return "\n".join(lines) + "\n"
 
 

@@ -30,9 +30,20 @@ def write_scene(path: Path, size: int, strip: int = 512) -> None:
     from rasterio.windows import Window
 
     xx = np.arange(size)[None, :]
-    with rasterio.open(path, "w", driver="GTiff", width=size, height=size, count=3, dtype="uint8",
-                       crs="EPSG:32648", transform=from_origin(366070.0, 3483660.0, 0.5, 0.5),
-                       tiled=True, compress="deflate", BIGTIFF="YES") as dst:
+    with rasterio.open(
+        path,
+        "w",
+        driver="GTiff",
+        width=size,
+        height=size,
+        count=3,
+        dtype="uint8",
+        crs="EPSG:32648",
+        transform=from_origin(366070.0, 3483660.0, 0.5, 0.5),
+        tiled=True,
+        compress="deflate",
+        BIGTIFF="YES",
+    ) as dst:
         for r in range(0, size, strip):
             n = min(strip, size - r)
             yy = np.arange(r, r + n)[:, None]
@@ -73,13 +84,23 @@ def main() -> None:
         write_scene(scene, a.size)
         print(f"wrote {scene} in {time.perf_counter() - t:.0f} s")
     t = time.perf_counter()
-    run = subprocess.run([sys.executable, __file__, "--child", str(scene), str(a.workdir / "out")],
-                         check=True, capture_output=True, text=True)
+    run = subprocess.run(
+        [sys.executable, __file__, "--child", str(scene), str(a.workdir / "out")],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
     wall = time.perf_counter() - t
     peak_mib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    result = {"size": a.size, "peak_rss_mib": round(peak_mib, 1), "wall_s": round(wall, 1),
-              **json.loads(run.stdout.strip().splitlines()[-1]), "machine": platform.processor() or platform.machine(),
-              "note": "pointwise stand-in runner; shared 2-core machine", "date": datetime.date.today().isoformat()}
+    result = {
+        "size": a.size,
+        "peak_rss_mib": round(peak_mib, 1),
+        "wall_s": round(wall, 1),
+        **json.loads(run.stdout.strip().splitlines()[-1]),
+        "machine": platform.processor() or platform.machine(),
+        "note": "pointwise stand-in runner; shared 2-core machine",
+        "date": datetime.date.today().isoformat(),
+    }
     print(json.dumps(result, indent=2))
     dest = Path(__file__).parent / "results" / f"field_memory-{result['date']}.json"
     dest.parent.mkdir(parents=True, exist_ok=True)

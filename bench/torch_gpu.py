@@ -47,20 +47,45 @@ def main() -> None:
             host = np.random.default_rng(0).standard_normal((batch, 3, args.tile, args.tile), dtype=np.float32)
             dev = torch.from_numpy(host).to("cuda", dtype=dtype)
             with torch.inference_mode():
-                compute = _time(lambda: net(dev), args.runs)
-                copies = _time(lambda: net(torch.from_numpy(host).to("cuda", dtype=dtype)).float().cpu(), args.runs)
+                compute = _time(lambda net=net, dev=dev: net(dev), args.runs)
+                copies = _time(
+                    lambda net=net, host=host, dtype=dtype: (
+                        net(torch.from_numpy(host).to("cuda", dtype=dtype)).float().cpu()
+                    ),
+                    args.runs,
+                )
             for mode, ms in (("compute", compute), ("with_copies", copies)):
                 p50, p90, p99 = np.percentile(ms, [50, 90, 99])
-                rows.append({"backend": "torch-cuda", "precision": precision, "batch": batch, "tile": args.tile,
-                             "mode": mode, "runs": args.runs, "p50_ms": p50, "p90_ms": p90, "p99_ms": p99,
-                             "mean_ms": float(np.mean(ms)), "tiles_per_s": batch * 1e3 / float(np.mean(ms))})
-    result = {"gpu": props.name, "compute_capability": f"{props.major}.{props.minor}", "torch": torch.__version__,
-              "cuda": torch.version.cuda, "host": platform.processor() or platform.machine(),
-              "peak_gpu_mib": torch.cuda.max_memory_allocated() / 2**20, "results": rows}
+                rows.append(
+                    {
+                        "backend": "torch-cuda",
+                        "precision": precision,
+                        "batch": batch,
+                        "tile": args.tile,
+                        "mode": mode,
+                        "runs": args.runs,
+                        "p50_ms": p50,
+                        "p90_ms": p90,
+                        "p99_ms": p99,
+                        "mean_ms": float(np.mean(ms)),
+                        "tiles_per_s": batch * 1e3 / float(np.mean(ms)),
+                    }
+                )
+    result = {
+        "gpu": props.name,
+        "compute_capability": f"{props.major}.{props.minor}",
+        "torch": torch.__version__,
+        "cuda": torch.version.cuda,
+        "host": platform.processor() or platform.machine(),
+        "peak_gpu_mib": torch.cuda.max_memory_allocated() / 2**20,
+        "results": rows,
+    }
     with open(args.out, "w") as f:
         json.dump(result, f, indent=1)
     for r in rows:
-        print(f"{r['precision']} b{r['batch']:>2} {r['mode']:<11} p50 {r['p50_ms']:.2f} ms  {r['tiles_per_s']:.0f} tiles/s")
+        print(
+            f"{r['precision']} b{r['batch']:>2} {r['mode']:<11} p50 {r['p50_ms']:.2f} ms  {r['tiles_per_s']:.0f} tiles/s"
+        )
 
 
 if __name__ == "__main__":

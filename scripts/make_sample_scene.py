@@ -35,16 +35,28 @@ def main(shared: Path) -> None:
     (x,), (y,) = warp_points("EPSG:4326", CRS, [LON], [LAT])
     x0, y0 = round(x, -1), round(y, -1)
     profile = {
-        "driver": "GTiff", "width": rgb.shape[1], "height": rgb.shape[0], "count": 3,
-        "dtype": "uint8", "crs": CRS, "transform": from_origin(x0, y0, RESOLUTION_M, RESOLUTION_M),
-        "tiled": True, "blockxsize": 256, "blockysize": 256, "compress": "deflate",
-        "predictor": 2, "zlevel": 9, "photometric": "RGB",
+        "driver": "GTiff",
+        "width": rgb.shape[1],
+        "height": rgb.shape[0],
+        "count": 3,
+        "dtype": "uint8",
+        "crs": CRS,
+        "transform": from_origin(x0, y0, RESOLUTION_M, RESOLUTION_M),
+        "tiled": True,
+        "blockxsize": 256,
+        "blockysize": 256,
+        "compress": "deflate",
+        "predictor": 2,
+        "zlevel": 9,
+        "photometric": "RGB",
     }
     SAMPLE_SCENE.parent.mkdir(parents=True, exist_ok=True)
     with rasterio.open(SAMPLE_SCENE, "w", **profile) as dst:
         dst.write(np.moveaxis(rgb, -1, 0))
-        dst.update_tags(source="Sichuan aerial Landslide003.png, Zeng Chao et al. 2021, CC BY 4.0",
-                        georeference="illustrative, not the true location")
+        dst.update_tags(
+            source="Sichuan aerial Landslide003.png, Zeng Chao et al. 2021, CC BY 4.0",
+            georeference="illustrative, not the true location",
+        )
     print(f"wrote {SAMPLE_SCENE} ({SAMPLE_SCENE.stat().st_size / 1e6:.2f} MB), origin {x0}, {y0} {CRS}")
 
 

@@ -12,7 +12,9 @@ from pathlib import Path
 
 import pytest
 
-SHARED_DATA = Path(os.environ.get("LNET_SHARED_DATA", Path(__file__).resolve().parents[1] / ".." / "shared" / "data")).resolve()
+SHARED_DATA = Path(
+    os.environ.get("LNET_SHARED_DATA", Path(__file__).resolve().parents[1] / ".." / "shared" / "data")
+).resolve()
 BIJIE = SHARED_DATA / "bijie_atlan_upscaled"
 CAS = SHARED_DATA / "cas_hokkaido_iburi_atlan512"
 SICHUAN = SHARED_DATA / "sichuan_aerial_atlan1024"

@@ -27,9 +27,15 @@ def validation_set(data: list[Path], config: ModelConfig, cap: int, out: Path) -
     tiles = tiles_from_folders(data, config, "val", limit=cap)
     np.save(out, batch_of(tiles, config))
     masks = np.stack([t.mask for t in tiles])
-    return masks, {"tiles": len(tiles), "cap": cap, "size": config.tile, "side": "val",
-                   "folders": [Path(d).name for d in data], "sha256": tiles_sha256(tiles),
-                   "landslide_pixel_fraction": float(masks.astype(bool).mean())}
+    return masks, {
+        "tiles": len(tiles),
+        "cap": cap,
+        "size": config.tile,
+        "side": "val",
+        "folders": [Path(d).name for d in data],
+        "sha256": tiles_sha256(tiles),
+        "landslide_pixel_fraction": float(masks.astype(bool).mean()),
+    }
 
 
 def accuracy_table(logits: dict[str, Path], masks: np.ndarray, threshold: float) -> dict[str, dict]:

@@ -39,9 +39,14 @@ class Artifacts:
     missing: dict[str, str] = field(default_factory=dict)
 
     def to_dict(self) -> dict:
-        return {"checkpoint": str(self.checkpoint), "checkpoint_sha256": self.checkpoint_sha256,
-                "folder": str(self.folder), "onnx": {k: str(v) for k, v in self.onnx.items()},
-                "build_seconds": self.build_seconds, "missing": self.missing}
+        return {
+            "checkpoint": str(self.checkpoint),
+            "checkpoint_sha256": self.checkpoint_sha256,
+            "folder": str(self.folder),
+            "onnx": {k: str(v) for k, v in self.onnx.items()},
+            "build_seconds": self.build_seconds,
+            "missing": self.missing,
+        }
 
 
 def _meta(path: Path) -> dict:
@@ -68,8 +73,13 @@ def _timed(fn: Callable[[], object]) -> tuple[object, float]:
 ALL = ("fp32", "fp16", "int8-cpu", "int8-qdq")
 
 
-def artifacts_from_checkpoint(checkpoint: Path, work: Path, data: list[Path], needed: tuple[str, ...] = ALL,
-                              say: Callable[[str], None] = lambda _m: None) -> Artifacts:
+def artifacts_from_checkpoint(
+    checkpoint: Path,
+    work: Path,
+    data: list[Path],
+    needed: tuple[str, ...] = ALL,
+    say: Callable[[str], None] = lambda _m: None,
+) -> Artifacts:
     """Make (or reuse) the ONNX models of ``checkpoint`` named in ``needed`` under ``work`` (fp32
     always: it is the parent of the others and the accuracy reference); ``data``: image/mask
     folders (parity, calibration on the training side, gate on validation)."""

@@ -77,6 +77,7 @@ def _cuda_device() -> tuple[str, str] | None:
 
 # --- PyTorch eager (CPU fp32; CUDA fp32/fp16) -------------------------------------------------
 
+
 def _torch_open(entry: Entry, s: Settings) -> tuple[Runner, dict]:
     import torch
 
@@ -95,8 +96,11 @@ def _torch_cuda_unavailable() -> str | None:
     import torch
 
     if not torch.cuda.is_available():
-        built = (f"built for CUDA {torch.version.cuda}" if torch.version.cuda
-                 else "a CPU-only build: install a CUDA build of torch")
+        built = (
+            f"built for CUDA {torch.version.cuda}"
+            if torch.version.cuda
+            else "a CPU-only build: install a CUDA build of torch"
+        )
         return f"no CUDA device visible to PyTorch (torch {torch.__version__}, {built})"
     return None
 
@@ -115,6 +119,7 @@ def _torch_compute(runner: Runner, x: np.ndarray) -> Callable[[], None]:
 
 # --- ONNX Runtime (CPU) -----------------------------------------------------------------------
 
+
 def _ort_open(entry: Entry, s: Settings) -> tuple[Runner, dict]:
     from lnet_edge.runners.onnxrt import OnnxRuntimeRunner
 
@@ -122,6 +127,7 @@ def _ort_open(entry: Entry, s: Settings) -> tuple[Runner, dict]:
 
 
 # --- TensorRT and TensorRT-RTX (same runner, same engine cache) ---------------------------------
+
 
 def _trt_unavailable(module: str) -> Callable[[], str | None]:
     def reason() -> str | None:
@@ -170,16 +176,36 @@ def _trt_compute(runner: Runner, x: np.ndarray) -> Callable[[], None]:
 CHECKPOINT = "checkpoint"
 TRT_SOURCES = {"fp32": "fp32", "fp16": "fp16", "int8": "int8-qdq"}  # plan precision -> the ONNX it is built from
 
-BACKENDS: dict[str, Backend] = {b.name: b for b in (
-    Backend("torch", "cpu", {"fp32": CHECKPOINT}, lambda: _missing("torch"), _torch_open),
-    Backend("onnxruntime", "cpu", {p: p for p in ("fp32", "fp16", "int8-cpu", "int8-qdq")},
-            lambda: _missing("onnxruntime"), _ort_open),
-    Backend("tensorrt", "cuda", TRT_SOURCES, _trt_unavailable("tensorrt"), _trt_open("tensorrt"), _trt_compute),
-    Backend("tensorrt-rtx", "cuda", TRT_SOURCES, _trt_unavailable("tensorrt_rtx"), _trt_open("tensorrt-rtx"),
-            _trt_compute),
-    Backend("torch-cuda", "cuda", {"fp32": CHECKPOINT, "fp16": CHECKPOINT}, _torch_cuda_unavailable, _torch_open,
-            _torch_compute),
-)}
+BACKENDS: dict[str, Backend] = {
+    b.name: b
+    for b in (
+        Backend("torch", "cpu", {"fp32": CHECKPOINT}, lambda: _missing("torch"), _torch_open),
+        Backend(
+            "onnxruntime",
+            "cpu",
+            {p: p for p in ("fp32", "fp16", "int8-cpu", "int8-qdq")},
+            lambda: _missing("onnxruntime"),
+            _ort_open,
+        ),
+        Backend("tensorrt", "cuda", TRT_SOURCES, _trt_unavailable("tensorrt"), _trt_open("tensorrt"), _trt_compute),
+        Backend(
+            "tensorrt-rtx",
+            "cuda",
+            TRT_SOURCES,
+            _trt_unavailable("tensorrt_rtx"),
+            _trt_open("tensorrt-rtx"),
+            _trt_compute,
+        ),
+        Backend(
+            "torch-cuda",
+            "cuda",
+            {"fp32": CHECKPOINT, "fp16": CHECKPOINT},
+            _torch_cuda_unavailable,
+            _torch_open,
+            _torch_compute,
+        ),
+    )
+}
 
 
 def candidates(art: Artifacts, wanted: list[str] | None = None) -> list[Entry]:
@@ -202,8 +228,11 @@ def needed_sources(wanted: list[str] | None = None) -> tuple[str, ...]:
     out = {"fp32"}
     for backend in BACKENDS.values():
         if backend.unavailable() is None:
-            out |= {src for p, src in backend.sources.items() if src != CHECKPOINT
-                    and (not wanted or backend.name in wanted or f"{backend.name}/{p}" in wanted)}
+            out |= {
+                src
+                for p, src in backend.sources.items()
+                if src != CHECKPOINT and (not wanted or backend.name in wanted or f"{backend.name}/{p}" in wanted)
+            }
     return tuple(sorted(out))
 
 

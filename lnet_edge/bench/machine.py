@@ -15,8 +15,20 @@ import subprocess
 from pathlib import Path
 
 # CPU flags that decide which kernels ONNX Runtime and PyTorch use (int8 VNNI, bf16, AMX ...).
-CPU_FLAGS = ("avx2", "fma", "avx512f", "avx512bw", "avx512_vnni", "avx_vnni", "avx512_bf16", "amx_int8",
-             "amx_bf16", "asimd", "asimddp", "sve")
+CPU_FLAGS = (
+    "avx2",
+    "fma",
+    "avx512f",
+    "avx512bw",
+    "avx512_vnni",
+    "avx_vnni",
+    "avx512_bf16",
+    "amx_int8",
+    "amx_bf16",
+    "asimd",
+    "asimddp",
+    "sve",
+)
 PACKAGES = ("onnxruntime", "onnxruntime-gpu", "torch", "tensorrt", "tensorrt-rtx", "numpy", "lnet-edge")
 
 
@@ -47,9 +59,14 @@ def cpu_facts() -> dict:
         usable = len(os.sched_getaffinity(0))
     except AttributeError:
         usable = os.cpu_count()
-    return {"model": model.group(2).strip() if model else (platform.processor() or None),
-            "arch": platform.machine(), "logical_cores": os.cpu_count(), "usable_cores": usable,
-            "flags": [f for f in CPU_FLAGS if f in flags], "memory_mib": _mem_total_mib()}
+    return {
+        "model": model.group(2).strip() if model else (platform.processor() or None),
+        "arch": platform.machine(),
+        "logical_cores": os.cpu_count(),
+        "usable_cores": usable,
+        "flags": [f for f in CPU_FLAGS if f in flags],
+        "memory_mib": _mem_total_mib(),
+    }
 
 
 def _mem_total_mib() -> int | None:
@@ -73,8 +90,13 @@ def gpu_facts() -> dict | None:
     if rt is not None:
         err, version = rt.cudaDriverGetVersion()
         cuda_driver = f"{version // 1000}.{version % 1000 // 10}" if int(err) == 0 else None
-    return {"name": dev.name, "compute_capability": dev.compute_capability, "memory_mib": dev.memory_mib,
-            "driver": driver.splitlines()[0] if driver else None, "cuda_driver_api": cuda_driver}
+    return {
+        "name": dev.name,
+        "compute_capability": dev.compute_capability,
+        "memory_mib": dev.memory_mib,
+        "driver": driver.splitlines()[0] if driver else None,
+        "cuda_driver_api": cuda_driver,
+    }
 
 
 def jetson_facts() -> dict | None:
@@ -83,9 +105,13 @@ def jetson_facts() -> dict | None:
     if release is None:
         return None
     gpu_freq = next((_read(str(p)) for p in Path("/sys/devices").glob("**/devfreq/*gpu*/cur_freq")), None)
-    return {"release": release.splitlines()[0], "power_mode": _run(["nvpmodel", "-q"]),
-            "cpu0_khz": _read("/sys/devices/system/cpu/cpu0/cpufreq/scaling_cur_freq"), "gpu_hz": gpu_freq,
-            "tegrastats": shutil.which("tegrastats") is not None}
+    return {
+        "release": release.splitlines()[0],
+        "power_mode": _run(["nvpmodel", "-q"]),
+        "cpu0_khz": _read("/sys/devices/system/cpu/cpu0/cpufreq/scaling_cur_freq"),
+        "gpu_hz": gpu_freq,
+        "tegrastats": shutil.which("tegrastats") is not None,
+    }
 
 
 def versions() -> dict[str, str | None]:
@@ -102,8 +128,15 @@ def versions() -> dict[str, str | None]:
 def machine_facts() -> dict:
     """Everything the report states about the machine (load average included: a shared machine
     slows every backend, and the reader must know)."""
-    return {"hostname": platform.node(), "os": platform.platform(), "cpu": cpu_facts(), "gpu": gpu_facts(),
-            "jetson": jetson_facts(), "versions": versions(), "load_average": list(os.getloadavg())}
+    return {
+        "hostname": platform.node(),
+        "os": platform.platform(),
+        "cpu": cpu_facts(),
+        "gpu": gpu_facts(),
+        "jetson": jetson_facts(),
+        "versions": versions(),
+        "load_average": list(os.getloadavg()),
+    }
 
 
 def machine_tag(facts: dict) -> str:

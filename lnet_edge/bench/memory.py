@@ -65,8 +65,13 @@ def activation_mib(config: ModelConfig, batch: int, tile: int) -> float:
     return batch * (per_image + input_output) / 2**20
 
 
-def check_fits(config: ModelConfig, batches: tuple[int, ...], tiles: tuple[int, ...], model_mib: float,
-               available: float | None = None) -> float:
+def check_fits(
+    config: ModelConfig,
+    batches: tuple[int, ...],
+    tiles: tuple[int, ...],
+    model_mib: float,
+    available: float | None = None,
+) -> float:
     """The estimated peak MiB of the largest call of the sweep; LnetError when it exceeds
     USABLE_FRACTION of available memory (nothing has run yet)."""
     need = activation_mib(config, max(batches), max(tiles)) + model_mib + RUNTIME_OVERHEAD_MIB

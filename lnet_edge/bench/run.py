@@ -45,29 +45,46 @@ class BenchOptions:
             raise LnetError(f"--batch {self.batches}: give positive batch sizes, e.g. --batch 1,4")
         bad = [t for t in self.tiles if t < MULTIPLE or t % MULTIPLE]
         if not self.tiles or bad:
-            raise LnetError(f"--tile {bad or self.tiles}: tiles must be positive multiples of {MULTIPLE}, "
-                            "e.g. --tile 256")
+            raise LnetError(
+                f"--tile {bad or self.tiles}: tiles must be positive multiples of {MULTIPLE}, e.g. --tile 256"
+            )
         if self.runs < 2 or self.warmup < 0 or self.val_cap < 1 or self.field_repeats < 1:
             raise LnetError("--runs must be >= 2, --warmup >= 0, --val-tiles >= 1 and --field-repeats >= 1")
         if self.gsd_m <= 0:
             raise LnetError(f"--gsd {self.gsd_m}: give the ground resolution in metres per pixel, e.g. 0.5")
         unknown = [b for b in self.backends if b not in BACKENDS and b not in known_keys()]
         if unknown:
-            raise LnetError(f"--backends {','.join(unknown)}: unknown; choose from {', '.join(BACKENDS)} "
-                            f"or a backend/precision key ({', '.join(known_keys())})")
+            raise LnetError(
+                f"--backends {','.join(unknown)}: unknown; choose from {', '.join(BACKENDS)} "
+                f"or a backend/precision key ({', '.join(known_keys())})"
+            )
         if self.field_scene is not None and not Path(self.field_scene).is_file():
             raise LnetError(f"--field {self.field_scene} does not exist: give a scene file (GeoTIFF, PNG, ...)")
 
 
 def _spec(entry: Entry, options: BenchOptions, art: Artifacts, run_dir: Path, work: Path) -> dict:
     name = entry.key.replace("/", "-")
-    spec = {"entry": entry.to_dict(), "config": art.config.to_dict(), "batches": list(options.batches),
-            "tiles": list(options.tiles), "runs": options.runs, "warmup": options.warmup, "gsd": options.gsd_m,
-            "threads": options.threads, "work": str(work), "val_batch": str(run_dir / "val.npy"),
-            "logits": str(run_dir / f"{name}.logits.npy"), "result": str(run_dir / f"{name}.result.json")}
+    spec = {
+        "entry": entry.to_dict(),
+        "config": art.config.to_dict(),
+        "batches": list(options.batches),
+        "tiles": list(options.tiles),
+        "runs": options.runs,
+        "warmup": options.warmup,
+        "gsd": options.gsd_m,
+        "threads": options.threads,
+        "work": str(work),
+        "val_batch": str(run_dir / "val.npy"),
+        "logits": str(run_dir / f"{name}.logits.npy"),
+        "result": str(run_dir / f"{name}.result.json"),
+    }
     if options.field_scene is not None:
-        spec["field"] = {"scene": str(options.field_scene), "out": str(run_dir / f"field-{name}"),
-                         "batch": max(options.batches), "repeats": options.field_repeats}
+        spec["field"] = {
+            "scene": str(options.field_scene),
+            "out": str(run_dir / f"field-{name}"),
+            "batch": max(options.batches),
+            "repeats": options.field_repeats,
+        }
     return spec
 
 
@@ -76,8 +93,14 @@ def run_worker(spec: dict, spec_path: Path, timeout_s: float) -> dict:
     spec_path.write_text(json.dumps(spec, indent=1))
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     try:
-        done = subprocess.run([sys.executable, "-m", "lnet_edge.bench.worker", str(spec_path)], env=env,
-                              capture_output=True, text=True, timeout=timeout_s, check=False)
+        done = subprocess.run(
+            [sys.executable, "-m", "lnet_edge.bench.worker", str(spec_path)],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=timeout_s,
+            check=False,
+        )
     except subprocess.TimeoutExpired:
         return {"ok": False, "error": f"worker timed out after {timeout_s:.0f} s"}
     result = Path(spec["result"])
@@ -95,9 +118,15 @@ def _size_and_build(entry: Entry, art: Artifacts, result: dict) -> tuple[int | N
     return size, 0.0 if source == CHECKPOINT else art.build_seconds.get(source)
 
 
-def bench_from_checkpoint(checkpoint: Path, data: list[Path], out: Path, work: Path,
-                          options: BenchOptions = BenchOptions(), command: str = "",
-                          say: Callable[[str], None] = lambda _m: None) -> tuple[dict, dict[str, Path]]:
+def bench_from_checkpoint(
+    checkpoint: Path,
+    data: list[Path],
+    out: Path,
+    work: Path,
+    options: BenchOptions = BenchOptions(),
+    command: str = "",
+    say: Callable[[str], None] = lambda _m: None,
+) -> tuple[dict, dict[str, Path]]:
     """Bench every (backend, precision) of ``checkpoint``; returns the report and the written files."""
     from lnet_edge.model.checkpoint import load_model
 
@@ -135,13 +164,26 @@ def bench_from_checkpoint(checkpoint: Path, data: list[Path], out: Path, work: P
     for row in rows:
         if row["key"] in scores:
             row["accuracy"] = scores[row["key"]]
-    report = {"format": "lnet-edge-bench", "format_version": 1, "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-              "command": command, "machine_tag": options.machine or machine_tag(facts), "machine": facts,
-              "load_average_after": list(os.getloadavg()), "options": {**asdict(options), "field_scene":
-              str(options.field_scene) if options.field_scene else None},
-              "memory_estimate_mib": round(need, 1), "artifacts": art.to_dict(), "validation": validation,
-              "model": {"preset": config.preset, "variant": config.variant.value, "tile": config.tile,
-                        "threshold": config.threshold}, "entries": rows}
+    report = {
+        "format": "lnet-edge-bench",
+        "format_version": 1,
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "command": command,
+        "machine_tag": options.machine or machine_tag(facts),
+        "machine": facts,
+        "load_average_after": list(os.getloadavg()),
+        "options": {**asdict(options), "field_scene": str(options.field_scene) if options.field_scene else None},
+        "memory_estimate_mib": round(need, 1),
+        "artifacts": art.to_dict(),
+        "validation": validation,
+        "model": {
+            "preset": config.preset,
+            "variant": config.variant.value,
+            "tile": config.tile,
+            "threshold": config.threshold,
+        },
+        "entries": rows,
+    }
     reporting.add_field_comparison(report)
     report["goals"] = reporting.goals(report)
     return report, reporting.write_all(report, Path(out))

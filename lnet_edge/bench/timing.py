@@ -74,8 +74,12 @@ class TegraStats:
 
     def __enter__(self) -> TegraStats:
         if shutil.which("tegrastats"):
-            self.proc = subprocess.Popen(["tegrastats", "--interval", str(self.interval_ms)],
-                                         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+            self.proc = subprocess.Popen(
+                ["tegrastats", "--interval", str(self.interval_ms)],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.DEVNULL,
+                text=True,
+            )
         return self
 
     def __exit__(self, *exc: object) -> None:

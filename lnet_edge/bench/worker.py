@@ -51,8 +51,13 @@ def sweep(runner, backend, spec: dict, config: ModelConfig) -> list[dict]:
             for mode, fn in modes.items():
                 with TegraStats() as power:
                     lat = time_calls(fn, spec["runs"], spec["warmup"])
-                row = {"batch": batch, "tile": tile, "mode": mode, **lat.to_dict(),
-                       **throughput(lat, batch, tile, spec["gsd"])}
+                row = {
+                    "batch": batch,
+                    "tile": tile,
+                    "mode": mode,
+                    **lat.to_dict(),
+                    **throughput(lat, batch, tile, spec["gsd"]),
+                }
                 row["energy_j_per_tile"] = power.mean_watts * lat.mean_ms / 1e3 / batch if power.mean_watts else None
                 rows.append(row)
     return rows
@@ -62,7 +67,7 @@ def validation_logits(runner, batch_path: Path, out: Path) -> float:
     """Logits of the validation batch (``ACCURACY_BATCH`` tiles per call) saved to ``out``; seconds."""
     x = np.load(batch_path)
     t = time.perf_counter()
-    logits = np.concatenate([runner.logits(x[i:i + ACCURACY_BATCH]) for i in range(0, len(x), ACCURACY_BATCH)])
+    logits = np.concatenate([runner.logits(x[i : i + ACCURACY_BATCH]) for i in range(0, len(x), ACCURACY_BATCH)])
     np.save(out, logits)
     return time.perf_counter() - t
 
@@ -87,8 +92,9 @@ def run_entry(spec: dict) -> dict:
             from lnet_edge.bench.field import time_field
 
             f = spec["field"]
-            result["field"] = time_field(runner, config, Path(f["scene"]), Path(f["out"]), f["batch"],
-                                         f["repeats"], spec["gsd"])
+            result["field"] = time_field(
+                runner, config, Path(f["scene"]), Path(f["out"]), f["batch"], f["repeats"], spec["gsd"]
+            )
     return result
 
 

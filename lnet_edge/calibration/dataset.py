@@ -27,9 +27,13 @@ class CalibrationSet:
     sha256: str
 
     def summary(self) -> dict:
-        return {"tiles": len(self.tiles), "with_landslide": self.with_landslide,
-                "without_landslide": self.without_landslide, "sha256": self.sha256,
-                "keys": [t.key for t in self.tiles]}
+        return {
+            "tiles": len(self.tiles),
+            "with_landslide": self.with_landslide,
+            "without_landslide": self.without_landslide,
+            "sha256": self.sha256,
+            "keys": [t.key for t in self.tiles],
+        }
 
 
 def stratified(tiles: list[Tile], count: int) -> list[Tile]:
@@ -40,8 +44,14 @@ def stratified(tiles: list[Tile], count: int) -> list[Tile]:
     return pos[:n_pos] + neg[: count - n_pos]
 
 
-def calibration_set_from_folders(folders: list[Path], config: ModelConfig, count: int = 32,
-                                 batch: int = 8, minimum: int = MIN_TILES, side: str = "train") -> CalibrationSet:
+def calibration_set_from_folders(
+    folders: list[Path],
+    config: ModelConfig,
+    count: int = 32,
+    batch: int = 8,
+    minimum: int = MIN_TILES,
+    side: str = "train",
+) -> CalibrationSet:
     """``count`` stratified tiles of the config's tile size; too few tiles is an LnetError."""
     for f in folders:
         if not Path(f).is_dir():

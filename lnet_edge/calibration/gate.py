@@ -39,19 +39,30 @@ class GateOptions:
 def run_logits(model, batch: np.ndarray, size: int) -> np.ndarray:
     """Logits of a model (path or bytes) on ``batch``, ``size`` tiles per call."""
     fn = ort_logits(model)
-    return np.concatenate([fn(batch[i:i + size]) for i in range(0, len(batch), size)])
+    return np.concatenate([fn(batch[i : i + size]) for i in range(0, len(batch), size)])
 
 
 def score(logits: np.ndarray, masks: np.ndarray, reference: np.ndarray | None, threshold: float) -> dict:
     """F1 and landslide IoU against ``masks``; flip rate against ``reference`` predictions."""
     pred = logits[:, 0] > math.log(threshold / (1 - threshold))
     s = scores(confusion(pred, masks))
-    return {"f1": s["f1"], "iou": s["iou"], "precision": s["precision"], "recall": s["recall"],
-            "flip_rate": flip_rate(pred, reference) if reference is not None else 0.0}
+    return {
+        "f1": s["f1"],
+        "iou": s["iou"],
+        "precision": s["precision"],
+        "recall": s["recall"],
+        "flip_rate": flip_rate(pred, reference) if reference is not None else 0.0,
+    }
 
 
-def gate_scores(models: dict[str, object], batch: np.ndarray, masks: np.ndarray, threshold: float,
-                options: GateOptions, ref_logits: np.ndarray | None = None) -> dict[str, dict]:
+def gate_scores(
+    models: dict[str, object],
+    batch: np.ndarray,
+    masks: np.ndarray,
+    threshold: float,
+    options: GateOptions,
+    ref_logits: np.ndarray | None = None,
+) -> dict[str, dict]:
     """Scores of each model ("fp32" first), with the gate verdict of every int8 model.
     ``ref_logits``: the fp32 logits on ``batch`` when already known."""
     if ref_logits is None:
@@ -65,8 +76,12 @@ def gate_scores(models: dict[str, object], batch: np.ndarray, masks: np.ndarray,
         s = score(run_logits(model, batch, options.batch), masks, ref, threshold)
         drop = 100 * (base["iou"] - s["iou"])
         gated = name.startswith("int8")
-        out[name] = {**s, "iou_drop_points": drop, "passed": (drop <= options.max_iou_drop) if gated else True,
-                     "gated": gated}
+        out[name] = {
+            **s,
+            "iou_drop_points": drop,
+            "passed": (drop <= options.max_iou_drop) if gated else True,
+            "gated": gated,
+        }
     return out
 
 
@@ -136,8 +151,15 @@ def _run_all(path: Path, names: list[str], batch: np.ndarray) -> dict[str, np.nd
     return dict(zip(names, sess.run(names, {"image": batch})))
 
 
-def sensitivity(fp32: Path, int8: Path, requantize: Callable[[tuple[str, ...], Path], Path], batch: np.ndarray,
-                threshold: float, options: GateOptions, tmp: Path) -> tuple[list[dict], list[str]]:
+def sensitivity(
+    fp32: Path,
+    int8: Path,
+    requantize: Callable[[tuple[str, ...], Path], Path],
+    batch: np.ndarray,
+    threshold: float,
+    options: GateOptions,
+    tmp: Path,
+) -> tuple[list[dict], list[str]]:
     """Leave-one-out on the screened worst Conv nodes: the flip rate vs fp32 with each left in
     float, most responsible (largest flip reduction) first; then the other Conv nodes in screen
     order (the fallback order beyond the measured ones)."""
@@ -149,7 +171,14 @@ def sensitivity(fp32: Path, int8: Path, requantize: Callable[[tuple[str, ...], P
     for name, added in screened[: options.sensitivity_layers]:
         model = requantize((name,), tmp / "leave-one-out.onnx")
         flips = flip_rate(run_logits(model, batch, options.batch)[:, 0] > cut, ref)
-        rows.append({"node": name, "added_relative_error": added, "flip_rate_all_quantized": base,
-                     "flip_rate_left_in_float": flips, "flip_reduction": base - flips})
+        rows.append(
+            {
+                "node": name,
+                "added_relative_error": added,
+                "flip_rate_all_quantized": base,
+                "flip_rate_left_in_float": flips,
+                "flip_reduction": base - flips,
+            }
+        )
     rows.sort(key=lambda r: (-r["flip_reduction"], -r["added_relative_error"]))
-    return rows, [name for name, _ in screened[options.sensitivity_layers:]]
+    return rows, [name for name, _ in screened[options.sensitivity_layers :]]

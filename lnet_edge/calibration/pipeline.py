@@ -51,13 +51,18 @@ class CalibrateOptions:
 
 def artifact_paths(fp32: Path, out: Path) -> dict[str, Path]:
     stem = Path(fp32).name.removesuffix(".onnx")
-    return {"int8-qdq": out / f"{stem}.int8-qdq.onnx", "int8-cpu": out / f"{stem}.int8-cpu.onnx",
-            "cache": out / f"{stem}.int8-qdq.calibration.cache", "report": out / f"{stem}.calibration.json",
-            "report_md": out / f"{stem}.calibration.md"}
+    return {
+        "int8-qdq": out / f"{stem}.int8-qdq.onnx",
+        "int8-cpu": out / f"{stem}.int8-cpu.onnx",
+        "cache": out / f"{stem}.int8-qdq.calibration.cache",
+        "report": out / f"{stem}.calibration.json",
+        "report_md": out / f"{stem}.calibration.md",
+    }
 
 
 def _builders(fp32: Path, calib: np.ndarray, tmp: Path, options: CalibrateOptions) -> dict:
     """precision -> requantize(exclude, out): the model with ``exclude`` left in float."""
+
     def qdq(exclude: tuple[str, ...], out: Path) -> Path:
         opts = replace(options.qdq, exclude_nodes=tuple(exclude))
         return qdq_from_onnx(fp32, out, calib, tmp / "ranges-qdq.json", opts)
@@ -85,9 +90,15 @@ def _fallback(name, build, fp32, models, order, gate_batch, masks, threshold, op
     return list(exclude)
 
 
-def calibration_from_onnx(fp32: Path, out: Path, data: list[Path], val_data: list[Path] | None = None,
-                          fp16: Path | None = None, options: CalibrateOptions = CalibrateOptions(),
-                          calibration_tiles: list[Tile] | None = None) -> dict:
+def calibration_from_onnx(
+    fp32: Path,
+    out: Path,
+    data: list[Path],
+    val_data: list[Path] | None = None,
+    fp16: Path | None = None,
+    options: CalibrateOptions = CalibrateOptions(),
+    calibration_tiles: list[Tile] | None = None,
+) -> dict:
     """Make and gate the int8 artifacts of an lnet-edge fp32 export; return the report.
 
     ``data``: image/mask folders whose training side gives the calibration set; ``val_data``
@@ -110,9 +121,17 @@ def calibration_from_onnx(fp32: Path, out: Path, data: list[Path], val_data: lis
         models: dict[str, object] = {"fp32": fp32, **({"fp16": fp16} if fp16 else {})}
         for name, build in builders.items():
             models[name] = build((), tmp / f"{name}.onnx")
-        report = {"fp32": Path(fp32).name, "options": asdict(options), "calibration": calib_summary,
-                  "gate_tiles": {"count": len(gate_tiles), "size": config.tile, "side": "val",
-                                 "sha256": tiles_sha256(gate_tiles)}}
+        report = {
+            "fp32": Path(fp32).name,
+            "options": asdict(options),
+            "calibration": calib_summary,
+            "gate_tiles": {
+                "count": len(gate_tiles),
+                "size": config.tile,
+                "side": "val",
+                "sha256": tiles_sha256(gate_tiles),
+            },
+        }
         report.update(_gate(models, builders, gate_tiles, config, options, tmp))
         report["seconds"] = round(time.perf_counter() - t0, 1)
         failed = [n for n, g in report["gate"].items() if not g["passed"]]
@@ -126,8 +145,12 @@ def calibration_from_onnx(fp32: Path, out: Path, data: list[Path], val_data: lis
 
 def _calibration_tiles(data, config, options: CalibrateOptions, given: list[Tile] | None) -> tuple[list[Tile], dict]:
     if given is not None:
-        return given, {"tiles": len(given), "sha256": tiles_sha256(given), "keys": [t.key for t in given],
-                       "given": True}
+        return given, {
+            "tiles": len(given),
+            "sha256": tiles_sha256(given),
+            "keys": [t.key for t in given],
+            "given": True,
+        }
     cset = calibration_set_from_folders(data, config, options.tiles, options.qdq.batch, options.minimum)
     return cset.tiles, cset.summary()
 
@@ -140,13 +163,21 @@ def _gate(models: dict, builders: dict, tiles: list[Tile], config, options: Cali
     for name, build in builders.items():
         if gate[name]["passed"]:
             continue
-        measured, rest = sensitivity(models["fp32"], models[name], build, batch[: options.gate.sensitivity_tiles],
-                                     config.threshold, options.gate, tmp)
+        measured, rest = sensitivity(
+            models["fp32"],
+            models[name],
+            build,
+            batch[: options.gate.sensitivity_tiles],
+            config.threshold,
+            options.gate,
+            tmp,
+        )
         result["sensitivity"][name] = measured
         if options.gate.auto_fallback:
             order = [r["node"] for r in measured] + rest
-            result["fallback"][name] = _fallback(name, build, models["fp32"], models, order, batch, masks,
-                                                 config.threshold, options, tmp)
+            result["fallback"][name] = _fallback(
+                name, build, models["fp32"], models, order, batch, masks, config.threshold, options, tmp
+            )
     if result["fallback"]:
         result["gate_before_fallback"] = gate
         result["gate"] = gate_scores(models, batch, masks, config.threshold, options.gate)
@@ -155,12 +186,17 @@ def _gate(models: dict, builders: dict, tiles: list[Tile], config, options: Cali
 
 def _failure_message(report: dict, failed: list[str], options: CalibrateOptions, paths: dict) -> str:
     worst = {n: [r["node"] for r in report["sensitivity"].get(n, [])[:3]] for n in failed}
-    fix = ("even with the worst layers left in float (--auto-fallback): the calibration set, not a few "
-           "layers, is the problem; calibrate on representative tiles" if options.gate.auto_fallback else
-           "rerun with --auto-fallback to leave them in float, or calibrate on more representative tiles")
-    return (f"accuracy gate failed for {', '.join(failed)} (landslide IoU more than {options.gate.max_iou_drop} "
-            f"points below fp32); layers most responsible: {worst}; {fix}. Report: {paths['report_md']}; "
-            "no int8 model was written")
+    fix = (
+        "even with the worst layers left in float (--auto-fallback): the calibration set, not a few "
+        "layers, is the problem; calibrate on representative tiles"
+        if options.gate.auto_fallback
+        else "rerun with --auto-fallback to leave them in float, or calibrate on more representative tiles"
+    )
+    return (
+        f"accuracy gate failed for {', '.join(failed)} (landslide IoU more than {options.gate.max_iou_drop} "
+        f"points below fp32); layers most responsible: {worst}; {fix}. Report: {paths['report_md']}; "
+        "no int8 model was written"
+    )
 
 
 def _save_int8(models: dict, meta: dict, fp32: Path, report: dict, paths: dict, options: CalibrateOptions) -> None:
@@ -172,9 +208,16 @@ def _save_int8(models: dict, meta: dict, fp32: Path, report: dict, paths: dict, 
         proto = onnx.load(str(models[name]))
         left = report["fallback"].get(name, [])
         meta_i = export_metadata(
-            config, name, meta["source_checkpoint_sha256"], source_checkpoint=meta.get("source_checkpoint"),
-            opset=meta.get("opset"), parent=parent, options={**asdict(opts), "exclude_nodes": left},
-            calibration=report["calibration"], gate=report["gate"][name], left_in_float=left,
+            config,
+            name,
+            meta["source_checkpoint_sha256"],
+            source_checkpoint=meta.get("source_checkpoint"),
+            opset=meta.get("opset"),
+            parent=parent,
+            options={**asdict(opts), "exclude_nodes": left},
+            calibration=report["calibration"],
+            gate=report["gate"][name],
+            left_in_float=left,
         )
         if name == "int8-qdq":
             calibration_cache_from_qdq(proto, paths["cache"], Method(options.qdq.method).value, options.trt_version)
@@ -182,8 +225,10 @@ def _save_int8(models: dict, meta: dict, fp32: Path, report: dict, paths: dict, 
 
 
 def write_report(report: dict, paths: dict) -> None:
-    for path, text in ((paths["report"], json.dumps(report, indent=1, default=str)),
-                       (paths["report_md"], report_markdown(report))):
+    for path, text in (
+        (paths["report"], json.dumps(report, indent=1, default=str)),
+        (paths["report_md"], report_markdown(report)),
+    ):
         tmp = path.with_name(path.name + ".tmp")
         tmp.write_text(text + "\n")
         os.replace(tmp, path)
@@ -191,22 +236,35 @@ def write_report(report: dict, paths: dict) -> None:
 
 def report_markdown(report: dict) -> str:
     g, cal, tiles = report["options"]["gate"], report["calibration"], report["gate_tiles"]
-    lines = [f"# Calibration report: {report['fp32']}", "",
-             f"Calibration set: {cal['tiles']} tiles, sha256 {cal['sha256'][:16]}...",
-             f"Gate: {tiles['count']} validation tiles of {tiles['size']} px through ONNX Runtime (CPU); an int8 "
-             f"model fails when its landslide IoU is more than {g['max_iou_drop']} points below fp32.", "",
-             "| artifact | F1 | landslide IoU | IoU drop (points) | flip rate vs fp32 | gate |",
-             "|---|---|---|---|---|---|"]
+    lines = [
+        f"# Calibration report: {report['fp32']}",
+        "",
+        f"Calibration set: {cal['tiles']} tiles, sha256 {cal['sha256'][:16]}...",
+        f"Gate: {tiles['count']} validation tiles of {tiles['size']} px through ONNX Runtime (CPU); an int8 "
+        f"model fails when its landslide IoU is more than {g['max_iou_drop']} points below fp32.",
+        "",
+        "| artifact | F1 | landslide IoU | IoU drop (points) | flip rate vs fp32 | gate |",
+        "|---|---|---|---|---|---|",
+    ]
     for name, s in report["gate"].items():
         verdict = ("pass" if s["passed"] else "FAIL") if s.get("gated") else "-"
-        lines.append(f"| {name} | {100 * s['f1']:.2f} | {100 * s['iou']:.2f} | {s['iou_drop_points']:.2f} | "
-                     f"{100 * s['flip_rate']:.3f} % | {verdict} |")
+        lines.append(
+            f"| {name} | {100 * s['f1']:.2f} | {100 * s['iou']:.2f} | {s['iou_drop_points']:.2f} | "
+            f"{100 * s['flip_rate']:.3f} % | {verdict} |"
+        )
     for name, rows in report["sensitivity"].items():
-        lines += ["", f"## Layers most responsible ({name}, leave-one-out)", "",
-                  "| node | flip rate all int8 | flip rate with node in float | added rel. error |",
-                  "|---|---|---|---|"]
-        lines += [f"| {r['node']} | {100 * r['flip_rate_all_quantized']:.3f} % | "
-                  f"{100 * r['flip_rate_left_in_float']:.3f} % | {r['added_relative_error']:.3g} |" for r in rows]
+        lines += [
+            "",
+            f"## Layers most responsible ({name}, leave-one-out)",
+            "",
+            "| node | flip rate all int8 | flip rate with node in float | added rel. error |",
+            "|---|---|---|---|",
+        ]
+        lines += [
+            f"| {r['node']} | {100 * r['flip_rate_all_quantized']:.3f} % | "
+            f"{100 * r['flip_rate_left_in_float']:.3f} % | {r['added_relative_error']:.3g} |"
+            for r in rows
+        ]
     for name, nodes in report["fallback"].items():
         lines += ["", f"Fallback ({name}): left in float: {', '.join(nodes) or 'none'}"]
     return "\n".join(lines)

@@ -56,7 +56,7 @@ def _reader(batch: np.ndarray, size: int):
         """Feeds (size,C,H,W) batches; set_range lets ORT calibrate one slice at a time."""
 
         def __init__(self) -> None:
-            self.items = [batch[i:i + size] for i in range(0, len(batch), size)]
+            self.items = [batch[i : i + size] for i in range(0, len(batch), size)]
             self.set_range(0, len(self.items))
 
         def __len__(self) -> int:
@@ -75,12 +75,24 @@ def _reader(batch: np.ndarray, size: int):
 def _calib_method(method: Method):
     from onnxruntime.quantization import CalibrationMethod
 
-    return {Method.entropy: CalibrationMethod.Entropy, Method.percentile: CalibrationMethod.Percentile,
-            Method.minmax: CalibrationMethod.MinMax}[Method(method)]
+    return {
+        Method.entropy: CalibrationMethod.Entropy,
+        Method.percentile: CalibrationMethod.Percentile,
+        Method.minmax: CalibrationMethod.MinMax,
+    }[Method(method)]
 
 
-def _quantize(fp32: Path, out: Path, batch: np.ndarray, ranges: Path, method: Method, batch_size: int,
-              activation, per_channel_extra: dict, exclude: tuple[str, ...]) -> None:
+def _quantize(
+    fp32: Path,
+    out: Path,
+    batch: np.ndarray,
+    ranges: Path,
+    method: Method,
+    batch_size: int,
+    activation,
+    per_channel_extra: dict,
+    exclude: tuple[str, ...],
+) -> None:
     import logging
 
     from onnxruntime.quantization import QuantFormat, QuantType, quantize_static
@@ -88,9 +100,16 @@ def _quantize(fp32: Path, out: Path, batch: np.ndarray, ranges: Path, method: Me
     logging.getLogger().setLevel(logging.ERROR)  # the quantizer logs pre-processing advice
     with contextlib.redirect_stdout(io.StringIO()):  # and prints histogram progress
         quantize_static(
-            str(fp32), str(out), _reader(batch, batch_size), quant_format=QuantFormat.QDQ, per_channel=True,
-            activation_type=activation, weight_type=QuantType.QInt8, calibrate_method=_calib_method(method),
-            nodes_to_exclude=list(exclude), calibration_cache_path=str(ranges),
+            str(fp32),
+            str(out),
+            _reader(batch, batch_size),
+            quant_format=QuantFormat.QDQ,
+            per_channel=True,
+            activation_type=activation,
+            weight_type=QuantType.QInt8,
+            calibrate_method=_calib_method(method),
+            nodes_to_exclude=list(exclude),
+            calibration_cache_path=str(ranges),
             extra_options={"CalibStridedMinMax": 1, **per_channel_extra},
         )
 
@@ -100,14 +119,20 @@ def qdq_from_onnx(fp32: Path, out: Path, batch: np.ndarray, ranges: Path, option
     Writes a bare model (the caller adds metadata); ``ranges`` caches the calibration."""
     from onnxruntime.quantization import QuantType
 
-    extra = {"QuantizeBias": False, "ActivationSymmetric": True, "WeightSymmetric": True,
-             "CalibTensorRangeSymmetric": True, "CalibPercentile": options.percentile}
+    extra = {
+        "QuantizeBias": False,
+        "ActivationSymmetric": True,
+        "WeightSymmetric": True,
+        "CalibTensorRangeSymmetric": True,
+        "CalibPercentile": options.percentile,
+    }
     _quantize(fp32, out, batch, ranges, options.method, options.batch, QuantType.QInt8, extra, options.exclude_nodes)
     return Path(out)
 
 
-def cpu_int8_from_onnx(fp32: Path, out: Path, batch: np.ndarray, ranges: Path,
-                       options: CpuInt8Options = CpuInt8Options()) -> Path:
+def cpu_int8_from_onnx(
+    fp32: Path, out: Path, batch: np.ndarray, ranges: Path, options: CpuInt8Options = CpuInt8Options()
+) -> Path:
     """ONNX Runtime CPU int8 model (u8 activations, s8 per-channel weights) of ``fp32``."""
     from onnxruntime.quantization import QuantType
 

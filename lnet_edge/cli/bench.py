@@ -27,16 +27,36 @@ def default_data() -> list[Path]:
     root = Path(os.environ.get("LNET_SHARED_DATA", "../shared/data"))
     found = [root / s for s in RGB_SETS if (root / s).is_dir()]
     if not found:
-        raise LnetError(f"no validation data: {root} has none of {', '.join(RGB_SETS)}; give image/mask folders "
-                        "with --data (or set LNET_SHARED_DATA)")
+        raise LnetError(
+            f"no validation data: {root} has none of {', '.join(RGB_SETS)}; give image/mask folders "
+            "with --data (or set LNET_SHARED_DATA)"
+        )
     return found
 
 
 def _command(checkpoint: Path, data: list[Path], out: Path, work: Path, options) -> str:
-    args = ["lnet-edge", "bench", str(checkpoint), *[a for d in data for a in ("--data", str(d))],
-            "--batch", ",".join(map(str, options.batches)), "--tile", ",".join(map(str, options.tiles)),
-            "--runs", str(options.runs), "--warmup", str(options.warmup), "--gsd", str(options.gsd_m),
-            "--val-tiles", str(options.val_cap), "--out", str(out), "--work", str(work)]
+    args = [
+        "lnet-edge",
+        "bench",
+        str(checkpoint),
+        *[a for d in data for a in ("--data", str(d))],
+        "--batch",
+        ",".join(map(str, options.batches)),
+        "--tile",
+        ",".join(map(str, options.tiles)),
+        "--runs",
+        str(options.runs),
+        "--warmup",
+        str(options.warmup),
+        "--gsd",
+        str(options.gsd_m),
+        "--val-tiles",
+        str(options.val_cap),
+        "--out",
+        str(out),
+        "--work",
+        str(work),
+    ]
     if options.backends:
         args += ["--backends", ",".join(options.backends)]
     if options.threads:
@@ -50,26 +70,36 @@ def _command(checkpoint: Path, data: list[Path], out: Path, work: Path, options)
 
 @user_errors
 def bench_command(
-    checkpoint: Annotated[Path | None, typer.Argument(
-        help="The .pt every artifact is made from; default: the shipped model.")] = None,
-    data: Annotated[list[Path] | None, typer.Option(
-        "--data", "-d", help="Image/mask folder (repeatable): calibration, parity and validation tiles. "
-        "Default: the RGB sets under $LNET_SHARED_DATA or ../shared/data.")] = None,
+    checkpoint: Annotated[
+        Path | None, typer.Argument(help="The .pt every artifact is made from; default: the shipped model.")
+    ] = None,
+    data: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--data",
+            "-d",
+            help="Image/mask folder (repeatable): calibration, parity and validation tiles. "
+            "Default: the RGB sets under $LNET_SHARED_DATA or ../shared/data.",
+        ),
+    ] = None,
     batch: Annotated[str, typer.Option(help="Batch sizes to sweep, comma-separated.")] = "1,4",
     tile: Annotated[str, typer.Option(help="Square tile sides to sweep (multiples of 16), comma-separated.")] = "256",
     runs: Annotated[int, typer.Option(help="Timed calls per batch and tile.")] = 30,
     warmup: Annotated[int, typer.Option(help="Untimed calls before them.")] = 5,
-    backends: Annotated[str | None, typer.Option(
-        help="Only these backends or backend/precision keys, comma-separated (default: all).")] = None,
+    backends: Annotated[
+        str | None, typer.Option(help="Only these backends or backend/precision keys, comma-separated (default: all).")
+    ] = None,
     gsd: Annotated[float, typer.Option(help="Ground resolution, m/px, for km²/s.")] = 0.5,
     val_tiles: Annotated[int, typer.Option("--val-tiles", help="Validation tiles scored per entry.")] = 48,
     field: Annotated[Path | None, typer.Option(help="Also time the whole infer pipeline on this scene.")] = None,
     field_repeats: Annotated[int, typer.Option(help="Recorded passes over the --field scene.")] = 3,
     threads: Annotated[int | None, typer.Option(min=1, help="CPU threads (default: the runtime's).")] = None,
     out: Annotated[Path, typer.Option("--out", "-o", help="Where the JSON, markdown and PNG go.")] = Path(
-        "bench/results"),
+        "bench/results"
+    ),
     work: Annotated[Path, typer.Option(help="Artifact cache (reused while the checkpoint is unchanged).")] = Path(
-        "runs/bench-work"),
+        "runs/bench-work"
+    ),
     machine: Annotated[str | None, typer.Option(help="Machine name in the file names (default: derived).")] = None,
 ) -> None:
     """Latency, throughput, memory and accuracy of every backend and precision, written under --out."""
@@ -79,13 +109,22 @@ def bench_command(
     checkpoint = checkpoint or DEFAULT_CHECKPOINT
     data = list(data) if data else default_data()
     options = BenchOptions(
-        batches=_ints(batch, "batch"), tiles=_ints(tile, "tile"), runs=runs, warmup=warmup,
-        backends=tuple(b.strip() for b in (backends or "").split(",") if b.strip()), gsd_m=gsd, threads=threads,
-        val_cap=val_tiles, field_scene=field, field_repeats=field_repeats, machine=machine,
+        batches=_ints(batch, "batch"),
+        tiles=_ints(tile, "tile"),
+        runs=runs,
+        warmup=warmup,
+        backends=tuple(b.strip() for b in (backends or "").split(",") if b.strip()),
+        gsd_m=gsd,
+        threads=threads,
+        val_cap=val_tiles,
+        field_scene=field,
+        field_repeats=field_repeats,
+        machine=machine,
     )
     command = _command(checkpoint, data, out, work, options)
-    report, paths = bench_from_checkpoint(checkpoint, data, out, work, options, command,
-                                          say=lambda m: console.print(f"[dim]{m}[/]", highlight=False))
+    report, paths = bench_from_checkpoint(
+        checkpoint, data, out, work, options, command, say=lambda m: console.print(f"[dim]{m}[/]", highlight=False)
+    )
     _print(report, paths)
 
 
@@ -100,17 +139,25 @@ def _print(report: dict, paths: dict) -> None:
         a = e.get("accuracy") or {}
         flip = a.get("flip_rate")
         for t in e["timings"]:
-            table.add_row(e["key"], str(t["batch"]), str(t["tile"]), t["mode"], f"{t['p50_ms']:.1f}",
-                          f"{t['p99_ms']:.1f}", f"{t['tiles_per_s']:.2f}", f"{100 * a['iou']:.2f}" if a else "",
-                          f"{100 * flip:.3f} %" if flip is not None else "")
+            table.add_row(
+                e["key"],
+                str(t["batch"]),
+                str(t["tile"]),
+                t["mode"],
+                f"{t['p50_ms']:.1f}",
+                f"{t['p99_ms']:.1f}",
+                f"{t['tiles_per_s']:.2f}",
+                f"{100 * a['iou']:.2f}" if a else "",
+                f"{100 * flip:.3f} %" if flip is not None else "",
+            )
     console.print(table)
     for e in (e for e in report["entries"] if not e["available"]):
-        console.print(f"{e['key']}: [yellow]unavailable[/]: {escape(e['reason'])}", highlight=False,
-                      soft_wrap=True)
+        console.print(f"{e['key']}: [yellow]unavailable[/]: {escape(e['reason'])}", highlight=False, soft_wrap=True)
     for g in report["goals"]:
         verdict = "-" if g["met"] is None else ("[green]met" if g["met"] else "[red]not met")
         value = "not measured" if g["value"] is None else f"{g['value']:.2f}"
-        console.print(f"{g['goal']}: {value} ({verdict}[/])" if g["met"] is not None else f"{g['goal']}: {value}",
-                      highlight=False)
+        console.print(
+            f"{g['goal']}: {value} ({verdict}[/])" if g["met"] is not None else f"{g['goal']}: {value}", highlight=False
+        )
     for kind, path in paths.items():
         console.print(f"{kind}: {path}", highlight=False, soft_wrap=True)

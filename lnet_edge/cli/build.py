@@ -37,15 +37,22 @@ def build_command(
     batch: str = typer.Option("1,4,8", "--batch", help="Profile batch min,opt,max."),
     tile: str = typer.Option("128,256,512", "--tile", help="Profile tile side min,opt,max (multiples of 16)."),
     workspace: int | None = typer.Option(None, "--workspace", help="Workspace limit in MiB (Jetson: keep it small)."),
-    timing_cache: Path | None = typer.Option(None, "--timing-cache", dir_okay=False, help="Persistent timing cache file."),
+    timing_cache: Path | None = typer.Option(
+        None, "--timing-cache", dir_okay=False, help="Persistent timing cache file."
+    ),
     opt_level: int | None = typer.Option(None, "--opt-level", help="Builder optimisation level 0..5."),
     dla_core: int | None = typer.Option(None, "--dla-core", help="Run on this DLA core (Jetson)."),
-    no_gpu_fallback: bool = typer.Option(False, "--no-gpu-fallback", help="With --dla-core: fail instead of falling back to the GPU."),
+    no_gpu_fallback: bool = typer.Option(
+        False, "--no-gpu-fallback", help="With --dla-core: fail instead of falling back to the GPU."
+    ),
     hardware_compat: HardwareCompatChoice = typer.Option(HardwareCompatChoice.none, "--hardware-compat"),
-    version_compatible: bool = typer.Option(False, "--version-compatible", help="Plan loadable by later TensorRT versions."),
+    version_compatible: bool = typer.Option(
+        False, "--version-compatible", help="Plan loadable by later TensorRT versions."
+    ),
     target: str | None = typer.Option(None, "--target", help="TensorRT-RTX: compute capabilities, e.g. 8.6,12.0."),
-    calibration_cache: Path | None = typer.Option(None, "--calibration-cache", exists=True, dir_okay=False,
-                                                     help="INT8 cache for TensorRT < 10.12 (flag path)."),
+    calibration_cache: Path | None = typer.Option(
+        None, "--calibration-cache", exists=True, dir_okay=False, help="INT8 cache for TensorRT < 10.12 (flag path)."
+    ),
 ) -> None:
     """Build engines/NAME.plan (exactly what TensorRT serialised) and NAME.plan.json beside it."""
     from lnet_edge.engines.build import plan_from_onnx
@@ -56,21 +63,36 @@ def build_command(
         raise LnetError(f"--int8 and --precision {precision.value} contradict each other: give one")
     chosen = Precision.int8 if int8 else Precision(precision.value) if precision else None
     options = BuildOptions(
-        precision=chosen, flavour=flavour.value if flavour else None, profile=Profile.parse(batch, tile),
-        workspace_mib=workspace, timing_cache=timing_cache, opt_level=opt_level, dla_core=dla_core,
-        gpu_fallback=not no_gpu_fallback, hardware_compat=HardwareCompat(hardware_compat.value),
-        version_compatible=version_compatible, targets=tuple(t.strip() for t in target.split(",")) if target else (),
+        precision=chosen,
+        flavour=flavour.value if flavour else None,
+        profile=Profile.parse(batch, tile),
+        workspace_mib=workspace,
+        timing_cache=timing_cache,
+        opt_level=opt_level,
+        dla_core=dla_core,
+        gpu_fallback=not no_gpu_fallback,
+        hardware_compat=HardwareCompat(hardware_compat.value),
+        version_compatible=version_compatible,
+        targets=tuple(t.strip() for t in target.split(",")) if target else (),
         calibration_cache=calibration_cache,
     )
     out = out or Path("engines") / f"{onnx.stem}-{chosen.value if chosen else 'auto'}.plan"
     with _progress() as report:
-        plan = plan_from_onnx(onnx, out, options, progress=report,
-                              warn=lambda msg: err_console.print(f"[yellow]warning:[/] {msg}", highlight=False))
+        plan = plan_from_onnx(
+            onnx,
+            out,
+            options,
+            progress=report,
+            warn=lambda msg: err_console.print(f"[yellow]warning:[/] {msg}", highlight=False),
+        )
     from lnet_edge.engines.manifest import read_manifest
 
     m = read_manifest(plan)
-    console.print(f"built {plan} ({m.plan_bytes / 2**20:.1f} MiB, {m.flavour} {m.trt_version}, {m.precision}, "
-                  f"{m.build_seconds:.1f} s) and {plan.name}.json", highlight=False)
+    console.print(
+        f"built {plan} ({m.plan_bytes / 2**20:.1f} MiB, {m.flavour} {m.trt_version}, {m.precision}, "
+        f"{m.build_seconds:.1f} s) and {plan.name}.json",
+        highlight=False,
+    )
 
 
 class _progress:

@@ -20,27 +20,40 @@ class MethodChoice(str, Enum):
 
 @user_errors
 def calibrate_command(
-    data: Annotated[list[Path], typer.Option(
-        "--data", "-d", help="Image/mask folder; its training side gives the calibration tiles (repeatable).")],
-    model: Annotated[Path, typer.Option(
-        "--model", "-m", help="fp32 .onnx from 'lnet-edge export'.")] = Path("export/lnet-edge-s.onnx"),
-    val_data: Annotated[list[Path] | None, typer.Option(
-        "--val-data", help="Folders for the accuracy gate (validation side); default: --data.")] = None,
-    out: Annotated[Path, typer.Option(
-        "--out", "-o", help="Folder for the int8 models, cache and report.")] = Path("calibration"),
-    method: Annotated[MethodChoice, typer.Option(
-        help="Calibration method of the TensorRT QDQ model.")] = MethodChoice.entropy,
+    data: Annotated[
+        list[Path],
+        typer.Option(
+            "--data", "-d", help="Image/mask folder; its training side gives the calibration tiles (repeatable)."
+        ),
+    ],
+    model: Annotated[Path, typer.Option("--model", "-m", help="fp32 .onnx from 'lnet-edge export'.")] = Path(
+        "export/lnet-edge-s.onnx"
+    ),
+    val_data: Annotated[
+        list[Path] | None,
+        typer.Option("--val-data", help="Folders for the accuracy gate (validation side); default: --data."),
+    ] = None,
+    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for the int8 models, cache and report.")] = Path(
+        "calibration"
+    ),
+    method: Annotated[
+        MethodChoice, typer.Option(help="Calibration method of the TensorRT QDQ model.")
+    ] = MethodChoice.entropy,
     tiles: Annotated[int, typer.Option(help="Calibration tiles (stratified: with and without landslides).")] = 32,
     batch: Annotated[int, typer.Option(help="Calibration batch size.")] = 8,
     gate_tiles: Annotated[int, typer.Option(help="Validation tiles scored by the accuracy gate.")] = 48,
-    max_iou_drop: Annotated[float, typer.Option(
-        help="Gate: largest landslide IoU drop (points) of an int8 model below fp32.")] = 1.0,
-    auto_fallback: Annotated[bool, typer.Option(
-        "--auto-fallback", help="Leave the worst layers in float until the gate passes.")] = False,
-    fp16: Annotated[Path | None, typer.Option(
-        help="fp16 .onnx to score too; default: <model>.fp16.onnx beside it, if present.")] = None,
-    trt_version: Annotated[int, typer.Option(
-        help="Version tag of the TensorRT calibration cache header (TRT-<tag>-...).")] = 8601,
+    max_iou_drop: Annotated[
+        float, typer.Option(help="Gate: largest landslide IoU drop (points) of an int8 model below fp32.")
+    ] = 1.0,
+    auto_fallback: Annotated[
+        bool, typer.Option("--auto-fallback", help="Leave the worst layers in float until the gate passes.")
+    ] = False,
+    fp16: Annotated[
+        Path | None, typer.Option(help="fp16 .onnx to score too; default: <model>.fp16.onnx beside it, if present.")
+    ] = None,
+    trt_version: Annotated[
+        int, typer.Option(help="Version tag of the TensorRT calibration cache header (TRT-<tag>-...).")
+    ] = 8601,
 ) -> None:
     """Make NAME.int8-qdq.onnx (TensorRT), NAME.int8-qdq.calibration.cache (TensorRT < 10.12),
     NAME.int8-cpu.onnx (ONNX Runtime CPU) and NAME.calibration.json/.md."""
@@ -56,7 +69,9 @@ def calibrate_command(
     sibling = model.with_name(f"{model.stem}.fp16.onnx")
     fp16 = fp16 or (sibling if sibling.is_file() else None)
     options = CalibrateOptions(
-        tiles=tiles, qdq=QdqOptions(method=Method(method.value), batch=batch), cpu=CpuInt8Options(batch=batch),
+        tiles=tiles,
+        qdq=QdqOptions(method=Method(method.value), batch=batch),
+        cpu=CpuInt8Options(batch=batch),
         gate=GateOptions(tiles=gate_tiles, max_iou_drop=max_iou_drop, auto_fallback=auto_fallback),
         trt_version=trt_version,
     )

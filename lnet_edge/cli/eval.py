@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from enum import Enum
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -20,7 +19,7 @@ class Split(str, Enum):
 @user_errors
 def eval_command(
     data: list[Path] = typer.Option(..., "--data", "-d", help="Folder with images/ and masks/ (repeatable)."),
-    model: Optional[Path] = typer.Option(None, "--model", "-m", help=".pt or .onnx; default: the shipped model."),
+    model: Path | None = typer.Option(None, "--model", "-m", help=".pt or .onnx; default: the shipped model."),
     split: Split = typer.Option(Split.val, help="Which side of the deterministic split to score."),
     val_fraction: float = typer.Option(0.2, help="Must match the fraction used for training."),
     out: Path = typer.Option(Path("runs/eval"), "--out", "-o"),

@@ -12,14 +12,19 @@ from lnet_edge.cli.common import console, user_errors
 
 @user_errors
 def export_command(
-    checkpoint: Annotated[Path | None, typer.Option(
-        "--checkpoint", "-c", help=".pt checkpoint; default: the shipped model.")] = None,
-    data: Annotated[list[Path] | None, typer.Option(
-        "--data", "-d", help="Image/mask folder whose validation tiles check parity (repeatable).")] = None,
-    out: Annotated[Path | None, typer.Option(
-        "--out", "-o", help="fp32 .onnx path; default: export/<checkpoint name>.onnx.")] = None,
-    fp16: Annotated[bool, typer.Option(
-        "--fp16/--no-fp16", help="Also write <name>.fp16.onnx (fp32 inputs and outputs).")] = True,
+    checkpoint: Annotated[
+        Path | None, typer.Option("--checkpoint", "-c", help=".pt checkpoint; default: the shipped model.")
+    ] = None,
+    data: Annotated[
+        list[Path] | None,
+        typer.Option("--data", "-d", help="Image/mask folder whose validation tiles check parity (repeatable)."),
+    ] = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", help="fp32 .onnx path; default: export/<checkpoint name>.onnx.")
+    ] = None,
+    fp16: Annotated[
+        bool, typer.Option("--fp16/--no-fp16", help="Also write <name>.fp16.onnx (fp32 inputs and outputs).")
+    ] = True,
     preset: Annotated[str | None, typer.Option(help="Refuse a checkpoint of another width preset.")] = None,
     bands: Annotated[int | None, typer.Option(help="Refuse a checkpoint of another input band count.")] = None,
     opset: Annotated[int, typer.Option(help="ONNX opset.")] = 17,

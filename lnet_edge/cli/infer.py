@@ -13,20 +13,29 @@ from lnet_edge.field.backend import Backend
 
 @user_errors
 def infer_command(
-    scenes: Annotated[list[Path] | None, typer.Argument(
-        help="Scene files or folders of scenes. Default: the shipped sample scene.")] = None,
-    out: Annotated[Path, typer.Option("--out", "-o", help="Output folder (one sub-folder per scene).")] = Path("runs/infer"),
-    model: Annotated[Path | None, typer.Option(
-        "--model", "-m", help=".plan, .onnx or .pt; default: the shipped model.")] = None,
-    backend: Annotated[Backend, typer.Option(help="auto: TensorRT for a usable plan, else ONNX Runtime.")] = Backend.auto,
+    scenes: Annotated[
+        list[Path] | None, typer.Argument(help="Scene files or folders of scenes. Default: the shipped sample scene.")
+    ] = None,
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output folder (one sub-folder per scene).")] = Path(
+        "runs/infer"
+    ),
+    model: Annotated[
+        Path | None, typer.Option("--model", "-m", help=".plan, .onnx or .pt; default: the shipped model.")
+    ] = None,
+    backend: Annotated[
+        Backend, typer.Option(help="auto: TensorRT for a usable plan, else ONNX Runtime.")
+    ] = Backend.auto,
     overlap: Annotated[int, typer.Option(help="Pixels shared by neighbouring tiles (raised-cosine blended).")] = 64,
     batch: Annotated[int, typer.Option(min=1, help="Tiles per runner call.")] = 4,
-    threshold: Annotated[float | None, typer.Option(
-        min=0.0, max=1.0, help="Mask threshold; default: the model's.")] = None,
-    min_area: Annotated[float, typer.Option(
-        "--min-area", min=0.0, help="Minimum mapping unit, m² (px without georeference).")] = 100.0,
-    scale: Annotated[str, typer.Option(
-        help="auto | percentile | none | FACTOR: how non-uint8 scenes reach 0..255.")] = "auto",
+    threshold: Annotated[
+        float | None, typer.Option(min=0.0, max=1.0, help="Mask threshold; default: the model's.")
+    ] = None,
+    min_area: Annotated[
+        float, typer.Option("--min-area", min=0.0, help="Minimum mapping unit, m² (px without georeference).")
+    ] = 100.0,
+    scale: Annotated[
+        str, typer.Option(help="auto | percentile | none | FACTOR: how non-uint8 scenes reach 0..255.")
+    ] = "auto",
     threads: Annotated[int | None, typer.Option(min=1, help="CPU threads for ONNX Runtime.")] = None,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Redo scenes whose outputs are complete.")] = False,
 ) -> None:
@@ -43,8 +52,11 @@ def infer_command(
     runner, config, note = open_field_model(model, backend, threads)
     if note:
         err_console.print(f"[yellow]warning:[/] {note}")
-    model_info = {"model": str(model or "shipped default (lnet-edge-s.onnx)"), "backend": runner.name,
-                  "precision": runner.precision}
+    model_info = {
+        "model": str(model or "shipped default (lnet-edge-s.onnx)"),
+        "backend": runner.name,
+        "precision": runner.precision,
+    }
     with runner, progress_bar() as progress:
         tasks: dict = {}
 
@@ -52,7 +64,13 @@ def infer_command(
             tasks["now"] = progress.add_task(scene.name, total=n)
 
         results = run_scenes(
-            paths, out, runner, config, options, model_info, on_start,
+            paths,
+            out,
+            runner,
+            config,
+            options,
+            model_info,
+            on_start,
             on_tiles=lambda n: progress.advance(tasks["now"], n),
             warn=lambda m: progress.console.print(f"[yellow]warning:[/] {m}", highlight=False),
         )
@@ -72,9 +90,12 @@ def _report(results) -> None:
         area = s.get("landslide_area_m2", s.get("landslide_area_px2"))
         rate = s.get("km2_per_second")
         table.add_row(
-            r.scene.name, {"done": "[green]done", "skipped": "skipped", "failed": "[red]failed"}[r.status],
-            str(s.get("landslide_count", "")), f"{area:,.0f}" if area is not None else "",
-            f"{rate:.4f}" if rate else "", str(r.out_dir),
+            r.scene.name,
+            {"done": "[green]done", "skipped": "skipped", "failed": "[red]failed"}[r.status],
+            str(s.get("landslide_count", "")),
+            f"{area:,.0f}" if area is not None else "",
+            f"{rate:.4f}" if rate else "",
+            str(r.out_dir),
         )
     console.print(table)
     for r in results:

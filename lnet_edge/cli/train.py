@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -31,9 +30,9 @@ def train(
     seed: int = typer.Option(0),
     workers: int = typer.Option(2, help="Data-loading processes."),
     device: str = typer.Option("auto", help="auto (CUDA when present), cpu, cuda, cuda:1 ..."),
-    steps_per_epoch: Optional[int] = typer.Option(None, help="Cap on batches per epoch."),
-    time_limit: Optional[float] = typer.Option(None, help="Stop after the epoch that passes this many minutes."),
-    resume: Optional[Path] = typer.Option(None, help="Continue from a last.pt of the same options."),
+    steps_per_epoch: int | None = typer.Option(None, help="Cap on batches per epoch."),
+    time_limit: float | None = typer.Option(None, help="Stop after the epoch that passes this many minutes."),
+    resume: Path | None = typer.Option(None, help="Continue from a last.pt of the same options."),
 ) -> None:
     """Train with the paper's recipe (SGD, lr 1e-3, batch 8, plateau x0.1, 100 epochs)."""
     from lnet_edge.errors import LnetError
@@ -45,14 +44,29 @@ def train(
     band_idx = _parse_bands(bands)
     base = ModelConfig()
     names = base.band_names if len(band_idx) == 3 else tuple(f"band{i}" for i in band_idx)
-    norm = base.norm if len(band_idx) == 3 else type(base.norm)(
-        scale=base.norm.scale, mean=(0.5,) * len(band_idx), std=(0.25,) * len(band_idx)
+    norm = (
+        base.norm
+        if len(band_idx) == 3
+        else type(base.norm)(scale=base.norm.scale, mean=(0.5,) * len(band_idx), std=(0.25,) * len(band_idx))
     )
     config = ModelConfig(variant=variant, preset=preset, bands=band_idx, band_names=names, norm=norm, tile=tile)
     opts = TrainOptions(
-        data=tuple(str(d) for d in data), out=str(out), epochs=epochs, batch=batch, optimizer=optimizer, loss=loss, lr=lr, momentum=momentum,
-        weight_decay=weight_decay, patience=patience, val_fraction=val_fraction, seed=seed, workers=workers,
-        device=device, steps_per_epoch=steps_per_epoch, time_limit_min=time_limit,
+        data=tuple(str(d) for d in data),
+        out=str(out),
+        epochs=epochs,
+        batch=batch,
+        optimizer=optimizer,
+        loss=loss,
+        lr=lr,
+        momentum=momentum,
+        weight_decay=weight_decay,
+        patience=patience,
+        val_fraction=val_fraction,
+        seed=seed,
+        workers=workers,
+        device=device,
+        steps_per_epoch=steps_per_epoch,
+        time_limit_min=time_limit,
         resume=str(resume) if resume else None,
     )
     with progress_bar() as progress:

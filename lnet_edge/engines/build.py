@@ -35,8 +35,13 @@ RTX_DEFAULT_TARGETS = ("8.0", "8.6", "8.9", "12.0", "12.1")
 Progress = Callable[[str, str, int, int], None]  # (event, phase, step, steps)
 
 
-def plan_from_onnx(onnx_path: Path, out: Path, options: BuildOptions | None = None,
-                   progress: Progress | None = None, warn: Callable[[str], None] | None = None) -> Path:
+def plan_from_onnx(
+    onnx_path: Path,
+    out: Path,
+    options: BuildOptions | None = None,
+    progress: Progress | None = None,
+    warn: Callable[[str], None] | None = None,
+) -> Path:
     """Build ``out`` (a plain plan) and ``out``.json (its manifest); return ``out``.
 
     Both files appear together or not at all: they are written under temporary names and
@@ -71,12 +76,22 @@ def plan_from_onnx(onnx_path: Path, out: Path, options: BuildOptions | None = No
     tmp_plan.write_bytes(memoryview(serialized))  # exactly what TensorRT serialised, no prefix
     try:
         manifest = Manifest(
-            flavour=flavour.value, trt_version=caps.version, precision=precision.value,
-            strongly_typed=caps.strongly_typed, targets=_targets(options, flavour),
-            build_gpu=_build_gpu(flavour), options=options, source_onnx=str(Path(onnx_path).resolve()),
-            onnx_sha256=info.sha256, calibration_sha256=_calibration_hash(info, options),
-            config=info.config, network=network_summary(network), plan_bytes=tmp_plan.stat().st_size,
-            plan_sha256=sha256_file(tmp_plan), lnet_edge_version=__version__, build_seconds=round(seconds, 3),
+            flavour=flavour.value,
+            trt_version=caps.version,
+            precision=precision.value,
+            strongly_typed=caps.strongly_typed,
+            targets=_targets(options, flavour),
+            build_gpu=_build_gpu(flavour),
+            options=options,
+            source_onnx=str(Path(onnx_path).resolve()),
+            onnx_sha256=info.sha256,
+            calibration_sha256=_calibration_hash(info, options),
+            config=info.config,
+            network=network_summary(network),
+            plan_bytes=tmp_plan.stat().st_size,
+            plan_sha256=sha256_file(tmp_plan),
+            lnet_edge_version=__version__,
+            build_seconds=round(seconds, 3),
             created=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
             metadata_defaulted=info.defaulted,
         )
@@ -112,7 +127,9 @@ def decide_precision(options: BuildOptions, info: OnnxInfo, caps: Capabilities) 
                 f"(fp16: 'lnet-edge export --fp16'; int8: 'lnet-edge calibrate') or drop --precision"
             )
     elif content is not Precision.fp32 and wanted is not content:
-        raise LnetError(f"{info.path} is already {content.value}: build it as {content.value} or start from the fp32 ONNX")
+        raise LnetError(
+            f"{info.path} is already {content.value}: build it as {content.value} or start from the fp32 ONNX"
+        )
     return wanted
 
 
@@ -122,19 +139,26 @@ def refuse_unsupported(options: BuildOptions, caps: Capabilities, precision: Pre
     problems = []
     if options.dla_core is not None:
         if not caps.dla:
-            problems.append(f"--dla-core {options.dla_core}: {name} sees no DLA core here (DLA exists only on Jetson Xavier/Orin)")
+            problems.append(
+                f"--dla-core {options.dla_core}: {name} sees no DLA core here (DLA exists only on Jetson Xavier/Orin)"
+            )
         elif precision is Precision.fp32:
             problems.append("--dla-core: DLA runs fp16 or int8 only; add --precision fp16 or int8")
     if options.hardware_compat is not HardwareCompat.none and not caps.hardware_compatibility:
-        problems.append(f"--hardware-compat {options.hardware_compat.value}: {name} does not support hardware-compatible "
-                        "plans" + (" (TensorRT-RTX: use --target for the compute capabilities)" if caps.target_compute_capabilities else ""))
+        problems.append(
+            f"--hardware-compat {options.hardware_compat.value}: {name} does not support hardware-compatible "
+            "plans"
+            + (" (TensorRT-RTX: use --target for the compute capabilities)" if caps.target_compute_capabilities else "")
+        )
     if options.version_compatible and not caps.version_compatible:
         problems.append(f"--version-compatible: {name} cannot build version-compatible plans")
     if options.timing_cache is not None and not caps.timing_cache:
         problems.append(f"--timing-cache: {name} has no timing cache (TensorRT-RTX tunes at run time instead)")
     if options.targets and not caps.target_compute_capabilities:
-        problems.append(f"--target {','.join(options.targets)}: only TensorRT-RTX builds for other compute capabilities; "
-                        f"full TensorRT builds for the GPU it runs on")
+        problems.append(
+            f"--target {','.join(options.targets)}: only TensorRT-RTX builds for other compute capabilities; "
+            f"full TensorRT builds for the GPU it runs on"
+        )
     if problems:
         raise LnetError("; ".join(problems))
 
@@ -147,8 +171,11 @@ def network_summary(network) -> dict:
         types[layer.type.name] += 1
         for j in range(layer.num_outputs):
             dtypes[layer.get_output(j).dtype.name] += 1
-    return {"layers": network.num_layers, "layer_types": dict(sorted(types.items())),
-            "tensor_types": dict(sorted(dtypes.items()))}
+    return {
+        "layers": network.num_layers,
+        "layer_types": dict(sorted(types.items())),
+        "tensor_types": dict(sorted(dtypes.items())),
+    }
 
 
 def _parse(trt, builder, logger, info: OnnxInfo, strongly_typed: bool):
@@ -187,7 +214,9 @@ def _configure(trt, builder, network, options: BuildOptions, caps: Capabilities,
             member = getattr(trt.ComputeCapability, "SM" + cc.replace(".", ""), None)
             if member is None or not config.set_compute_capability(member, i):
                 known = [m[2:] for m in trt.ComputeCapability.__members__ if m.startswith("SM")]
-                raise LnetError(f"--target {cc}: {caps.flavour.value} {caps.version} builds for {', '.join(known)} (as 8.6, 12.0 ...)")
+                raise LnetError(
+                    f"--target {cc}: {caps.flavour.value} {caps.version} builds for {', '.join(known)} (as 8.6, 12.0 ...)"
+                )
     if not caps.strongly_typed:
         _precision_flags(trt, config, options, info)
     if options.dla_core is not None:

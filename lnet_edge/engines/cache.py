@@ -20,7 +20,10 @@ from lnet_edge.errors import LnetError
 
 def default_cache_dir() -> Path:
     """``$LNET_EDGE_CACHE`` or ``~/.cache/lnet-edge/engines``."""
-    root = os.environ.get("LNET_EDGE_CACHE") or Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "lnet-edge"
+    root = (
+        os.environ.get("LNET_EDGE_CACHE")
+        or Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "lnet-edge"
+    )
     return Path(root) / "engines"
 
 
@@ -29,15 +32,22 @@ def cache_key(onnx_sha256: str, precision: str, installed: Installed) -> str:
     return f"{onnx_sha256[:16]}-{precision}-{installed.flavour.value}-{installed.version}-sm{cc.replace('.', '')}"
 
 
-def cached_plan(onnx_path: Path, options: BuildOptions | None = None, cache_dir: Path | None = None,
-                installed: Installed | None = None, progress: Callable | None = None,
-                warn: Callable[[str], None] | None = None) -> Path:
+def cached_plan(
+    onnx_path: Path,
+    options: BuildOptions | None = None,
+    cache_dir: Path | None = None,
+    installed: Installed | None = None,
+    progress: Callable | None = None,
+    warn: Callable[[str], None] | None = None,
+) -> Path:
     """The cached plan for ``onnx_path`` on this machine, built first if missing or unfit."""
     options = options or BuildOptions()
     info = read_onnx(onnx_path)
     installed = installed or this_machine(options.flavour)
-    precision = (options.precision.value if options.precision else info.metadata_precision or info.content_precision)
-    plan = (cache_dir or default_cache_dir()) / f"{Path(onnx_path).stem}-{cache_key(info.sha256, precision, installed)}.plan"
+    precision = options.precision.value if options.precision else info.metadata_precision or info.content_precision
+    plan = (
+        cache_dir or default_cache_dir()
+    ) / f"{Path(onnx_path).stem}-{cache_key(info.sha256, precision, installed)}.plan"
     if plan.is_file():
         try:
             check_plan(plan, installed)

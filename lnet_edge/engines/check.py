@@ -44,8 +44,10 @@ def read_header(data: bytes, path: Path) -> PlanHeader:
     """Parse the first bytes of a plan; a foreign or empty file is an error."""
     flavour = MAGIC.get(data[:4])
     if flavour is None or len(data) < HEADER_BYTES:
-        raise LnetError(f"{path} is not a TensorRT plan (it does not start with a TensorRT header): "
-                        f"build one with 'lnet-edge build MODEL.onnx --out {path}'")
+        raise LnetError(
+            f"{path} is not a TensorRT plan (it does not start with a TensorRT header): "
+            f"build one with 'lnet-edge build MODEL.onnx --out {path}'"
+        )
     if flavour is Flavour.tensorrt_rtx:
         # Layout observed on TensorRT-RTX 1.7 plans: u64 total size at 16, version bytes at 24..26.
         (size,) = struct.unpack_from("<Q", data, 16)
@@ -65,15 +67,19 @@ def check_plan(plan: Path, installed: Installed | None = None, verify_hash: bool
     fix = f"rebuild it: {rebuild_command(manifest, plan)}"
     if size != manifest.plan_bytes or (header.size is not None and header.size != size):
         declared = manifest.plan_bytes if size != manifest.plan_bytes else header.size
-        raise LnetError(f"{plan} is truncated or replaced: the file has {size} bytes, its "
-                        f"{'manifest' if size != manifest.plan_bytes else 'header'} says {declared}; {fix}")
+        raise LnetError(
+            f"{plan} is truncated or replaced: the file has {size} bytes, its "
+            f"{'manifest' if size != manifest.plan_bytes else 'header'} says {declared}; {fix}"
+        )
     if verify_hash and sha256_file(plan) != manifest.plan_sha256:
         raise LnetError(f"{plan} changed after its manifest was written (sha256 differs): {fix}")
     if header.flavour.value != manifest.flavour:
         raise LnetError(f"{plan} is a {header.flavour.value} plan but its manifest says {manifest.flavour}: {fix}")
     if header.version is not None and header.version != version_tuple(manifest.trt_version)[:3]:
-        raise LnetError(f"{plan} header says {header.flavour.value} {'.'.join(map(str, header.version))} but its "
-                        f"manifest says {manifest.trt_version}: {fix}")
+        raise LnetError(
+            f"{plan} header says {header.flavour.value} {'.'.join(map(str, header.version))} but its "
+            f"manifest says {manifest.trt_version}: {fix}"
+        )
     problems = mismatches(manifest, installed or this_machine(Flavour(manifest.flavour)), plan)
     if problems:
         raise LnetError(f"{plan} does not fit this machine: {'; '.join(problems)}")
@@ -90,10 +96,14 @@ def mismatches(m: Manifest, here: Installed, plan: Path | None = None) -> list[s
     want, have = version_tuple(m.trt_version)[:3], version_tuple(here.version)[:3]
     vc = m.options.version_compatible
     if (want[0] != have[0] or have < want) if vc else want != have:
-        problems.append(f"it was built by {built}{' (version-compatible)' if vc else ''}, this machine has "
-                        f"{here.flavour.value} {here.version}; rebuild with {rebuild_command(m, plan)}")
+        problems.append(
+            f"it was built by {built}{' (version-compatible)' if vc else ''}, this machine has "
+            f"{here.flavour.value} {here.version}; rebuild with {rebuild_command(m, plan)}"
+        )
     if here.compute_capability is None:
-        problems.append(f"no CUDA GPU is visible here; the plan needs compute capability {' or '.join(m.targets) or '?'}")
+        problems.append(
+            f"no CUDA GPU is visible here; the plan needs compute capability {' or '.join(m.targets) or '?'}"
+        )
     elif not _cc_fits(m, here.compute_capability):
         problems.append(_cc_message(m, here, plan))
     return problems
@@ -110,23 +120,42 @@ def _cc_message(m: Manifest, here: Installed, plan: Path | None) -> str:
     gpu = f"{here.gpu_name} (compute capability {here.compute_capability})"
     if m.flavour == Flavour.tensorrt_rtx.value:
         if version_tuple(here.compute_capability) == (9, 0) or version_tuple(here.compute_capability) < (7, 5):
-            return (f"TensorRT-RTX does not run on {gpu} at all; build with full TensorRT instead: "
-                    f"{rebuild_command(m, plan, flavour=Flavour.tensorrt)}")
-        return (f"it was built for compute capability {', '.join(m.targets)}, this GPU is {gpu}; rebuild with "
-                f"{rebuild_command(m, plan, target=here.compute_capability)}")
+            return (
+                f"TensorRT-RTX does not run on {gpu} at all; build with full TensorRT instead: "
+                f"{rebuild_command(m, plan, flavour=Flavour.tensorrt)}"
+            )
+        return (
+            f"it was built for compute capability {', '.join(m.targets)}, this GPU is {gpu}; rebuild with "
+            f"{rebuild_command(m, plan, target=here.compute_capability)}"
+        )
     on = m.build_gpu or {}
-    return (f"it was built on {on.get('name', '?')} (compute capability {on.get('compute_capability', '?')}), "
-            f"this GPU is {gpu}; rebuild on this machine with {rebuild_command(m, plan)}")
+    return (
+        f"it was built on {on.get('name', '?')} (compute capability {on.get('compute_capability', '?')}), "
+        f"this GPU is {gpu}; rebuild on this machine with {rebuild_command(m, plan)}"
+    )
 
 
-def rebuild_command(m: Manifest, plan: Path | str | None = None, flavour: Flavour | None = None,
-                    target: str | None = None) -> str:
+def rebuild_command(
+    m: Manifest, plan: Path | str | None = None, flavour: Flavour | None = None, target: str | None = None
+) -> str:
     """The ``lnet-edge build`` command that remakes ``m``'s plan with the same options here."""
     o, p = m.options, m.options.profile
     flavour = flavour or Flavour(m.flavour)
-    args = ["lnet-edge", "build", m.source_onnx, "--out", str(plan or "engines/" + Path(m.source_onnx).stem + ".plan"),
-            "--precision", m.precision, "--flavour", flavour.value,
-            "--batch", f"{p.min_batch},{p.opt_batch},{p.max_batch}", "--tile", f"{p.min_tile},{p.opt_tile},{p.max_tile}"]
+    args = [
+        "lnet-edge",
+        "build",
+        m.source_onnx,
+        "--out",
+        str(plan or "engines/" + Path(m.source_onnx).stem + ".plan"),
+        "--precision",
+        m.precision,
+        "--flavour",
+        flavour.value,
+        "--batch",
+        f"{p.min_batch},{p.opt_batch},{p.max_batch}",
+        "--tile",
+        f"{p.min_tile},{p.opt_tile},{p.max_tile}",
+    ]
     if o.calibration_cache:
         args += ["--calibration-cache", str(o.calibration_cache)]
     if o.workspace_mib:

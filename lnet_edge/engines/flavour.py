@@ -86,7 +86,10 @@ def capabilities(trt: ModuleType, flavour: Flavour, dla_cores: int = 0) -> Capab
     rtx = flavour is Flavour.tensorrt_rtx
     version = trt.__version__
     flags = getattr(trt, "BuilderFlag", None)
-    has_flag = (lambda name: flags is not None and hasattr(flags, name))
+
+    def has_flag(name: str) -> bool:
+        return flags is not None and hasattr(flags, name)
+
     return Capabilities(
         flavour=flavour,
         version=version,

@@ -58,16 +58,23 @@ class Manifest:
     def to_dict(self) -> dict:
         d = {k: v for k, v in asdict(self).items() if k not in ("options", "config")}
         d["targets"] = list(self.targets)
-        return {"format": FORMAT, "format_version": FORMAT_VERSION, **d,
-                "options": self.options.to_dict(), "config": self.config.to_dict()}
+        return {
+            "format": FORMAT,
+            "format_version": FORMAT_VERSION,
+            **d,
+            "options": self.options.to_dict(),
+            "config": self.config.to_dict(),
+        }
 
     @classmethod
     def from_dict(cls, d: dict) -> Manifest:
         if d.get("format") != FORMAT:
             raise LnetError("not an lnet-edge plan manifest (no 'format': 'lnet-edge-plan-manifest')")
         if d.get("format_version", 0) > FORMAT_VERSION:
-            raise LnetError(f"manifest format_version {d['format_version']} is newer than this lnet-edge reads "
-                            f"({FORMAT_VERSION}): upgrade lnet-edge")
+            raise LnetError(
+                f"manifest format_version {d['format_version']} is newer than this lnet-edge reads "
+                f"({FORMAT_VERSION}): upgrade lnet-edge"
+            )
         d = {k: v for k, v in d.items() if k not in ("format", "format_version")}
         d["options"] = BuildOptions.from_dict(d["options"])
         d["config"] = ModelConfig.from_dict(d["config"])
@@ -95,4 +102,6 @@ def read_manifest(plan: Path) -> Manifest:
     try:
         return Manifest.from_dict(json.loads(path.read_text()))
     except (ValueError, KeyError, TypeError) as exc:
-        raise LnetError(f"manifest {path} is unreadable ({type(exc).__name__}: {exc}): rebuild the plan with 'lnet-edge build'") from exc
+        raise LnetError(
+            f"manifest {path} is unreadable ({type(exc).__name__}: {exc}): rebuild the plan with 'lnet-edge build'"
+        ) from exc

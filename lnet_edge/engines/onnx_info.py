@@ -25,9 +25,11 @@ class OnnxInfo:
 
     def defaults_note(self) -> str:
         c = self.config
-        return (f"{self.path} has no lnet-edge metadata: assuming the defaults (bands {list(c.band_names)}, "
-                f"normalisation x*{c.norm.scale:.6g} - mean {list(c.norm.mean)} / std {list(c.norm.std)}, "
-                f"tile {c.tile}, threshold {c.threshold}); export with 'lnet-edge export' to record the real ones")
+        return (
+            f"{self.path} has no lnet-edge metadata: assuming the defaults (bands {list(c.band_names)}, "
+            f"normalisation x*{c.norm.scale:.6g} - mean {list(c.norm.mean)} / std {list(c.norm.std)}, "
+            f"tile {c.tile}, threshold {c.threshold}); export with 'lnet-edge export' to record the real ones"
+        )
 
 
 def read_onnx(path: Path) -> OnnxInfo:
@@ -36,11 +38,15 @@ def read_onnx(path: Path) -> OnnxInfo:
 
     path = Path(path)
     if not path.is_file():
-        raise LnetError(f"ONNX model {path} does not exist: give the .onnx from 'lnet-edge export' or 'lnet-edge calibrate'")
+        raise LnetError(
+            f"ONNX model {path} does not exist: give the .onnx from 'lnet-edge export' or 'lnet-edge calibrate'"
+        )
     try:
         model = onnx.load(str(path), load_external_data=False)
     except Exception as exc:  # protobuf DecodeError and friends
-        raise LnetError(f"{path} is not an ONNX model ({type(exc).__name__}): give an .onnx from 'lnet-edge export'") from exc
+        raise LnetError(
+            f"{path} is not an ONNX model ({type(exc).__name__}): give an .onnx from 'lnet-edge export'"
+        ) from exc
     if not model.graph.node:
         raise LnetError(f"{path} is not an ONNX model (no graph nodes): give an .onnx from 'lnet-edge export'")
     props = {p.key: p.value for p in model.metadata_props}
@@ -50,8 +56,10 @@ def read_onnx(path: Path) -> OnnxInfo:
     content = "int8" if {"QuantizeLinear", "DequantizeLinear"} & ops else "fp16" if fp16 else "fp32"
     precision = (meta or {}).get("precision")
     if precision == "int8-cpu":
-        raise LnetError(f"{path} is the CPU int8 model (uint8 activations, for ONNX Runtime): TensorRT needs the "
-                        "int8 QDQ ONNX from 'lnet-edge calibrate' (the int8-qdq file)")
+        raise LnetError(
+            f"{path} is the CPU int8 model (uint8 activations, for ONNX Runtime): TensorRT needs the "
+            "int8 QDQ ONNX from 'lnet-edge calibrate' (the int8-qdq file)"
+        )
     calib = (meta or {}).get("calibration") or {}
     return OnnxInfo(
         path=path,

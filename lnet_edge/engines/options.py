@@ -49,20 +49,26 @@ class Profile:
         for k in ("min", "opt", "max"):
             tile = getattr(self, f"{k}_tile")
             if tile % TILE_MULTIPLE:
-                raise LnetError(f"profile {k} tile {tile} is not a multiple of {TILE_MULTIPLE}: L-Net down-samples 4 times")
+                raise LnetError(
+                    f"profile {k} tile {tile} is not a multiple of {TILE_MULTIPLE}: L-Net down-samples 4 times"
+                )
 
     def shapes(self, channels: int) -> tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...]]:
         """(min, opt, max) NCHW shapes of the ``image`` input."""
-        return tuple((getattr(self, f"{k}_batch"), channels, getattr(self, f"{k}_tile"), getattr(self, f"{k}_tile"))
-                     for k in ("min", "opt", "max"))  # type: ignore[return-value]
+        return tuple(
+            (getattr(self, f"{k}_batch"), channels, getattr(self, f"{k}_tile"), getattr(self, f"{k}_tile"))
+            for k in ("min", "opt", "max")
+        )  # type: ignore[return-value]
 
     def contains(self, shape: tuple[int, ...]) -> bool:
         n, _, h, w = shape
         return self.min_batch <= n <= self.max_batch and all(self.min_tile <= s <= self.max_tile for s in (h, w))
 
     def describe(self) -> str:
-        return (f"batch {self.min_batch}..{self.max_batch} (opt {self.opt_batch}), "
-                f"tile {self.min_tile}..{self.max_tile} (opt {self.opt_tile})")
+        return (
+            f"batch {self.min_batch}..{self.max_batch} (opt {self.opt_batch}), "
+            f"tile {self.min_tile}..{self.max_tile} (opt {self.opt_tile})"
+        )
 
     @classmethod
     def parse(cls, batch: str, tile: str) -> Profile:
@@ -130,7 +136,10 @@ class BuildOptions:
     @classmethod
     def from_dict(cls, d: dict) -> BuildOptions:
         d = dict(d)
-        path = (lambda v: Path(v) if v else None)
+
+        def path(v: str | None) -> Path | None:
+            return Path(v) if v else None
+
         return cls(
             precision=Precision(d["precision"]) if d.get("precision") else None,
             flavour=Flavour(d["flavour"]) if d.get("flavour") else None,

@@ -11,8 +11,11 @@ from lnet_edge.engines.manifest import Manifest, read_manifest
 def manifest_lines(m: Manifest) -> list[str]:
     """A short human summary of a manifest."""
     c, p = m.config, m.options.profile
-    gpu = (f"{m.build_gpu['name']} (compute capability {m.build_gpu['compute_capability']})"
-           if m.build_gpu else "none (ahead-of-time build)")
+    gpu = (
+        f"{m.build_gpu['name']} (compute capability {m.build_gpu['compute_capability']})"
+        if m.build_gpu
+        else "none (ahead-of-time build)"
+    )
     return [
         f"flavour        {m.flavour} {m.trt_version}{' (version-compatible)' if m.options.version_compatible else ''}",
         f"precision      {m.precision} ({'strongly typed' if m.strongly_typed else 'builder flags'})",

@@ -20,7 +20,7 @@ class Confusion:
     fn: int = 0
     tn: int = 0
 
-    def __add__(self, other: "Confusion") -> "Confusion":
+    def __add__(self, other: Confusion) -> Confusion:
         return Confusion(self.tp + other.tp, self.fp + other.fp, self.fn + other.fn, self.tn + other.tn)
 
     def to_dict(self) -> dict[str, int]:

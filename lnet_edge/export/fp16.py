@@ -87,8 +87,11 @@ def fp32_outputs(model) -> None:
         for node in model.graph.node:
             node.output[:] = [half_name if o == out.name else o for o in node.output]
             node.input[:] = [half_name if i == out.name else i for i in node.input]
-        model.graph.node.append(onnx.helper.make_node("Cast", [half_name], [out.name], to=onnx.TensorProto.FLOAT,
-                                                      name=f"{out.name}_to_fp32"))
+        model.graph.node.append(
+            onnx.helper.make_node(
+                "Cast", [half_name], [out.name], to=onnx.TensorProto.FLOAT, name=f"{out.name}_to_fp32"
+            )
+        )
         out.type.tensor_type.elem_type = onnx.TensorProto.FLOAT
 
 
@@ -108,13 +111,27 @@ def fp16_from_onnx(fp32_onnx: Path, out: Path, data: list[Path], options: Fp16Op
         warnings.simplefilter("ignore")
         half = f16.convert_float_to_float16(model, keep_io_types=True, node_block_list=list(keep))
     fp32_outputs(half)
-    parity = check_parity(ort_logits(fp32_onnx), ort_logits(half.SerializeToString()), [batch],
-                          FP16_TOLERANCE, f"fp16 model vs fp32 {fp32_onnx}")
+    parity = check_parity(
+        ort_logits(fp32_onnx),
+        ort_logits(half.SerializeToString()),
+        [batch],
+        FP16_TOLERANCE,
+        f"fp16 model vs fp32 {fp32_onnx}",
+    )
     new_meta = export_metadata(
-        config, "fp16", meta["source_checkpoint_sha256"], source_checkpoint=meta.get("source_checkpoint"),
-        opset=meta.get("opset"), parent={"path": Path(fp32_onnx).name, "sha256": sha256_file(fp32_onnx)},
-        options=asdict(options), fp32_nodes=keep,
-        parity={"reference": "onnx-fp32", "tolerance": asdict(FP16_TOLERANCE), "checks": parity,
-                "tiles_sha256": tiles_sha256(tiles)},
+        config,
+        "fp16",
+        meta["source_checkpoint_sha256"],
+        source_checkpoint=meta.get("source_checkpoint"),
+        opset=meta.get("opset"),
+        parent={"path": Path(fp32_onnx).name, "sha256": sha256_file(fp32_onnx)},
+        options=asdict(options),
+        fp32_nodes=keep,
+        parity={
+            "reference": "onnx-fp32",
+            "tolerance": asdict(FP16_TOLERANCE),
+            "checks": parity,
+            "tiles_sha256": tiles_sha256(tiles),
+        },
     )
     return save_artifact(half, out, new_meta)

@@ -82,8 +82,14 @@ def torch_onnx_bytes(model, config: ModelConfig, opset: int) -> bytes:
     with torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)  # dynamo=False is the legacy path on purpose
         torch.onnx.export(
-            model, dummy, buf, dynamo=False, opset_version=opset, do_constant_folding=True,
-            input_names=[INPUT_NAME], output_names=[OUTPUT_NAME],
+            model,
+            dummy,
+            buf,
+            dynamo=False,
+            opset_version=opset,
+            do_constant_folding=True,
+            input_names=[INPUT_NAME],
+            output_names=[OUTPUT_NAME],
             dynamic_axes={INPUT_NAME: DYNAMIC, OUTPUT_NAME: DYNAMIC},
         )
     return buf.getvalue()
@@ -101,8 +107,9 @@ def simplified(model):
     return model
 
 
-def onnx_from_checkpoint(checkpoint: Path, out: Path, data: list[Path],
-                         options: ExportOptions = ExportOptions()) -> Path:
+def onnx_from_checkpoint(
+    checkpoint: Path, out: Path, data: list[Path], options: ExportOptions = ExportOptions()
+) -> Path:
     """Export ``checkpoint`` to ``out`` (+ ``out.json``) after checking parity with PyTorch on
     real validation tiles from ``data`` (image/mask folders) at two sizes and batch sizes."""
     import onnx
@@ -129,12 +136,25 @@ def onnx_from_checkpoint(checkpoint: Path, out: Path, data: list[Path],
         with torch.no_grad():
             return model(torch.from_numpy(batch)).numpy()
 
-    parity = check_parity(torch_logits, ort_logits(proto.SerializeToString()), batches, FP32_TOLERANCE,
-                          f"ONNX export of {checkpoint} vs PyTorch")
+    parity = check_parity(
+        torch_logits,
+        ort_logits(proto.SerializeToString()),
+        batches,
+        FP32_TOLERANCE,
+        f"ONNX export of {checkpoint} vs PyTorch",
+    )
     meta = export_metadata(
-        config, "fp32", sha256_file(checkpoint), source_checkpoint=Path(checkpoint).name,
-        opset=options.opset, options=asdict(options),
-        parity={"reference": "pytorch-fp32", "tolerance": asdict(FP32_TOLERANCE), "checks": parity,
-                "tiles_sha256": tiles_sha256(used)},
+        config,
+        "fp32",
+        sha256_file(checkpoint),
+        source_checkpoint=Path(checkpoint).name,
+        opset=options.opset,
+        options=asdict(options),
+        parity={
+            "reference": "pytorch-fp32",
+            "tolerance": asdict(FP32_TOLERANCE),
+            "checks": parity,
+            "tiles_sha256": tiles_sha256(used),
+        },
     )
     return save_artifact(proto, out, meta)

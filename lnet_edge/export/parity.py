@@ -38,8 +38,10 @@ class ParityResult:
     passed: bool
 
     def line(self) -> str:
-        return (f"parity {'x'.join(map(str, self.shape))}: max |logit diff| {self.max_abs_diff:.3g} "
-                f"(allowed {self.allowed:.3g}), sign agreement {100 * self.sign_agreement:.3f} %")
+        return (
+            f"parity {'x'.join(map(str, self.shape))}: max |logit diff| {self.max_abs_diff:.3g} "
+            f"(allowed {self.allowed:.3g}), sign agreement {100 * self.sign_agreement:.3f} %"
+        )
 
 
 def compare_logits(reference: np.ndarray, candidate: np.ndarray, tol: Tolerance) -> ParityResult:
@@ -52,8 +54,9 @@ def compare_logits(reference: np.ndarray, candidate: np.ndarray, tol: Tolerance)
     return ParityResult(tuple(ref.shape), diff, peak, sign, allowed, ok)
 
 
-def check_parity(reference: Logits, candidate: Logits, batches: list[np.ndarray], tol: Tolerance,
-                 what: str) -> list[dict]:
+def check_parity(
+    reference: Logits, candidate: Logits, batches: list[np.ndarray], tol: Tolerance, what: str
+) -> list[dict]:
     """Run both on every batch; raise LnetError naming the batch and numbers on any failure."""
     results = []
     for batch in batches:

@@ -44,8 +44,12 @@ def _rank(key: str) -> str:
 
 
 def tiles_from_folders(
-    folders: list[Path], config: ModelConfig, side: str = "val", size: int | None = None,
-    limit: int | None = None, val_fraction: float = 0.2,
+    folders: list[Path],
+    config: ModelConfig,
+    side: str = "val",
+    size: int | None = None,
+    limit: int | None = None,
+    val_fraction: float = 0.2,
 ) -> list[Tile]:
     """Tiles of ``size`` px (default: the config's tile) from one side ("val", "train" or
     "all") of the split, at most ``limit`` of them (lowest key hash first)."""
@@ -60,7 +64,9 @@ def tiles_from_folders(
         image, mask = pad_to(image, size, size), pad_to(mask, size, size)
         for y in tile_origins(mask.shape[0], size):
             for x in tile_origins(mask.shape[1], size):
-                tiles.append(Tile(f"{s.key}/{y}_{x}", image[y:y + size, x:x + size], mask[y:y + size, x:x + size]))
+                tiles.append(
+                    Tile(f"{s.key}/{y}_{x}", image[y : y + size, x : x + size], mask[y : y + size, x : x + size])
+                )
     tiles.sort(key=lambda t: _rank(t.key))
     if not tiles:
         raise LnetError(f"no tiles on the '{side}' side of the split of {', '.join(map(str, folders))}: add images")

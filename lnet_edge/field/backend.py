@@ -45,7 +45,9 @@ def plan_fallback_onnx(plan: Path) -> Path | None:
     return next((p for p in candidates if p.is_file()), None)
 
 
-def open_field_model(model: Path | None, backend: Backend, threads: int | None = None) -> tuple[Runner, ModelConfig, str]:
+def open_field_model(
+    model: Path | None, backend: Backend, threads: int | None = None
+) -> tuple[Runner, ModelConfig, str]:
     """(runner, config, note) for ``model`` (default: the shipped ONNX) on ``backend``.
 
     ``auto``: a ``.plan`` runs on TensorRT when a runtime is installed, else on ONNX Runtime

@@ -29,8 +29,13 @@ def taper(length: int, ramp: int, rise: bool, fall: bool) -> np.ndarray:
 
 
 def blend_window(
-    height: int, width: int, ramp: int,
-    top: bool = True, bottom: bool = True, left: bool = True, right: bool = True,
+    height: int,
+    width: int,
+    ramp: int,
+    top: bool = True,
+    bottom: bool = True,
+    left: bool = True,
+    right: bool = True,
 ) -> np.ndarray:
     """2-D float64 weights of one tile: the outer product of the row and column tapers.
     ``top``/``bottom``/``left``/``right`` say which sides have a neighbouring tile."""

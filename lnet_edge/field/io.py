@@ -51,9 +51,7 @@ def open_scene(path: Path):
             warnings.simplefilter("ignore", NotGeoreferencedWarning)
             return rasterio.open(path)
     except (RasterioError, OSError) as exc:
-        raise LnetError(
-            f"cannot read scene {path}: {str(exc)[:200]} (corrupt, truncated or not an image?)"
-        ) from exc
+        raise LnetError(f"cannot read scene {path}: {str(exc)[:200]} (corrupt, truncated or not an image?)") from exc
 
 
 def check_bands(src, config: ModelConfig, path: Path) -> list[int]:
@@ -175,9 +173,19 @@ class BlockRowWriter:
 
         self.path, self.width, self.height = path, width, height
         profile = {
-            "driver": "GTiff", "width": width, "height": height, "count": 1, "dtype": "uint8",
-            "crs": crs, "transform": transform, "nodata": NODATA, "tiled": True,
-            "blockxsize": BLOCK, "blockysize": BLOCK, "compress": "deflate", "BIGTIFF": "IF_SAFER",
+            "driver": "GTiff",
+            "width": width,
+            "height": height,
+            "count": 1,
+            "dtype": "uint8",
+            "crs": crs,
+            "transform": transform,
+            "nodata": NODATA,
+            "tiled": True,
+            "blockxsize": BLOCK,
+            "blockysize": BLOCK,
+            "compress": "deflate",
+            "BIGTIFF": "IF_SAFER",
         }
         from rasterio.errors import NotGeoreferencedWarning
 

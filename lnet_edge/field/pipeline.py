@@ -58,9 +58,12 @@ def scene_outputs(out: Path, scene: Path) -> dict[str, Path]:
     d = out / scene.stem
     s = scene.stem
     return {
-        "probability": d / f"{s}_probability.tif", "mask": d / f"{s}_mask.tif",
-        "polygons": d / f"{s}_landslides.geojson", "quicklook": d / f"{s}_quicklook.png",
-        "options": d / OPTIONS_NAME, "summary": d / f"{s}_summary.json",
+        "probability": d / f"{s}_probability.tif",
+        "mask": d / f"{s}_mask.tif",
+        "polygons": d / f"{s}_landslides.geojson",
+        "quicklook": d / f"{s}_quicklook.png",
+        "options": d / OPTIONS_NAME,
+        "summary": d / f"{s}_summary.json",
     }
 
 
@@ -96,11 +99,17 @@ def predict_tiles(runner: Runner, tiles: list[np.ndarray], config: ModelConfig, 
 class _Sinks:
     """The writers of one scene; ``rows`` feeds them final rows, ``close`` commits or discards."""
 
-    def __init__(self, paths, src, georef: Georef, config: ModelConfig, options: InferOptions, threshold: float) -> None:
+    def __init__(
+        self, paths, src, georef: Georef, config: ModelConfig, options: InferOptions, threshold: float
+    ) -> None:
         tags = {"lnet_edge": "probability: value = round(100 p), 255 = nodata"}
         self.prob = io.BlockRowWriter(paths["probability"], src.width, src.height, src.crs, src.transform, tags)
         self.mask = io.BlockRowWriter(
-            paths["mask"], src.width, src.height, src.crs, src.transform,
+            paths["mask"],
+            src.width,
+            src.height,
+            src.crs,
+            src.transform,
             {"lnet_edge": f"mask: 1 = landslide (p > {threshold}), 0 = none, 255 = nodata"},
         )
         epsg = src.crs.to_epsg() if src.crs else None
@@ -130,11 +139,17 @@ class _Sinks:
         self.count += 1
         self.area += area
         unit = "px" if self.georef.kind == "pixel" else "m"
-        self.geojson.write({
-            "id": self.count, f"area_{unit}2": round(area, 2), f"perimeter_{unit}": round(perimeter, 2),
-            "mean_probability": round(poly.mean_probability, 4), "max_probability": round(poly.max_probability, 4),
-            "pixels": poly.pixels,
-        }, geom)
+        self.geojson.write(
+            {
+                "id": self.count,
+                f"area_{unit}2": round(area, 2),
+                f"perimeter_{unit}": round(perimeter, 2),
+                "mean_probability": round(poly.mean_probability, 4),
+                "max_probability": round(poly.max_probability, 4),
+                "pixels": poly.pixels,
+            },
+            geom,
+        )
 
     def close(self, complete: bool) -> None:
         if complete:
@@ -178,9 +193,15 @@ def _infer_strips(src, indexes, scaling, runner, config, options, sinks: _Sinks,
 
 
 def run_scene(
-    scene: Path, out: Path, runner: Runner, config: ModelConfig, options: InferOptions,
-    model_info: dict, on_start: Callable[[int], None] | None = None,
-    on_tiles: Callable[[int], None] | None = None, warn: Callable[[str], None] | None = None,
+    scene: Path,
+    out: Path,
+    runner: Runner,
+    config: ModelConfig,
+    options: InferOptions,
+    model_info: dict,
+    on_start: Callable[[int], None] | None = None,
+    on_tiles: Callable[[int], None] | None = None,
+    warn: Callable[[str], None] | None = None,
 ) -> dict:
     """Map one scene; returns its summary (also written as STEM_summary.json, last)."""
     import rasterio
@@ -205,7 +226,8 @@ def _run_scene(scene, out, runner, config, options, model_info, on_start, on_til
             if warn:
                 warn(n)
         n_tiles = len(tile_origins(src.height, config.tile, options.overlap)) * len(
-            tile_origins(src.width, config.tile, options.overlap))
+            tile_origins(src.width, config.tile, options.overlap)
+        )
         if on_start:
             on_start(n_tiles)
         paths["summary"].parent.mkdir(parents=True, exist_ok=True)
@@ -223,8 +245,24 @@ def _run_scene(scene, out, runner, config, options, model_info, on_start, on_til
         shape = (src.height, src.width, src.count, src.dtypes[0])
         crs = src.crs.to_string() if src.crs else None
     seconds = time.perf_counter() - t0
-    summary = _summary(scene, paths, georef, scene_m2, shape, crs, sinks, run, skipped, n_tiles, seconds,
-                       model_info, options, threshold, scaling.method, notes)
+    summary = _summary(
+        scene,
+        paths,
+        georef,
+        scene_m2,
+        shape,
+        crs,
+        sinks,
+        run,
+        skipped,
+        n_tiles,
+        seconds,
+        model_info,
+        options,
+        threshold,
+        scaling.method,
+        notes,
+    )
     _write_json(paths["options"], asdict(options))
     _write_json(paths["summary"], summary)
     return summary
@@ -236,23 +274,50 @@ def _box(w: int, h: int):
     return box(0, 0, w, h)
 
 
-def _summary(scene, paths, georef, scene_m2, shape, crs, sinks, run, skipped, n_tiles, seconds,
-             model_info, options, threshold, scaling, notes) -> dict:
+def _summary(
+    scene,
+    paths,
+    georef,
+    scene_m2,
+    shape,
+    crs,
+    sinks,
+    run,
+    skipped,
+    n_tiles,
+    seconds,
+    model_info,
+    options,
+    threshold,
+    scaling,
+    notes,
+) -> dict:
     metric = georef.kind != "pixel"
     km2 = scene_m2 / 1e6 if metric else None
     return {
-        "scene": str(scene), "height": shape[0], "width": shape[1], "bands": shape[2], "dtype": shape[3],
-        "crs": crs, "georeference": georef.kind, "scaling": scaling,
+        "scene": str(scene),
+        "height": shape[0],
+        "width": shape[1],
+        "bands": shape[2],
+        "dtype": shape[3],
+        "crs": crs,
+        "georeference": georef.kind,
+        "scaling": scaling,
         "scene_area_km2": round(km2, 6) if metric else None,
         "valid_pixels": sinks.valid,
         "landslide_count": sinks.count,
         "landslide_area_m2" if metric else "landslide_area_px2": round(sinks.area, 2),
         "landslide_area_km2": round(sinks.area / 1e6, 6) if metric else None,
-        "polygons_below_mmu": sinks.dropped, "min_area": options.min_area_m2,
-        "threshold": threshold, "tiles": n_tiles, "tiles_run": run, "tiles_skipped_nodata": skipped,
+        "polygons_below_mmu": sinks.dropped,
+        "min_area": options.min_area_m2,
+        "threshold": threshold,
+        "tiles": n_tiles,
+        "tiles_run": run,
+        "tiles_skipped_nodata": skipped,
         "seconds": round(seconds, 3),
         "km2_per_second": round(km2 / seconds, 6) if metric and seconds > 0 else None,
-        **model_info, "notes": notes,
+        **model_info,
+        "notes": notes,
         "outputs": {k: str(v) for k, v in paths.items() if k != "summary"},
     }
 
@@ -264,9 +329,15 @@ def _write_json(path: Path, data: dict) -> None:
 
 
 def run_scenes(
-    scenes: list[Path], out: Path, runner: Runner, config: ModelConfig, options: InferOptions,
-    model_info: dict, on_start: Callable[[Path, int], None] | None = None,
-    on_tiles: Callable[[int], None] | None = None, warn: Callable[[str], None] | None = None,
+    scenes: list[Path],
+    out: Path,
+    runner: Runner,
+    config: ModelConfig,
+    options: InferOptions,
+    model_info: dict,
+    on_start: Callable[[Path, int], None] | None = None,
+    on_tiles: Callable[[int], None] | None = None,
+    warn: Callable[[str], None] | None = None,
 ) -> list[SceneResult]:
     """Map every scene; one scene's user error or write failure never stops the others."""
     results = []
@@ -277,8 +348,17 @@ def run_scenes(
             results.append(SceneResult(scene, "skipped", "outputs complete (use --overwrite to redo)", d))
             continue
         try:
-            summary = run_scene(scene, out, runner, config, options, model_info,
-                                (lambda n, s=scene: on_start(s, n)) if on_start else None, on_tiles, warn)
+            summary = run_scene(
+                scene,
+                out,
+                runner,
+                config,
+                options,
+                model_info,
+                (lambda n, s=scene: on_start(s, n)) if on_start else None,
+                on_tiles,
+                warn,
+            )
             results.append(SceneResult(scene, "done", "", d, summary))
         except LnetError as exc:
             results.append(SceneResult(scene, "failed", str(exc), d))

@@ -44,8 +44,4 @@ def tile_windows(h: int, w: int, tile: int, overlap: int) -> list[TileWindow]:
     window is the whole axis. Together they cover every pixel.
     """
     th, tw = min(tile, h), min(tile, w)
-    return [
-        TileWindow(y, x, th, tw)
-        for y in tile_origins(h, tile, overlap)
-        for x in tile_origins(w, tile, overlap)
-    ]
+    return [TileWindow(y, x, th, tw) for y in tile_origins(h, tile, overlap) for x in tile_origins(w, tile, overlap)]

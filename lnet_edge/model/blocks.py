@@ -52,9 +52,7 @@ class CoordAttention(nn.Module):
     def __init__(self, channels: int, reduction: int = 32) -> None:
         super().__init__()
         mip = max(8, channels // reduction)
-        self.shared = nn.Sequential(
-            nn.Conv2d(channels, mip, 1, bias=False), nn.BatchNorm2d(mip), nn.Hardswish()
-        )
+        self.shared = nn.Sequential(nn.Conv2d(channels, mip, 1, bias=False), nn.BatchNorm2d(mip), nn.Hardswish())
         self.conv_h = nn.Conv2d(mip, channels, 1)
         self.conv_w = nn.Conv2d(mip, channels, 1)
 

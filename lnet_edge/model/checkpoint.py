@@ -45,7 +45,9 @@ def read_checkpoint(path: Path) -> dict[str, Any]:
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=False)
     except Exception as exc:  # torch raises many types for a bad file
-        raise LnetError(f"checkpoint {path} cannot be read ({type(exc).__name__}): is it a truncated or foreign file?") from exc
+        raise LnetError(
+            f"checkpoint {path} cannot be read ({type(exc).__name__}): is it a truncated or foreign file?"
+        ) from exc
     if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
         raise LnetError(f"{path} is not an lnet-edge checkpoint: make one with 'lnet-edge train'")
     return ckpt
@@ -73,7 +75,9 @@ def load_model(path: Path, expect: ModelConfig | None = None):
     try:
         model.load_state_dict(state)
     except RuntimeError as exc:
-        raise LnetError(f"checkpoint {path} does not match its own configuration ({config.preset}): {str(exc)[:200]}") from exc
+        raise LnetError(
+            f"checkpoint {path} does not match its own configuration ({config.preset}): {str(exc)[:200]}"
+        ) from exc
     model.eval()
     return model, ckpt
 
@@ -82,3 +86,20 @@ def _show(value: Any) -> str:
     if isinstance(value, tuple):
         return ",".join(str(v) for v in value)
     return getattr(value, "value", str(value))
+
+
+def release_checkpoint(src: Path, dst: Path) -> Path:
+    """A compact copy for shipping: weights in fp16, BatchNorm statistics kept in fp32 (running
+    variances can exceed fp16's 65504), no optimizer state. ``load_model`` upcasts to fp32."""
+    ckpt = read_checkpoint(src)
+    state = {k: v.half() if v.is_floating_point() and "running_" not in k else v for k, v in ckpt["state_dict"].items()}
+    keep = ("config", "epoch", "metrics", "metrics_per_dataset", "options", "split")
+    save_checkpoint(
+        Path(dst),
+        {
+            **{k: ckpt[k] for k in keep if k in ckpt},
+            "state_dict": state,
+            "weights": "fp16 parameters, fp32 BatchNorm statistics",
+        },
+    )
+    return Path(dst)

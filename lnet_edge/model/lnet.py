@@ -55,9 +55,7 @@ class LNet(nn.Module):
         residual = v in (Variant.unet_mff_res, Variant.lnet)
         w = config.widths
         chans = (config.in_channels,) + w[:4]
-        self.encoder = nn.ModuleList(
-            EncoderStage(chans[i], chans[i + 1], residual) for i in range(4)
-        )
+        self.encoder = nn.ModuleList(EncoderStage(chans[i], chans[i + 1], residual) for i in range(4))
         self.pool = nn.MaxPool2d(2)
         if v == Variant.unet:
             self.bottleneck = nn.Sequential(conv_bn_relu(w[3], w[4]), conv_bn_relu(w[4], w[4]))

@@ -31,10 +31,10 @@ class Runner(ABC):
     @abstractmethod
     def infer_impl(self, feed: dict[str, np.ndarray]) -> dict[str, np.ndarray]: ...
 
-    def deactivate_impl(self) -> None:
+    def deactivate_impl(self) -> None:  # noqa: B027 (an optional hook, not abstract)
         """Release what activate_impl took (optional)."""
 
-    def activate(self) -> "Runner":
+    def activate(self) -> Runner:
         if not self.is_active:
             self.activate_impl()
             self.is_active = True
@@ -54,7 +54,7 @@ class Runner(ABC):
         """Convenience: (N,C,H,W) float32 in, (N,1,H,W) float32 logits out."""
         return self.infer({INPUT_NAME: np.ascontiguousarray(batch, dtype=np.float32)})[OUTPUT_NAME]
 
-    def __enter__(self) -> "Runner":
+    def __enter__(self) -> Runner:
         return self.activate()
 
     def __exit__(self, *exc: object) -> None:

@@ -149,7 +149,10 @@ class DeviceBuffer:
             _pycuda().memcpy_htod_async(self.ptr, host, stream._stream)
             return
         kind = self._rt.cudaMemcpyKind.cudaMemcpyHostToDevice
-        check(self._rt.cudaMemcpyAsync(self.ptr, host.ctypes.data, host.nbytes, kind, stream._stream), "cudaMemcpyAsync H2D")
+        check(
+            self._rt.cudaMemcpyAsync(self.ptr, host.ctypes.data, host.nbytes, kind, stream._stream),
+            "cudaMemcpyAsync H2D",
+        )
 
     def download(self, host: np.ndarray, stream: Stream) -> None:
         """Copy the first ``host.nbytes`` of this buffer into ``host``."""
@@ -158,7 +161,10 @@ class DeviceBuffer:
             _pycuda().memcpy_dtoh_async(host, self.ptr, stream._stream)
             return
         kind = self._rt.cudaMemcpyKind.cudaMemcpyDeviceToHost
-        check(self._rt.cudaMemcpyAsync(host.ctypes.data, self.ptr, host.nbytes, kind, stream._stream), "cudaMemcpyAsync D2H")
+        check(
+            self._rt.cudaMemcpyAsync(host.ctypes.data, self.ptr, host.nbytes, kind, stream._stream),
+            "cudaMemcpyAsync D2H",
+        )
 
     def copy_from(self, other: DeviceBuffer, nbytes: int, stream: Stream) -> None:
         self._fits(nbytes)

@@ -14,7 +14,10 @@ class OnnxRuntimeRunner(Runner):
     name = "onnxruntime"
 
     def __init__(
-        self, path: Path, threads: int | None = None, providers: tuple[str, ...] = ("CPUExecutionProvider",),
+        self,
+        path: Path,
+        threads: int | None = None,
+        providers: tuple[str, ...] = ("CPUExecutionProvider",),
         precision: str = "fp32",
     ) -> None:
         super().__init__()

@@ -24,7 +24,9 @@ def onnx_metadata(path: Path) -> dict | None:
     try:
         model = onnx.load(str(path), load_external_data=False)
     except Exception as exc:  # protobuf DecodeError and friends
-        raise LnetError(f"{path} is not a readable ONNX model ({type(exc).__name__}): give an .onnx from 'lnet-edge export'") from exc
+        raise LnetError(
+            f"{path} is not a readable ONNX model ({type(exc).__name__}): give an .onnx from 'lnet-edge export'"
+        ) from exc
     props = {p.key: p.value for p in model.metadata_props}
     return json.loads(props[METADATA_KEY]) if METADATA_KEY in props else None
 
@@ -46,7 +48,9 @@ def open_model(path: Path, device: str = "cpu", threads: int | None = None) -> t
         meta = onnx_metadata(path)
         if meta is None:
             raise LnetError(f"{path} has no lnet-edge metadata: export it with 'lnet-edge export'")
-        return OnnxRuntimeRunner(path, threads, precision=meta.get("precision", "fp32")), ModelConfig.from_dict(meta["config"])
+        return OnnxRuntimeRunner(path, threads, precision=meta.get("precision", "fp32")), ModelConfig.from_dict(
+            meta["config"]
+        )
     if suffix == ".plan":
         from lnet_edge.runners.tensorrt import TensorRTRunner
 

@@ -30,8 +30,14 @@ def deserialize(plan: Path, manifest: Manifest):
     if hasattr(runtime, "get_engine_validity"):  # TensorRT-RTX asks the plan itself first
         validity, diagnostics = runtime.get_engine_validity(data)
         if validity == trt.EngineValidity.INVALID:
-            why = [d for d in trt.EngineInvalidityDiagnostics.__members__ if diagnostics & int(getattr(trt.EngineInvalidityDiagnostics, d))]
-            raise LnetError(f"{manifest.flavour} {trt.__version__} rejects {plan}: {', '.join(why) or logger.summary()}")
+            why = [
+                d
+                for d in trt.EngineInvalidityDiagnostics.__members__
+                if diagnostics & int(getattr(trt.EngineInvalidityDiagnostics, d))
+            ]
+            raise LnetError(
+                f"{manifest.flavour} {trt.__version__} rejects {plan}: {', '.join(why) or logger.summary()}"
+            )
     engine = runtime.deserialize_cuda_engine(data)
     if engine is None:
         raise LnetError(f"{manifest.flavour} {trt.__version__} cannot load {plan}: {logger.summary()}")
@@ -70,8 +76,10 @@ class TensorRTRunner(Runner):
         x = feed[INPUT_NAME]
         profile = self.manifest.options.profile
         if x.ndim != 4 or not profile.contains(x.shape):
-            raise LnetError(f"input shape {tuple(x.shape)} is outside the plan's profile ({profile.describe()}): "
-                            f"rebuild with a wider --batch/--tile or feed smaller batches")
+            raise LnetError(
+                f"input shape {tuple(x.shape)} is outside the plan's profile ({profile.describe()}): "
+                f"rebuild with a wider --batch/--tile or feed smaller batches"
+            )
         device_in, host_in = self.buffers[INPUT_NAME]
         staged = host_in.array[: x.size].reshape(x.shape)
         staged[...] = x  # converts to the engine's input type

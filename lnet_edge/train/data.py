@@ -19,9 +19,7 @@ from lnet_edge.model.config import ModelConfig
 torch = lazy_import("torch")
 
 
-def load_split(
-    roots: list[Path], config: ModelConfig, val_fraction: float
-) -> tuple[list[Sample], list[Sample]]:
+def load_split(roots: list[Path], config: ModelConfig, val_fraction: float) -> tuple[list[Sample], list[Sample]]:
     samples = [s for root in roots for s in list_samples(root)]
     train, val = split_samples(samples, val_fraction)
     if not train or not val:
@@ -41,8 +39,8 @@ class TileDataset(torch.utils.data.Dataset):
         for s in samples:
             image, mask = read_pair(s, config.bands)
             self.tiles.extend(cut_tiles(image, mask, config.tile))
-        self.value_range = 255.0 if self.tiles[0][0].dtype == np.uint8 else float(
-            max(float(t[0].max()) for t in self.tiles[:50])
+        self.value_range = (
+            255.0 if self.tiles[0][0].dtype == np.uint8 else float(max(float(t[0].max()) for t in self.tiles[:50]))
         )
 
     def __len__(self) -> int:

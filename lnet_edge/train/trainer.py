@@ -102,8 +102,13 @@ def train(config: ModelConfig, opts: TrainOptions, progress=None) -> Path:
     if len(dataset) < opts.batch:
         raise LnetError(f"{len(dataset)} training tiles is fewer than --batch {opts.batch}: lower --batch or add data")
     loader = torch.utils.data.DataLoader(
-        dataset, batch_size=opts.batch, shuffle=True, drop_last=True, num_workers=opts.workers,
-        generator=torch.Generator().manual_seed(opts.seed), persistent_workers=False,
+        dataset,
+        batch_size=opts.batch,
+        shuffle=True,
+        drop_last=True,
+        num_workers=opts.workers,
+        generator=torch.Generator().manual_seed(opts.seed),
+        persistent_workers=False,
     )
     model = LNet(config).to(device)
     optim = make_optimizer(model, opts)
@@ -113,7 +118,9 @@ def train(config: ModelConfig, opts: TrainOptions, progress=None) -> Path:
     if opts.resume:
         ckpt = read_checkpoint(Path(opts.resume))
         if ckpt["config"] != config.to_dict():
-            raise LnetError(f"--resume {opts.resume} was trained with another configuration: resume with the same options")
+            raise LnetError(
+                f"--resume {opts.resume} was trained with another configuration: resume with the same options"
+            )
         model.load_state_dict(ckpt["state_dict"])
         optim.load_state_dict(ckpt["optimizer"])
         sched.load_state_dict(ckpt["scheduler"])
@@ -137,24 +144,46 @@ def train(config: ModelConfig, opts: TrainOptions, progress=None) -> Path:
             optim.step()
             losses.append(loss.item())
             if progress:
-                progress.update(task, advance=1, description=f"epoch {epoch + 1}/{opts.epochs} loss {np.mean(losses):.4f}")
+                progress.update(
+                    task, advance=1, description=f"epoch {epoch + 1}/{opts.epochs} loss {np.mean(losses):.4f}"
+                )
         if progress:
             progress.remove_task(task)
         model.eval()
         val, per_set = validate(model, val_s, config, device)
         sched.step(val["f1"])
-        row = {"epoch": epoch + 1, "loss": float(np.mean(losses)), "lr": optim.param_groups[0]["lr"],
-               "seconds": round(time.monotonic() - t0, 1), **{f"val_{k}": v for k, v in val.items()}}
+        row = {
+            "epoch": epoch + 1,
+            "loss": float(np.mean(losses)),
+            "lr": optim.param_groups[0]["lr"],
+            "seconds": round(time.monotonic() - t0, 1),
+            **{f"val_{k}": v for k, v in val.items()},
+        }
         history.append({**row, "per_dataset": per_set})
         _write_history(out, history)
         state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
-        payload = {"config": config.to_dict(), "state_dict": state, "epoch": epoch, "metrics": val,
-                   "metrics_per_dataset": per_set, "options": asdict(opts), "split": split}
+        payload = {
+            "config": config.to_dict(),
+            "state_dict": state,
+            "epoch": epoch,
+            "metrics": val,
+            "metrics_per_dataset": per_set,
+            "options": asdict(opts),
+            "split": split,
+        }
         if val["f1"] > best_f1:
             best_f1 = val["f1"]
             save_checkpoint(out / "best.pt", payload)
-        save_checkpoint(out / "last.pt", {**payload, "optimizer": optim.state_dict(),
-                                          "scheduler": sched.state_dict(), "best_f1": best_f1, "history": history})
+        save_checkpoint(
+            out / "last.pt",
+            {
+                **payload,
+                "optimizer": optim.state_dict(),
+                "scheduler": sched.state_dict(),
+                "best_f1": best_f1,
+                "history": history,
+            },
+        )
         if progress:
             progress.console.print(
                 f"epoch {epoch + 1}: loss {row['loss']:.4f} val F1 {val['f1']:.3f} IoU {val['iou']:.3f} "

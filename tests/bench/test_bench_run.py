@@ -16,17 +16,43 @@ from lnet_edge.bench.run import BenchOptions, bench_from_checkpoint
 from lnet_edge.defaults import DEFAULT_CHECKPOINT, SAMPLE_SCENE
 
 TINY = dict(batches=(1,), tiles=(256,), runs=3, warmup=1, val_cap=4, machine="test-machine")
-ENTRY_FIELDS = ("size_bytes", "build_seconds", "load_seconds", "peak_rss_mib", "rss_before_load_mib",
-                "accuracy_seconds", "artifact")
-TIMING_FIELDS = ("batch", "tile", "mode", "runs", "warmup", "p50_ms", "p90_ms", "p99_ms", "mean_ms", "min_ms",
-                 "max_ms", "tiles_per_s", "km2_per_s")
+ENTRY_FIELDS = (
+    "size_bytes",
+    "build_seconds",
+    "load_seconds",
+    "peak_rss_mib",
+    "rss_before_load_mib",
+    "accuracy_seconds",
+    "artifact",
+)
+TIMING_FIELDS = (
+    "batch",
+    "tile",
+    "mode",
+    "runs",
+    "warmup",
+    "p50_ms",
+    "p90_ms",
+    "p99_ms",
+    "mean_ms",
+    "min_ms",
+    "max_ms",
+    "tiles_per_s",
+    "km2_per_s",
+)
 
 
 @pytest.fixture(scope="module")
 def cpu_run(shared_data: Path, bench_work: Path, tmp_path_factory) -> tuple[dict, dict]:
     options = BenchOptions(**TINY, backends=("torch", "onnxruntime/fp32", "tensorrt", "tensorrt-rtx", "torch-cuda"))
-    return bench_from_checkpoint(DEFAULT_CHECKPOINT, [shared_data / "sichuan_aerial_atlan1024"],
-                                 tmp_path_factory.mktemp("results"), bench_work, options, command="pytest")
+    return bench_from_checkpoint(
+        DEFAULT_CHECKPOINT,
+        [shared_data / "sichuan_aerial_atlan1024"],
+        tmp_path_factory.mktemp("results"),
+        bench_work,
+        options,
+        command="pytest",
+    )
 
 
 def test_all_three_files_are_written(cpu_run) -> None:
@@ -74,14 +100,16 @@ def test_unavailable_backends_are_listed_with_reasons(cpu_run) -> None:
 
 def test_field_mode_on_the_sample_scene(shared_data: Path, bench_work: Path, tmp_path: Path) -> None:
     options = BenchOptions(**TINY, backends=("onnxruntime/fp32",), field_scene=SAMPLE_SCENE, field_repeats=1)
-    report, paths = bench_from_checkpoint(DEFAULT_CHECKPOINT, [shared_data / "sichuan_aerial_atlan1024"],
-                                          tmp_path, bench_work, options)
+    report, paths = bench_from_checkpoint(
+        DEFAULT_CHECKPOINT, [shared_data / "sichuan_aerial_atlan1024"], tmp_path, bench_work, options
+    )
     (entry,) = [e for e in report["entries"] if e["available"]]
     f = entry["field"]
     assert f["tiles_run"] > 0 and f["area_from"] == "georeference" and f["scene_area_km2"] > 0
     assert f["km2_per_s"] == pytest.approx(f["scene_area_km2"] / f["median_seconds"])
     assert f["model_tiles_per_s"] == entry["timings"][0]["tiles_per_s"]
     assert 0 < f["field_share_of_model"] < 5
-    assert any(g["goal"].startswith("field pipeline") and g["value"] == f["field_share_of_model"]
-               for g in report["goals"])
+    assert any(
+        g["goal"].startswith("field pipeline") and g["value"] == f["field_share_of_model"] for g in report["goals"]
+    )
     assert "## Field pipeline" in paths["md"].read_text()

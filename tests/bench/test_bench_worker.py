@@ -12,10 +12,20 @@ from lnet_edge.model.config import rgb_config
 def test_a_refused_artifact_becomes_the_entry_reason(tmp_path: Path) -> None:
     bad = tmp_path / "broken.onnx"
     bad.write_bytes(b"not an onnx model")
-    spec = {"entry": Entry("onnxruntime", "fp32", "cpu", str(bad)).to_dict(), "config": rgb_config().to_dict(),
-            "batches": [1], "tiles": [256], "runs": 2, "warmup": 0, "gsd": 0.5, "threads": 1, "work": str(tmp_path),
-            "val_batch": str(tmp_path / "val.npy"), "logits": str(tmp_path / "l.npy"),
-            "result": str(tmp_path / "result.json")}
+    spec = {
+        "entry": Entry("onnxruntime", "fp32", "cpu", str(bad)).to_dict(),
+        "config": rgb_config().to_dict(),
+        "batches": [1],
+        "tiles": [256],
+        "runs": 2,
+        "warmup": 0,
+        "gsd": 0.5,
+        "threads": 1,
+        "work": str(tmp_path),
+        "val_batch": str(tmp_path / "val.npy"),
+        "logits": str(tmp_path / "l.npy"),
+        "result": str(tmp_path / "result.json"),
+    }
     result = run_worker(spec, tmp_path / "spec.json", timeout_s=120)
     assert result["ok"] is False and "ONNX Runtime cannot load" in result["error"]
 

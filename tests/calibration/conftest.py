@@ -48,7 +48,9 @@ def trained_onnx(rgb_folders: list[Path], tmp_path_factory: pytest.TempPathFacto
         o = int(torch.randint(0, config.tile - CROP + 1, (1,), generator=gen))
         crop = (slice(None), slice(None), slice(o, o + CROP), slice(o, o + CROP))
         loss = torch.nn.functional.binary_cross_entropy_with_logits(
-            model(x[idx][crop]), y[idx][crop], pos_weight=torch.tensor(4.0)  # ~16 % landslide pixels
+            model(x[idx][crop]),
+            y[idx][crop],
+            pos_weight=torch.tensor(4.0),  # ~16 % landslide pixels
         )
         opt.zero_grad()
         loss.backward()

@@ -53,9 +53,12 @@ def test_too_few_tiles(trained_onnx, tmp_path):
 
 
 def test_onnx_that_is_not_an_lnet_edge_export(tmp_path, rgb_folders):
-    graph = helper.make_graph([helper.make_node("Relu", ["image"], ["logits"])], "g",
-                              [helper.make_tensor_value_info("image", TensorProto.FLOAT, ["n", 3, "h", "w"])],
-                              [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["n", 3, "h", "w"])])
+    graph = helper.make_graph(
+        [helper.make_node("Relu", ["image"], ["logits"])],
+        "g",
+        [helper.make_tensor_value_info("image", TensorProto.FLOAT, ["n", 3, "h", "w"])],
+        [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["n", 3, "h", "w"])],
+    )
     foreign = tmp_path / "foreign.onnx"
     onnx.save(helper.make_model(graph), str(foreign))
     with pytest.raises(LnetError, match="not an lnet-edge export"):

@@ -22,8 +22,11 @@ from lnet_edge.export.tiles import Tile
 from lnet_edge.runners.open import onnx_metadata
 
 # Small and fast on 2 cores: 16 calibration tiles, 32 gate tiles of 128 px.
-FAST = CalibrateOptions(tiles=16, qdq=QdqOptions(method=Method.minmax),
-                        gate=GateOptions(tiles=32, sensitivity_tiles=8, sensitivity_layers=4))
+FAST = CalibrateOptions(
+    tiles=16,
+    qdq=QdqOptions(method=Method.minmax),
+    gate=GateOptions(tiles=32, sensitivity_tiles=8, sensitivity_layers=4),
+)
 
 
 @pytest.fixture(scope="module")
@@ -76,8 +79,11 @@ def test_cpu_model_is_u8s8(calibrated):
     inits = {i.name: numpy_helper.to_array(i) for i in model.graph.initializer}
     q = [n for n in model.graph.node if n.op_type == "QuantizeLinear"]
     assert q and all(inits[n.input[2]].dtype == np.uint8 for n in q)
-    weights = [n for n in model.graph.node if n.op_type == "DequantizeLinear" and inits.get(n.input[0]) is not None
-               and inits[n.input[0]].ndim == 4]
+    weights = [
+        n
+        for n in model.graph.node
+        if n.op_type == "DequantizeLinear" and inits.get(n.input[0]) is not None and inits[n.input[0]].ndim == 4
+    ]
     assert weights and all(inits[n.input[0]].dtype == np.int8 for n in weights)
 
 
@@ -110,9 +116,11 @@ def test_gate_fails_on_all_zero_calibration_and_names_layers(trained_onnx, rgb_f
 
 
 def test_auto_fallback_records_layers_left_in_float(trained_onnx, rgb_folders, tmp_path):
-    options = CalibrateOptions(tiles=16, qdq=QdqOptions(method=Method.minmax),
-                               gate=GateOptions(tiles=32, sensitivity_layers=2, auto_fallback=True,
-                                                fallback_max_layers=4))
+    options = CalibrateOptions(
+        tiles=16,
+        qdq=QdqOptions(method=Method.minmax),
+        gate=GateOptions(tiles=32, sensitivity_layers=2, auto_fallback=True, fallback_max_layers=4),
+    )
     # An all-zero calibration is wrong everywhere: leaving 4 layers in float cannot save it, and
     # the error says so instead of shipping a model that is int8 in name only.
     with pytest.raises(LnetError, match="even with the worst layers left in float"):

@@ -20,8 +20,26 @@ def data_args(shared_data: Path) -> list[str]:
 
 def test_short_cpu_bench(data_args: list[str], tmp_path: Path, tmp_path_factory) -> None:
     work = tmp_path_factory.getbasetemp() / "bench-work"  # shared with tests/bench: the export is made once
-    args = ["bench", *data_args, "--backends", "onnxruntime/fp32,tensorrt", "--batch", "1", "--runs", "3",
-            "--warmup", "1", "--val-tiles", "4", "--out", str(tmp_path), "--work", str(work), "--machine", "ci"]
+    args = [
+        "bench",
+        *data_args,
+        "--backends",
+        "onnxruntime/fp32,tensorrt",
+        "--batch",
+        "1",
+        "--runs",
+        "3",
+        "--warmup",
+        "1",
+        "--val-tiles",
+        "4",
+        "--out",
+        str(tmp_path),
+        "--work",
+        str(work),
+        "--machine",
+        "ci",
+    ]
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
     out = " ".join(result.output.split())
@@ -34,14 +52,17 @@ def test_short_cpu_bench(data_args: list[str], tmp_path: Path, tmp_path_factory)
     assert (tmp_path / "bench-ci.md").is_file() and (tmp_path / "bench-ci.png").is_file()
 
 
-@pytest.mark.parametrize("extra, message", [
-    (["--backends", "openvino"], "unknown; choose from"),
-    (["--tile", "250"], "multiples of 16"),
-    (["--batch", "1,x"], "comma-separated integers"),
-    (["--batch", "1,100000"], "give smaller --batch or --tile"),
-    (["--runs", "1"], "--runs must be >= 2"),
-    (["--field", "missing.tif"], "does not exist"),
-])
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        (["--backends", "openvino"], "unknown; choose from"),
+        (["--tile", "250"], "multiples of 16"),
+        (["--batch", "1,x"], "comma-separated integers"),
+        (["--batch", "1,100000"], "give smaller --batch or --tile"),
+        (["--runs", "1"], "--runs must be >= 2"),
+        (["--field", "missing.tif"], "does not exist"),
+    ],
+)
 def test_bad_input_is_refused_before_anything_runs(data_args: list[str], tmp_path: Path, extra, message) -> None:
     result = runner.invoke(app, ["bench", *data_args, "--out", str(tmp_path), "--work", str(tmp_path / "w"), *extra])
     assert result.exit_code == 2, result.output

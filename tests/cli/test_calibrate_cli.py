@@ -24,8 +24,9 @@ def default_export(shared_data: Path, tmp_path_factory) -> Path:
     from lnet_edge.defaults import DEFAULT_CHECKPOINT
     from lnet_edge.export.onnx_export import onnx_from_checkpoint
 
-    return onnx_from_checkpoint(DEFAULT_CHECKPOINT, tmp_path_factory.mktemp("exp") / "lnet-edge-s.onnx",
-                                [shared_data / RGB_SETS[0]])
+    return onnx_from_checkpoint(
+        DEFAULT_CHECKPOINT, tmp_path_factory.mktemp("exp") / "lnet-edge-s.onnx", [shared_data / RGB_SETS[0]]
+    )
 
 
 def _data_args(shared_data: Path) -> list[str]:
@@ -33,8 +34,20 @@ def _data_args(shared_data: Path) -> list[str]:
 
 
 def test_calibrate_default_model(default_export: Path, shared_data: Path, tmp_path: Path):
-    args = ["calibrate", "--model", str(default_export), *_data_args(shared_data), "--out", str(tmp_path),
-            "--method", "minmax", "--tiles", "16", "--gate-tiles", "16"]
+    args = [
+        "calibrate",
+        "--model",
+        str(default_export),
+        *_data_args(shared_data),
+        "--out",
+        str(tmp_path),
+        "--method",
+        "minmax",
+        "--tiles",
+        "16",
+        "--gate-tiles",
+        "16",
+    ]
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
     report = json.loads((tmp_path / "lnet-edge-s.calibration.json").read_text())
@@ -58,7 +71,8 @@ def test_calibrate_refuses_a_foreign_onnx(shared_data: Path, tmp_path: Path):
 def test_calibrate_refuses_a_folder_without_images(default_export: Path, tmp_path: Path):
     (tmp_path / "d" / "images").mkdir(parents=True)
     (tmp_path / "d" / "masks").mkdir()
-    result = runner.invoke(app, ["calibrate", "--model", str(default_export), "--data", str(tmp_path / "d"),
-                                 "--out", str(tmp_path / "o")])
+    result = runner.invoke(
+        app, ["calibrate", "--model", str(default_export), "--data", str(tmp_path / "d"), "--out", str(tmp_path / "o")]
+    )
     assert result.exit_code == 2 and "holds no images" in result.output
     assert not (tmp_path / "o").exists()

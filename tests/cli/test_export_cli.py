@@ -25,8 +25,9 @@ def test_export_writes_fp32_and_fp16_with_parity(shared_data: Path, tmp_path: Pa
 
 def test_export_refuses_another_preset(shared_data: Path, tmp_path: Path):
     out = tmp_path / "x.onnx"
-    result = runner.invoke(app, ["export", "--data", str(shared_data / "bijie_atlan_upscaled"), "--out", str(out),
-                                 "--preset", "edge-m"])
+    result = runner.invoke(
+        app, ["export", "--data", str(shared_data / "bijie_atlan_upscaled"), "--out", str(out), "--preset", "edge-m"]
+    )
     assert result.exit_code == 2
     assert "preset edge-s but edge-m was asked for" in result.output
     assert list(tmp_path.iterdir()) == []

@@ -30,8 +30,9 @@ def test_readme_main_command_maps_the_sample_scene(tmp_path: Path) -> None:
 def test_a_failed_scene_exits_non_zero_after_the_others(tmp_path: Path) -> None:
     bad = tmp_path / "bad.tif"
     bad.write_bytes(b"not a tiff")
-    result = CliRunner().invoke(app, ["infer", str(bad), str(SAMPLE_SCENE), "-o", str(tmp_path / "o"),
-                                      "--model", str(Path("missing.onnx"))])
+    result = CliRunner().invoke(
+        app, ["infer", str(bad), str(SAMPLE_SCENE), "-o", str(tmp_path / "o"), "--model", str(Path("missing.onnx"))]
+    )
     assert result.exit_code == 2 and "does not exist" in result.output
     result = CliRunner().invoke(app, ["infer", str(bad), str(SAMPLE_SCENE), "-o", str(tmp_path / "o")])
     assert result.exit_code == 1

@@ -29,8 +29,23 @@ def small_set(tmp_path_factory, shared_data):
 @pytest.fixture(scope="module")
 def trained(small_set, tmp_path_factory):
     out = tmp_path_factory.mktemp("run")
-    args = ["train", "-d", str(small_set), "-o", str(out), "--preset", "edge-xs", "--epochs", "1",
-            "--steps-per-epoch", "2", "--batch", "2", "--workers", "0"]
+    args = [
+        "train",
+        "-d",
+        str(small_set),
+        "-o",
+        str(out),
+        "--preset",
+        "edge-xs",
+        "--epochs",
+        "1",
+        "--steps-per-epoch",
+        "2",
+        "--batch",
+        "2",
+        "--workers",
+        "0",
+    ]
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
     return out
@@ -49,8 +64,25 @@ def test_two_step_training_writes_checkpoints_and_metrics(trained):
 
 
 def test_resume_continues_and_refuses_other_preset(small_set, trained):
-    args = ["train", "-d", str(small_set), "-o", str(trained), "--preset", "edge-xs", "--epochs", "2",
-            "--steps-per-epoch", "1", "--batch", "2", "--workers", "0", "--resume", str(trained / "last.pt")]
+    args = [
+        "train",
+        "-d",
+        str(small_set),
+        "-o",
+        str(trained),
+        "--preset",
+        "edge-xs",
+        "--epochs",
+        "2",
+        "--steps-per-epoch",
+        "1",
+        "--batch",
+        "2",
+        "--workers",
+        "0",
+        "--resume",
+        str(trained / "last.pt"),
+    ]
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
     assert len(json.loads((trained / "metrics.json").read_text())) == 2
@@ -61,8 +93,9 @@ def test_resume_continues_and_refuses_other_preset(small_set, trained):
 
 
 def test_eval_writes_json_and_markdown(small_set, trained, tmp_path):
-    result = runner.invoke(app, ["eval", "-d", str(small_set), "-m", str(trained / "best.pt"),
-                                 "--split", "all", "-o", str(tmp_path)])
+    result = runner.invoke(
+        app, ["eval", "-d", str(small_set), "-m", str(trained / "best.pt"), "--split", "all", "-o", str(tmp_path)]
+    )
     assert result.exit_code == 0, result.output
     report = json.loads((tmp_path / "eval.json").read_text())
     assert report["overall"]["images"] == 4 and len(report["per_image"]) == 4
@@ -114,8 +147,10 @@ def test_bad_data_is_one_clear_message(tmp_path, case, expect, trained):
     else:
         root = _bad(tmp_path, case, img, np.zeros((64, 64), np.uint8))
         (root / "images" / "a.png").write_bytes(b"not a png")
-    for cmd in (["train", "-d", str(root), "-o", str(tmp_path / "out"), "--workers", "0"],
-                ["eval", "-d", str(root), "-m", str(trained / "best.pt"), "--split", "all", "-o", str(tmp_path / "ev")]):
+    for cmd in (
+        ["train", "-d", str(root), "-o", str(tmp_path / "out"), "--workers", "0"],
+        ["eval", "-d", str(root), "-m", str(trained / "best.pt"), "--split", "all", "-o", str(tmp_path / "ev")],
+    ):
         result = runner.invoke(app, cmd)
         assert result.exit_code == 2, (cmd, result.output)
         assert expect in result.output and "Traceback" not in result.output

@@ -22,7 +22,9 @@ def test_split_is_by_image_deterministic_and_order_free(shared_data):
 
 
 def test_split_keeps_every_tile_of_an_image_together():
-    samples = [Sample("set", __import__("pathlib").Path(f"{i}.png"), __import__("pathlib").Path(f"{i}.png")) for i in range(20)]
+    samples = [
+        Sample("set", __import__("pathlib").Path(f"{i}.png"), __import__("pathlib").Path(f"{i}.png")) for i in range(20)
+    ]
     _, val = split_samples(samples, 0.25)
     assert len(val) == 5
 

@@ -17,8 +17,12 @@ import pytest
 
 from lnet_edge.defaults import DEFAULT_CHECKPOINT
 
-SHARED_DATA = Path(os.environ.get("LNET_SHARED_DATA", Path(__file__).resolve().parents[2] / ".." / "shared" / "data")).resolve()
-needs_rtx = pytest.mark.skipif(importlib.util.find_spec("tensorrt_rtx") is None, reason="needs tensorrt-rtx (pip install tensorrt-rtx)")
+SHARED_DATA = Path(
+    os.environ.get("LNET_SHARED_DATA", Path(__file__).resolve().parents[2] / ".." / "shared" / "data")
+).resolve()
+needs_rtx = pytest.mark.skipif(
+    importlib.util.find_spec("tensorrt_rtx") is None, reason="needs tensorrt-rtx (pip install tensorrt-rtx)"
+)
 
 
 def _stamp(path: Path, config, precision: str, **extra) -> Path:
@@ -40,8 +44,16 @@ def _fp32(out: Path) -> Path:
     model, _ = load_model(DEFAULT_CHECKPOINT)
     x = torch.zeros(1, model.config.in_channels, 256, 256)
     axes = {0: "batch", 2: "height", 3: "width"}
-    torch.onnx.export(model, x, str(out), opset_version=17, dynamo=False, input_names=["image"],
-                      output_names=["logits"], dynamic_axes={"image": axes, "logits": axes})
+    torch.onnx.export(
+        model,
+        x,
+        str(out),
+        opset_version=17,
+        dynamo=False,
+        input_names=["image"],
+        output_names=["logits"],
+        dynamic_axes={"image": axes, "logits": axes},
+    )
     return _stamp(out, model.config, "fp32")
 
 
@@ -91,9 +103,16 @@ def _qdq(src: Path, out: Path, config) -> Path:
         def get_next(self):
             return next(self.items, None)
 
-    quantize_static(str(src), str(out), Reader(), quant_format=QuantFormat.QDQ, per_channel=True,
-                    activation_type=QuantType.QInt8, weight_type=QuantType.QInt8,
-                    extra_options={"QuantizeBias": False, "ActivationSymmetric": True})
+    quantize_static(
+        str(src),
+        str(out),
+        Reader(),
+        quant_format=QuantFormat.QDQ,
+        per_channel=True,
+        activation_type=QuantType.QInt8,
+        weight_type=QuantType.QInt8,
+        extra_options={"QuantizeBias": False, "ActivationSymmetric": True},
+    )
     # as lnet_edge.calibration records it: precision "int8-qdq" plus the calibration set's hash
     return _stamp(out, config, "int8-qdq", calibration={"tiles": 4, "sha256": "c0ffee" * 10 + "beef"})
 

@@ -40,21 +40,25 @@ def test_not_an_onnx_file(tmp_path):
 
 
 @needs_rtx
-@pytest.mark.parametrize("args, pattern", [
-    (["--int8"], "int8 without calibration.*lnet-edge calibrate"),
-    (["--precision", "fp16"], "strongly typed.*fp32, not fp16"),
-    (["--dla-core", "0"], "sees no DLA core.*Jetson"),
-    (["--hardware-compat", "ampere-plus"], "does not support hardware-compatible"),
-    (["--version-compatible"], "cannot build version-compatible"),
-    (["--timing-cache", "tc.bin"], "has no timing cache"),
-    (["--batch", "1,9,8"], r"profile batch min/opt/max = 1/9/8"),
-    (["--tile", "128,200,512"], "not a multiple of 16"),
-    (["--target", "9.0"], "--target 9.0"),
-    (["--int8", "--precision", "fp16"], "contradict"),
-])
+@pytest.mark.parametrize(
+    "args, pattern",
+    [
+        (["--int8"], "int8 without calibration.*lnet-edge calibrate"),
+        (["--precision", "fp16"], "strongly typed.*fp32, not fp16"),
+        (["--dla-core", "0"], "sees no DLA core.*Jetson"),
+        (["--hardware-compat", "ampere-plus"], "does not support hardware-compatible"),
+        (["--version-compatible"], "cannot build version-compatible"),
+        (["--timing-cache", "tc.bin"], "has no timing cache"),
+        (["--batch", "1,9,8"], r"profile batch min/opt/max = 1/9/8"),
+        (["--tile", "128,200,512"], "not a multiple of 16"),
+        (["--target", "9.0"], "--target 9.0"),
+        (["--int8", "--precision", "fp16"], "contradict"),
+    ],
+)
 def test_refused_options(onnx_models, tmp_path, args, pattern):
-    assert_refused(run(onnx_models["fp32"], "--out", tmp_path / "m.plan", "--flavour", "tensorrt-rtx", *args),
-                   pattern, tmp_path)
+    assert_refused(
+        run(onnx_models["fp32"], "--out", tmp_path / "m.plan", "--flavour", "tensorrt-rtx", *args), pattern, tmp_path
+    )
 
 
 @needs_rtx
@@ -74,9 +78,18 @@ def test_onnx_without_metadata_builds_with_a_warning(onnx_models, tmp_path):
 
 def test_flag_path_of_older_tensorrt(onnx_models):
     """TensorRT < 10.12 (JetPack 6): int8 from an fp32 ONNX needs a calibration cache, and may use one."""
-    caps = Capabilities(Flavour.tensorrt, "10.3.0.26", strongly_typed=False, precision_flags=True,
-                        progress_monitor=True, hardware_compatibility=True, version_compatible=True,
-                        timing_cache=True, target_compute_capabilities=False, dla=True)
+    caps = Capabilities(
+        Flavour.tensorrt,
+        "10.3.0.26",
+        strongly_typed=False,
+        precision_flags=True,
+        progress_monitor=True,
+        hardware_compatibility=True,
+        version_compatible=True,
+        timing_cache=True,
+        target_compute_capabilities=False,
+        dla=True,
+    )
     info = read_onnx(onnx_models["fp32"])
     with pytest.raises(LnetError, match="--calibration-cache"):
         decide_precision(BuildOptions(precision=Precision.int8), info, caps)

@@ -101,8 +101,13 @@ def test_changed_plan_and_header_version(plan):
 
 def test_full_tensorrt_rules(plan):
     """Full TensorRT: the build GPU's compute capability, hardware-compat and version-compat levels."""
-    m = dataclasses.replace(read_manifest(plan), flavour="tensorrt", trt_version="10.3.0.26", targets=("8.7",),
-                            build_gpu={"name": "Jetson AGX Orin", "compute_capability": "8.7"})
+    m = dataclasses.replace(
+        read_manifest(plan),
+        flavour="tensorrt",
+        trt_version="10.3.0.26",
+        targets=("8.7",),
+        build_gpu={"name": "Jetson AGX Orin", "compute_capability": "8.7"},
+    )
     orin = Installed(Flavour.tensorrt, "10.3.0.26", "Jetson AGX Orin", "8.7")
     a4000 = Installed(Flavour.tensorrt, "10.3.0.26", "NVIDIA RTX A4000", "8.6")
     assert mismatches(m, orin) == []

@@ -16,8 +16,24 @@ needs_rtx = pytest.mark.skipif(importlib.util.find_spec("tensorrt_rtx") is None,
 @needs_rtx
 def test_build_then_inspect(onnx_models, tmp_path):
     plan = tmp_path / "engines" / "lnet-int8.plan"
-    result = CliRunner().invoke(app, ["build", str(onnx_models["int8"]), "--out", str(plan), "--int8",
-                                      "--batch", "1,2,4", "--tile", "128,256,256", "--opt-level", "3", "--workspace", "512"])
+    result = CliRunner().invoke(
+        app,
+        [
+            "build",
+            str(onnx_models["int8"]),
+            "--out",
+            str(plan),
+            "--int8",
+            "--batch",
+            "1,2,4",
+            "--tile",
+            "128,256,256",
+            "--opt-level",
+            "3",
+            "--workspace",
+            "512",
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert "built" in result.output and "int8" in result.output
     m = read_manifest(plan)

@@ -15,14 +15,32 @@ from lnet_edge.model.config import l4s_config
 
 def make_manifest(**changes) -> Manifest:
     fields = dict(  # noqa: C408  (keyword form mirrors the dataclass)
-        flavour="tensorrt", trt_version="10.3.0.26", precision="fp16", strongly_typed=False, targets=("8.7",),
+        flavour="tensorrt",
+        trt_version="10.3.0.26",
+        precision="fp16",
+        strongly_typed=False,
+        targets=("8.7",),
         build_gpu={"name": "Orin", "compute_capability": "8.7"},
-        options=BuildOptions(precision=Precision.fp16, flavour="tensorrt", profile=Profile(1, 2, 4, 128, 256, 512),
-                             workspace_mib=512, timing_cache=Path("/tmp/tc"), opt_level=3,
-                             hardware_compat=HardwareCompat.same_cc, calibration_cache=None),
-        source_onnx="/models/m.onnx", onnx_sha256="a" * 64, calibration_sha256="b" * 64, config=l4s_config(),
-        network={"layers": 3}, plan_bytes=100, plan_sha256="c" * 64, lnet_edge_version="0.1.0",
-        build_seconds=1.5, created="2026-11-26T00:00:00+00:00",
+        options=BuildOptions(
+            precision=Precision.fp16,
+            flavour="tensorrt",
+            profile=Profile(1, 2, 4, 128, 256, 512),
+            workspace_mib=512,
+            timing_cache=Path("/tmp/tc"),
+            opt_level=3,
+            hardware_compat=HardwareCompat.same_cc,
+            calibration_cache=None,
+        ),
+        source_onnx="/models/m.onnx",
+        onnx_sha256="a" * 64,
+        calibration_sha256="b" * 64,
+        config=l4s_config(),
+        network={"layers": 3},
+        plan_bytes=100,
+        plan_sha256="c" * 64,
+        lnet_edge_version="0.1.0",
+        build_seconds=1.5,
+        created="2026-11-26T00:00:00+00:00",
     )
     fields.update(changes)
     return Manifest(**fields)
@@ -54,8 +72,16 @@ def test_missing_or_foreign_manifest_is_a_clear_error(tmp_path):
         read_manifest(plan)
 
 
-@pytest.mark.parametrize("args", [(1, 9, 8, 128, 256, 512), (4, 2, 8, 128, 256, 512), (1, 1, 1, 256, 128, 512),
-                                  (0, 1, 1, 128, 256, 512), (1, 1, 1, 128, 250, 512)])
+@pytest.mark.parametrize(
+    "args",
+    [
+        (1, 9, 8, 128, 256, 512),
+        (4, 2, 8, 128, 256, 512),
+        (1, 1, 1, 256, 128, 512),
+        (0, 1, 1, 128, 256, 512),
+        (1, 1, 1, 128, 250, 512),
+    ],
+)
 def test_profile_validation(args):
     with pytest.raises(LnetError, match="profile"):
         Profile(*args)

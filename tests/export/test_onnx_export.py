@@ -83,10 +83,13 @@ def _untouched(folder: Path) -> list[Path]:
     return sorted(p for p in folder.iterdir()) if folder.exists() else []
 
 
-@pytest.mark.parametrize(("options", "words"), [
-    (ExportOptions(expect_preset="edge-m"), "preset edge-s"),
-    (ExportOptions(expect_bands=14), "takes 3 bands"),
-])
+@pytest.mark.parametrize(
+    ("options", "words"),
+    [
+        (ExportOptions(expect_preset="edge-m"), "preset edge-s"),
+        (ExportOptions(expect_bands=14), "takes 3 bands"),
+    ],
+)
 def test_refuses_checkpoint_of_another_preset_or_band_count(tmp_path: Path, rgb_folders, options, words):
     with pytest.raises(LnetError, match=words):
         onnx_from_checkpoint(DEFAULT_CHECKPOINT, tmp_path / "x.onnx", rgb_folders, options)
@@ -115,9 +118,12 @@ def test_refuses_a_file_that_is_not_a_checkpoint(tmp_path: Path, rgb_folders):
 def test_refuses_onnx_that_is_not_an_lnet_edge_export(tmp_path: Path):
     from onnx import TensorProto, helper
 
-    graph = helper.make_graph([helper.make_node("Identity", ["image"], ["logits"])], "g",
-                              [helper.make_tensor_value_info("image", TensorProto.FLOAT, [1])],
-                              [helper.make_tensor_value_info("logits", TensorProto.FLOAT, [1])])
+    graph = helper.make_graph(
+        [helper.make_node("Identity", ["image"], ["logits"])],
+        "g",
+        [helper.make_tensor_value_info("image", TensorProto.FLOAT, [1])],
+        [helper.make_tensor_value_info("logits", TensorProto.FLOAT, [1])],
+    )
     foreign = tmp_path / "foreign.onnx"
     onnx.save(helper.make_model(graph), str(foreign))
     with pytest.raises(LnetError, match="not an lnet-edge export"):

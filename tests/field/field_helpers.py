@@ -34,8 +34,18 @@ class ThresholdRunner(Runner):
 def write_scene(path: Path, data: np.ndarray, crs=UTM48N, transform=TRANSFORM, nodata=None) -> Path:
     """Write a CxHxW array as a tiled GeoTIFF."""
     c, h, w = data.shape
-    with rasterio.open(path, "w", driver="GTiff", width=w, height=h, count=c, dtype=data.dtype,
-                       crs=crs, transform=transform, nodata=nodata) as dst:
+    with rasterio.open(
+        path,
+        "w",
+        driver="GTiff",
+        width=w,
+        height=h,
+        count=c,
+        dtype=data.dtype,
+        crs=crs,
+        transform=transform,
+        nodata=nodata,
+    ) as dst:
         dst.write(data)
     return path
 

@@ -90,8 +90,9 @@ def test_png_without_georeference_runs_in_pixel_units(tmp_path: Path) -> None:
     cv2.imwrite(str(png), np.moveaxis(rgb_from_mask(mask), 0, -1))
     warnings: list[str] = []
     with ThresholdRunner() as runner:
-        (result,) = run_scenes([png], tmp_path / "out", runner, ModelConfig(), InferOptions(), INFO,
-                               warn=warnings.append)
+        (result,) = run_scenes(
+            [png], tmp_path / "out", runner, ModelConfig(), InferOptions(), INFO, warn=warnings.append
+        )
     assert result.status == "done" and result.summary["georeference"] == "pixel"
     assert any("pixel units" in w for w in warnings)
     assert result.summary["landslide_area_px2"] == 100 * 100

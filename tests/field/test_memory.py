@@ -20,8 +20,19 @@ from tests.field.field_helpers import TRANSFORM, ThresholdRunner
 def write_blobs(path: Path, h: int, w: int, strip: int = 512) -> None:
     """A scene of landslide-like blobs, written strip by strip (never whole in memory)."""
     yy, xx = np.mgrid[0:strip, 0:w]
-    with rasterio.open(path, "w", driver="GTiff", width=w, height=h, count=3, dtype="uint8",
-                       crs="EPSG:32648", transform=TRANSFORM, tiled=True, compress="deflate") as dst:
+    with rasterio.open(
+        path,
+        "w",
+        driver="GTiff",
+        width=w,
+        height=h,
+        count=3,
+        dtype="uint8",
+        crs="EPSG:32648",
+        transform=TRANSFORM,
+        tiled=True,
+        compress="deflate",
+    ) as dst:
         for r in range(0, h, strip):
             n = min(strip, h - r)
             v = np.sin((yy[:n] + r) / 37.0) * np.cos(xx[:n] / 53.0) > 0.6

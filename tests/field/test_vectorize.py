@@ -26,4 +26,5 @@ def test_strip_vectorizing_equals_whole_mask_components(seed: int, strip: int) -
     assert sorted(round(p.geometry.area) for p in polys) == expected
     assert all(p.geometry.geom_type == "Polygon" for p in polys)
     assert sorted(round(p.max_probability, 6) for p in polys) == sorted(
-        round(float(prob[labels == i].max()), 6) for i in range(1, n))
+        round(float(prob[labels == i].max()), 6) for i in range(1, n)
+    )

@@ -13,7 +13,9 @@ def test_check_reports_the_cuda_error_by_name():
     if rt is None:
         pytest.skip("cuda-python is not installed")
     assert cm.check((rt.cudaError_t.cudaSuccess, 7)) == 7
-    with pytest.raises(cm.CudaError, match=r"cudaMalloc\(1 bytes\) failed: cudaErrorMemoryAllocation \(out of memory\)"):
+    with pytest.raises(
+        cm.CudaError, match=r"cudaMalloc\(1 bytes\) failed: cudaErrorMemoryAllocation \(out of memory\)"
+    ):
         cm.check((rt.cudaError_t.cudaErrorMemoryAllocation, None), "cudaMalloc(1 bytes)")
 
 

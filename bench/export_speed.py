@@ -1,7 +1,7 @@
 """Speed of the exported models on this CPU: PyTorch eager fp32 vs ONNX Runtime fp32 / fp16 /
 int8 (CPU u8s8 and TensorRT-oriented QDQ), batch 1, 256 x 256, the shipped default model.
 
-Targets (issue "lnet-edge export"): ORT fp32 >= 1.5x PyTorch eager fp32, and the CPU int8
+Targets: ORT fp32 >= 1.5x PyTorch eager fp32, and the CPU int8
 model >= 1.5x ORT fp32 with the accuracy gate passed. The int8 models come from the real
 calibration pipeline (calibration_from_onnx), so the gate verdict is recorded with the timings.
 

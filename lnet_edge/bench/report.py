@@ -13,7 +13,7 @@ from pathlib import Path
 from lnet_edge.bench.field import versus_model
 
 REFERENCE_TILE = 256
-# Goals of the CPU recording (issue "lnet-edge bench"), checked against the run itself.
+# Goals of the CPU recording, checked against the run itself.
 ORT_VS_TORCH = 1.5
 INT8_VS_ORT = 1.5
 INT8_MAX_IOU_DROP = 1.0

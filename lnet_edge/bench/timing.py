@@ -39,7 +39,9 @@ def latency_of(ms: list[float], warmup: int) -> Latency:
     """Percentiles (linear interpolation, numpy's default) and mean of ``ms``."""
     a = np.asarray(ms, dtype=np.float64)
     p50, p90, p99 = np.percentile(a, [50, 90, 99])
-    return Latency(len(a), warmup, float(p50), float(p90), float(p99), float(a.mean()), float(a.min()), float(a.max()))
+    # the float sum can round a mean of equal values just outside [min, max]: pin it back
+    mean = float(np.clip(a.mean(), a.min(), a.max()))
+    return Latency(len(a), warmup, float(p50), float(p90), float(p99), mean, float(a.min()), float(a.max()))
 
 
 def time_calls(fn: Callable[[], object], runs: int, warmup: int) -> Latency:

@@ -2,38 +2,22 @@
 
 from __future__ import annotations
 
-from enum import Enum
 from pathlib import Path
 
 import typer
 
 from lnet_edge.cli.common import console, err_console, user_errors
-
-
-class PrecisionChoice(str, Enum):
-    fp32 = "fp32"
-    fp16 = "fp16"
-    int8 = "int8"
-
-
-class FlavourChoice(str, Enum):
-    tensorrt = "tensorrt"
-    tensorrt_rtx = "tensorrt-rtx"
-
-
-class HardwareCompatChoice(str, Enum):
-    none = "none"
-    ampere_plus = "ampere-plus"
-    same_cc = "same-cc"
+from lnet_edge.engines.flavour import Flavour
+from lnet_edge.engines.options import HardwareCompat, Precision
 
 
 @user_errors
 def build_command(
     onnx: Path = typer.Argument(..., exists=True, dir_okay=False, help="ONNX model (fp32, fp16 or int8 QDQ)."),
     out: Path | None = typer.Option(None, "--out", "-o", help="Plan path (default: engines/NAME-PRECISION.plan)."),
-    precision: PrecisionChoice | None = typer.Option(None, "--precision", "-p", help="Default: the ONNX's own."),
+    precision: Precision | None = typer.Option(None, "--precision", "-p", help="Default: the ONNX's own."),
     int8: bool = typer.Option(False, "--int8", help="Short for --precision int8."),
-    flavour: FlavourChoice | None = typer.Option(None, "--flavour", help="Default: whichever TensorRT is installed."),
+    flavour: Flavour | None = typer.Option(None, "--flavour", help="Default: whichever TensorRT is installed."),
     batch: str = typer.Option("1,4,8", "--batch", help="Profile batch min,opt,max."),
     tile: str = typer.Option("128,256,512", "--tile", help="Profile tile side min,opt,max (multiples of 16)."),
     workspace: int | None = typer.Option(None, "--workspace", help="Workspace limit in MiB (Jetson: keep it small)."),
@@ -45,7 +29,7 @@ def build_command(
     no_gpu_fallback: bool = typer.Option(
         False, "--no-gpu-fallback", help="With --dla-core: fail instead of falling back to the GPU."
     ),
-    hardware_compat: HardwareCompatChoice = typer.Option(HardwareCompatChoice.none, "--hardware-compat"),
+    hardware_compat: HardwareCompat = typer.Option(HardwareCompat.none, "--hardware-compat"),
     version_compatible: bool = typer.Option(
         False, "--version-compatible", help="Plan loadable by later TensorRT versions."
     ),
@@ -56,22 +40,22 @@ def build_command(
 ) -> None:
     """Build engines/NAME.plan (exactly what TensorRT serialised) and NAME.plan.json beside it."""
     from lnet_edge.engines.build import plan_from_onnx
-    from lnet_edge.engines.options import BuildOptions, HardwareCompat, Precision, Profile
+    from lnet_edge.engines.options import BuildOptions, Profile
     from lnet_edge.errors import LnetError
 
-    if int8 and precision not in (None, PrecisionChoice.int8):
+    if int8 and precision not in (None, Precision.int8):
         raise LnetError(f"--int8 and --precision {precision.value} contradict each other: give one")
-    chosen = Precision.int8 if int8 else Precision(precision.value) if precision else None
+    chosen = Precision.int8 if int8 else precision
     options = BuildOptions(
         precision=chosen,
-        flavour=flavour.value if flavour else None,
+        flavour=flavour,
         profile=Profile.parse(batch, tile),
         workspace_mib=workspace,
         timing_cache=timing_cache,
         opt_level=opt_level,
         dla_core=dla_core,
         gpu_fallback=not no_gpu_fallback,
-        hardware_compat=HardwareCompat(hardware_compat.value),
+        hardware_compat=hardware_compat,
         version_compatible=version_compatible,
         targets=tuple(t.strip() for t in target.split(",")) if target else (),
         calibration_cache=calibration_cache,

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
 from lnet_edge.errors import LnetError
 from lnet_edge.model.checkpoint import sha256_file
 from lnet_edge.model.config import ModelConfig
-
-METADATA_KEY = "lnet_edge"
+from lnet_edge.runners.open import embedded_metadata, load_onnx_graph
 
 
 @dataclass(frozen=True)
@@ -41,16 +39,10 @@ def read_onnx(path: Path) -> OnnxInfo:
         raise LnetError(
             f"ONNX model {path} does not exist: give the .onnx from 'lnet-edge export' or 'lnet-edge calibrate'"
         )
-    try:
-        model = onnx.load(str(path), load_external_data=False)
-    except Exception as exc:  # protobuf DecodeError and friends
-        raise LnetError(
-            f"{path} is not an ONNX model ({type(exc).__name__}): give an .onnx from 'lnet-edge export'"
-        ) from exc
+    model = load_onnx_graph(path)
     if not model.graph.node:
         raise LnetError(f"{path} is not an ONNX model (no graph nodes): give an .onnx from 'lnet-edge export'")
-    props = {p.key: p.value for p in model.metadata_props}
-    meta = json.loads(props[METADATA_KEY]) if METADATA_KEY in props else None
+    meta = embedded_metadata(model)
     ops = {n.op_type for n in model.graph.node}
     fp16 = any(t.data_type == onnx.TensorProto.FLOAT16 for t in model.graph.initializer)
     content = "int8" if {"QuantizeLinear", "DequantizeLinear"} & ops else "fp16" if fp16 else "fp32"

@@ -242,26 +242,37 @@ def _run_scene(scene, out, runner, config, options, model_info, on_start, on_til
             io.discard_parts(paths["summary"].parent)
             raise
         scene_m2, _ = georef.metric(georef.to_map(_box(src.width, src.height)))
-        shape = (src.height, src.width, src.count, src.dtypes[0])
-        crs = src.crs.to_string() if src.crs else None
+        km2 = scene_m2 / 1e6 if georef.kind != "pixel" else None
+        summary = {
+            "scene": str(scene),
+            "height": src.height,
+            "width": src.width,
+            "bands": src.count,
+            "dtype": src.dtypes[0],
+            "crs": src.crs.to_string() if src.crs else None,
+            "georeference": georef.kind,
+            "scaling": scaling.method,
+            "scene_area_km2": round(km2, 6) if km2 is not None else None,
+            "valid_pixels": sinks.valid,
+            "landslide_count": sinks.count,
+            "landslide_area_m2" if km2 is not None else "landslide_area_px2": round(sinks.area, 2),
+            "landslide_area_km2": round(sinks.area / 1e6, 6) if km2 is not None else None,
+            "polygons_below_mmu": sinks.dropped,
+            "min_area": options.min_area_m2,
+            "threshold": threshold,
+            "tiles": n_tiles,
+            "tiles_run": run,
+            "tiles_skipped_nodata": skipped,
+        }
     seconds = time.perf_counter() - t0
-    summary = _summary(
-        scene,
-        paths,
-        georef,
-        scene_m2,
-        shape,
-        crs,
-        sinks,
-        run,
-        skipped,
-        n_tiles,
-        seconds,
-        model_info,
-        options,
-        threshold,
-        scaling.method,
-        notes,
+    summary.update(
+        {
+            "seconds": round(seconds, 3),
+            "km2_per_second": round(km2 / seconds, 6) if km2 is not None and seconds > 0 else None,
+            **model_info,
+            "notes": notes,
+            "outputs": {k: str(v) for k, v in paths.items() if k != "summary"},
+        }
     )
     _write_json(paths["options"], asdict(options))
     _write_json(paths["summary"], summary)
@@ -272,54 +283,6 @@ def _box(w: int, h: int):
     from shapely.geometry import box
 
     return box(0, 0, w, h)
-
-
-def _summary(
-    scene,
-    paths,
-    georef,
-    scene_m2,
-    shape,
-    crs,
-    sinks,
-    run,
-    skipped,
-    n_tiles,
-    seconds,
-    model_info,
-    options,
-    threshold,
-    scaling,
-    notes,
-) -> dict:
-    metric = georef.kind != "pixel"
-    km2 = scene_m2 / 1e6 if metric else None
-    return {
-        "scene": str(scene),
-        "height": shape[0],
-        "width": shape[1],
-        "bands": shape[2],
-        "dtype": shape[3],
-        "crs": crs,
-        "georeference": georef.kind,
-        "scaling": scaling,
-        "scene_area_km2": round(km2, 6) if metric else None,
-        "valid_pixels": sinks.valid,
-        "landslide_count": sinks.count,
-        "landslide_area_m2" if metric else "landslide_area_px2": round(sinks.area, 2),
-        "landslide_area_km2": round(sinks.area / 1e6, 6) if metric else None,
-        "polygons_below_mmu": sinks.dropped,
-        "min_area": options.min_area_m2,
-        "threshold": threshold,
-        "tiles": n_tiles,
-        "tiles_run": run,
-        "tiles_skipped_nodata": skipped,
-        "seconds": round(seconds, 3),
-        "km2_per_second": round(km2 / seconds, 6) if metric and seconds > 0 else None,
-        **model_info,
-        "notes": notes,
-        "outputs": {k: str(v) for k, v in paths.items() if k != "summary"},
-    }
 
 
 def _write_json(path: Path, data: dict) -> None:

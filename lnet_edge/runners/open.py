@@ -17,18 +17,28 @@ from lnet_edge.runners.base import Runner
 METADATA_KEY = "lnet_edge"
 
 
-def onnx_metadata(path: Path) -> dict | None:
-    """The lnet-edge manifest embedded in an ONNX model, or None when it has none."""
+def load_onnx_graph(path: Path):
+    """The ONNX model at ``path`` without external weights, or one clear error for a foreign file."""
     import onnx
 
     try:
-        model = onnx.load(str(path), load_external_data=False)
+        return onnx.load(str(path), load_external_data=False)
     except Exception as exc:  # protobuf DecodeError and friends
         raise LnetError(
-            f"{path} is not a readable ONNX model ({type(exc).__name__}): give an .onnx from 'lnet-edge export'"
+            f"{path} is not an ONNX model (not a readable ONNX protobuf: {type(exc).__name__}): "
+            "give an .onnx from 'lnet-edge export'"
         ) from exc
+
+
+def embedded_metadata(model) -> dict | None:
+    """The lnet-edge manifest embedded in a loaded ONNX model, or None when it has none."""
     props = {p.key: p.value for p in model.metadata_props}
     return json.loads(props[METADATA_KEY]) if METADATA_KEY in props else None
+
+
+def onnx_metadata(path: Path) -> dict | None:
+    """The lnet-edge manifest embedded in the ONNX model at ``path``, or None when it has none."""
+    return embedded_metadata(load_onnx_graph(path))
 
 
 def open_model(path: Path, device: str = "cpu", threads: int | None = None) -> tuple[Runner, ModelConfig]:

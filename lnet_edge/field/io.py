@@ -22,6 +22,7 @@ SCENE_SUFFIXES = (".tif", ".tiff", ".jp2", ".j2k", ".png", ".jpg", ".jpeg", ".vr
 PART = ".part"
 BLOCK = 256  # GeoTIFF block edge of every output raster
 NODATA = 255  # nodata of the probability (0..100 %) and mask (0/1) rasters
+ZLEVEL = 1  # deflate level of the outputs: 6x faster to write than GDAL's default 6 on a real probability map
 PERCENTILES = (2.0, 98.0)  # per-band stretch of non-uint8 scenes to the uint8 training range
 
 
@@ -185,6 +186,7 @@ class BlockRowWriter:
             "blockxsize": BLOCK,
             "blockysize": BLOCK,
             "compress": "deflate",
+            "zlevel": ZLEVEL,
             "BIGTIFF": "IF_SAFER",
         }
         from rasterio.errors import NotGeoreferencedWarning

@@ -3,7 +3,8 @@
 For each tile row: read the rows it covers (all bands the model reads, full width), cut the
 tiles, skip those whose pixels are all nodata, run the rest in batches, add them into a strip
 accumulator with a raised-cosine weight, then hand the rows no later tile can touch to the
-writers (probability, mask, polygons, quicklook). Peak memory is O(tile x scene width).
+writers (probability, mask, polygons as GeoJSON and GeoPackage, quicklook). Peak memory is
+O(tile x scene width).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from lnet_edge.data.tiles import pad_to
 from lnet_edge.errors import LnetError
 from lnet_edge.field import io
 from lnet_edge.field.blending import StripAccumulator, blend_window
+from lnet_edge.field.gpkg import GeoPackageWriter
 from lnet_edge.field.quicklook import Quicklook
 from lnet_edge.field.tiling import tile_origins
 from lnet_edge.field.vectorize import GeoJsonWriter, Georef, Polygon, StripVectorizer
@@ -61,6 +63,7 @@ def scene_outputs(out: Path, scene: Path) -> dict[str, Path]:
         "probability": d / f"{s}_probability.tif",
         "mask": d / f"{s}_mask.tif",
         "polygons": d / f"{s}_landslides.geojson",
+        "geopackage": d / f"{s}_landslides.gpkg",
         "quicklook": d / f"{s}_quicklook.png",
         "options": d / OPTIONS_NAME,
         "summary": d / f"{s}_summary.json",
@@ -115,8 +118,12 @@ class _Sinks:
         epsg = src.crs.to_epsg() if src.crs else None
         crs_name = f"urn:ogc:def:crs:EPSG::{epsg}" if epsg else (src.crs.to_wkt() if src.crs else None)
         self.geojson = GeoJsonWriter(io.part_path(paths["polygons"]), crs_name)
+        self.unit = "px" if georef.kind == "pixel" else "m"
+        fields = {"id": int, f"area_{self.unit}2": float, f"perimeter_{self.unit}": float}
+        fields |= {"mean_probability": float, "max_probability": float, "pixels": int}
+        self.gpkg = GeoPackageWriter(io.part_path(paths["geopackage"]), src.crs, fields)
         self.georef, self.options, self.threshold = georef, options, threshold
-        self.vectorizer = StripVectorizer(self._polygon)
+        self.vectorizer = StripVectorizer(self._polygon, georef.min_pixels(options.min_area_m2))
         self.quicklook = Quicklook(src.height, src.width, options.quicklook_size)
         self.paths = paths
         self.count, self.area, self.dropped, self.valid = 0, 0.0, 0, 0
@@ -138,27 +145,28 @@ class _Sinks:
             return
         self.count += 1
         self.area += area
-        unit = "px" if self.georef.kind == "pixel" else "m"
-        self.geojson.write(
-            {
-                "id": self.count,
-                f"area_{unit}2": round(area, 2),
-                f"perimeter_{unit}": round(perimeter, 2),
-                "mean_probability": round(poly.mean_probability, 4),
-                "max_probability": round(poly.max_probability, 4),
-                "pixels": poly.pixels,
-            },
-            geom,
-        )
+        properties = {
+            "id": self.count,
+            f"area_{self.unit}2": round(area, 2),
+            f"perimeter_{self.unit}": round(perimeter, 2),
+            "mean_probability": round(poly.mean_probability, 4),
+            "max_probability": round(poly.max_probability, 4),
+            "pixels": poly.pixels,
+        }
+        self.geojson.write(properties, geom)
+        self.gpkg.write(properties, geom)
 
     def close(self, complete: bool) -> None:
         if complete:
             self.vectorizer.close()
+            self.dropped += self.vectorizer.dropped
         self.prob.close(complete)
         self.mask.close(complete)
         self.geojson.close()
+        self.gpkg.close()
         if complete:
             io.commit(self.paths["polygons"])
+            io.commit(self.paths["geopackage"])
             self.quicklook.write(io.part_path(self.paths["quicklook"]))
             io.commit(self.paths["quicklook"])
 

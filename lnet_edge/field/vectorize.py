@@ -7,6 +7,11 @@ first-row pixels sit under it are merged with it (union-find on the shared row, 
 ``shapely.union_all``). A polygon is emitted once nothing can join it, so memory holds one strip
 and the open polygons, never the whole mask. Per-polygon pixel count, probability sum and
 maximum are carried along, so mean and max probability are exact.
+
+Most components of a real mask are specks far below the minimum mapping unit. A component that
+cannot continue into another strip and has fewer than ``min_pixels`` pixels is counted in
+``dropped`` and never traced: tracing and building geometries for them cost more than
+the rest of the vectorising together.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
+BAND_PX = 1_000_000  # strips are traced in bands of at least this many pixels (~26 MB of work arrays)
 M_PER_DEG = 111_320.0  # metres per degree of latitude (and of longitude at the equator)
 
 
@@ -49,20 +55,40 @@ class Polygon:
 class StripVectorizer:
     """Feed mask strips top to bottom with :meth:`add`; finished polygons go to ``emit``."""
 
-    def __init__(self, emit: Callable[[Polygon], None]) -> None:
-        self.emit = emit
+    def __init__(self, emit: Callable[[Polygon], None], min_pixels: int = 0, band_px: int = BAND_PX) -> None:
+        self.emit, self.min_pixels, self.band_px = emit, min_pixels, band_px
+        self.dropped = 0  # components below min_pixels, counted but not traced
+        self._rows: list[tuple[np.ndarray, np.ndarray]] = []  # strips waiting to fill a band
+        self._rows_from = 0
         self._open: dict[int, _Part] = {}
         self._bottom: np.ndarray | None = None  # open-part id of each pixel of the last row, -1 if none
         self._next = 0
 
     def add(self, mask: np.ndarray, prob: np.ndarray, row0: int) -> None:
-        """mask: h x w uint8 (1 = landslide), prob: h x w float32, row0: the strip's first row."""
+        """mask: h x w uint8 (1 = landslide), prob: h x w float32, row0: the strip's first row.
+        Strips are gathered into bands of about ``band_px`` pixels before they are traced."""
+        if not self._rows:
+            self._rows_from = row0
+        self._rows.append((mask.astype(np.uint8), prob))
+        if sum(m.size for m, _ in self._rows) >= self.band_px:
+            self._flush()
+
+    def _flush(self) -> None:
+        if not self._rows:
+            return
+        masks, probs = zip(*self._rows)
+        self._rows = []
+        mask, prob = (np.concatenate(a) if len(a) > 1 else a[0] for a in (masks, probs))
+        self._band(mask, prob, self._rows_from)
+
+    def _band(self, mask: np.ndarray, prob: np.ndarray, row0: int) -> None:
         import cv2
 
-        n, labels = cv2.connectedComponents(mask.astype(np.uint8), connectivity=4, ltype=cv2.CV_32S)
+        n, labels, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=4, ltype=cv2.CV_32S)
+        labels = self._drop_small(labels, stats)
         base = self._next
         self._next += n
-        new = self._parts(labels, prob, n, row0, base)
+        new = self._parts(labels, stats, prob, row0, base)
         parent: dict[int, int] = {}
 
         def find(a: int) -> int:
@@ -100,28 +126,48 @@ class StripVectorizer:
         self._bottom = lut[last]
 
     def close(self) -> None:
-        """Emit the polygons still open at the bottom of the scene."""
+        """Trace what is still buffered and emit the polygons open at the bottom of the scene."""
+        self._flush()
         for part in self._open.values():
             self._finish(part)
         self._open, self._bottom = {}, None
 
+    def _drop_small(self, labels: np.ndarray, stats: np.ndarray) -> np.ndarray:
+        """Labels with the closed components below ``min_pixels`` set to background (counted)."""
+        import cv2
+
+        top = stats[:, cv2.CC_STAT_TOP]
+        closed = (top > 0 if self._bottom is not None else top >= 0) & (
+            top + stats[:, cv2.CC_STAT_HEIGHT] < labels.shape[0]
+        )
+        small = closed & (stats[:, cv2.CC_STAT_AREA] < self.min_pixels)
+        small[0] = False
+        if not small.any():
+            return labels
+        self.dropped += int(small.sum())
+        return np.where(small[labels], 0, labels)
+
     @staticmethod
-    def _parts(labels: np.ndarray, prob: np.ndarray, n: int, row0: int, base: int) -> dict[int, _Part]:
+    def _parts(labels: np.ndarray, stats: np.ndarray, prob: np.ndarray, row0: int, base: int) -> dict[int, _Part]:
+        import cv2
+        import shapely
         from affine import Affine
         from rasterio.features import shapes
-        from shapely.geometry import shape
 
-        if n <= 1:
+        fg = labels > 0
+        if not fg.any():
             return {}
-        flat = labels.ravel()
-        counts = np.bincount(flat, minlength=n)
-        sums = np.bincount(flat, weights=prob.ravel(), minlength=n)
-        maxs = np.zeros(n, dtype=np.float64)
-        fg = flat > 0
-        np.maximum.at(maxs, flat[fg], prob.ravel()[fg])
-        parts = {base + i: _Part([], int(counts[i]), float(sums[i]), float(maxs[i])) for i in range(1, n)}
-        for geom, value in shapes(labels, mask=labels > 0, connectivity=4, transform=Affine.translation(0, row0)):
-            parts[base + int(value)].geoms.append(shape(geom))
+        n = len(stats)
+        sums = np.bincount(labels.ravel(), weights=prob.ravel(), minlength=n)
+        parts = {}
+        for i in np.unique(labels[fg]).tolist():
+            x, y, w, h, count = stats[i, : cv2.CC_STAT_AREA + 1]
+            box = np.s_[y : y + h, x : x + w]
+            pmax = float(prob[box][labels[box] == i].max())
+            parts[base + i] = _Part([], int(count), float(sums[i]), pmax)
+        for geom, value in shapes(labels, mask=fg, connectivity=4, transform=Affine.translation(0, row0)):
+            rings = [np.asarray(r, dtype=np.float64) for r in geom["coordinates"]]
+            parts[base + int(value)].geoms.append(shapely.Polygon(rings[0], rings[1:]))
         return parts
 
     def _finish(self, part: _Part) -> None:
@@ -174,6 +220,14 @@ class Georef:
             return g.area, g.length
         return geom_map.area * self.unit_m**2, geom_map.length * self.unit_m
 
+    def min_pixels(self, min_area: float) -> int:
+        """Pixel count below which a component's polygon is surely under ``min_area``
+        (exact for "projected" and "pixel": a traced polygon's area is pixels x pixel area);
+        0 for "geographic", where the pixel area varies with latitude."""
+        if self.kind == "geographic" or min_area <= 0:
+            return 0
+        return max(0, math.ceil(min_area / self.pixel_area_m2() * (1 - 1e-9)))
+
     def pixel_area_m2(self) -> float:
         a, b, _, d, e, _ = self.transform
         if self.kind == "geographic":
@@ -194,10 +248,12 @@ class GeoJsonWriter:
         self.fh.write(json.dumps(head)[:-1] + ', "features": [\n')
 
     def write(self, properties: dict, geometry) -> None:
-        from shapely.geometry import mapping
+        import shapely
 
-        feature = {"type": "Feature", "properties": properties, "geometry": mapping(geometry)}
-        self.fh.write((",\n" if self.count else "") + json.dumps(feature))
+        feature = (
+            f'{{"type": "Feature", "properties": {json.dumps(properties)}, "geometry": {shapely.to_geojson(geometry)}}}'
+        )
+        self.fh.write((",\n" if self.count else "") + feature)
         self.count += 1
 
     def close(self) -> None:

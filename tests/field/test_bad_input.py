@@ -12,6 +12,7 @@ import rasterio
 
 from lnet_edge.defaults import SAMPLE_SCENE
 from lnet_edge.field import io
+from lnet_edge.field.gpkg import GeoPackageWriter
 from lnet_edge.field.pipeline import InferOptions, run_scenes, scene_outputs
 from lnet_edge.model.config import ModelConfig
 from tests.field.field_helpers import ThresholdRunner, rgb_from_mask, write_scene
@@ -122,3 +123,40 @@ def test_disk_full_mid_run_leaves_nothing_that_looks_complete(tmp_path: Path, go
     assert [r.status for r in results] == ["failed", "done"]
     assert "disk full" in results[0].message
     assert sorted(p.name for p in scene_outputs(out, good)["summary"].parent.iterdir()) == []
+
+
+def test_geopackage_filling_the_disk_fails_the_scene_cleanly(tmp_path: Path, good: Path, monkeypatch) -> None:
+    """SQLite's own 'database or disk is full' (a page limit makes it real), reported like any full disk."""
+    dots = np.zeros((600, 600), np.uint8)
+    dots[5::20, 5::20] = 1
+    dots = cv2.dilate(dots, np.ones((8, 8), np.uint8))  # 900 squares of 8 x 8 px = 16 m²
+    many = write_scene(tmp_path / "many.tif", rgb_from_mask(dots))
+    real_create = GeoPackageWriter._create
+
+    def small_disk(self, crs):
+        real_create(self, crs)
+        pages = self.db.execute("PRAGMA page_count").fetchone()[0]
+        self.db.execute(f"PRAGMA max_page_count = {pages + 4}")
+
+    monkeypatch.setattr(GeoPackageWriter, "_create", small_disk)
+    out = tmp_path / "out"
+    results = _run([many, good], out, min_area_m2=10.0)
+    assert [r.status for r in results] == ["failed", "done"]
+    assert "disk full" in results[0].message and "many_landslides.gpkg" in results[0].message
+    assert list(scene_outputs(out, many)["summary"].parent.iterdir()) == []
+
+
+def test_jpeg2000_scene_keeps_its_georeference(tmp_path: Path, good: Path) -> None:
+    with rasterio.open(good) as src:
+        profile, data = src.profile, src.read()
+    jp2 = tmp_path / "good.jp2"
+    profile.update(driver="JP2OpenJPEG", QUALITY=100, REVERSIBLE="YES")
+    for key in ("tiled", "blockxsize", "blockysize", "compress", "interleave"):
+        profile.pop(key, None)
+    with rasterio.open(jp2, "w", **profile) as dst:
+        dst.write(data)
+    results = _run([jp2], tmp_path / "out")
+    assert results[0].status == "done", results[0].message
+    with rasterio.open(results[0].summary["outputs"]["mask"]) as m, rasterio.open(good) as src:
+        assert m.crs == src.crs and m.transform.almost_equals(src.transform)
+        np.testing.assert_array_equal(m.read(1), (src.read(1) > 127).astype(np.uint8))

@@ -41,7 +41,7 @@ def write_blobs(path: Path, h: int, w: int, strip: int = 512) -> None:
 
 
 def test_peak_memory_is_bounded_by_a_strip_not_the_scene(tmp_path: Path) -> None:
-    h, w = 16384, 1024  # tall and narrow: a strip is 1/64 of the scene
+    h, w = 32768, 1024  # tall and narrow: a strip is 1/128 of the scene, a vectorising band 1/32
     scene = tmp_path / "tall.tif"
     write_blobs(scene, h, w)
     full_float_scene = h * w * 4
@@ -54,4 +54,4 @@ def test_peak_memory_is_bounded_by_a_strip_not_the_scene(tmp_path: Path) -> None
         tracemalloc.stop()
     print(f"peak traced {peak / 2**20:.1f} MiB vs full-scene float32 {full_float_scene / 2**20:.0f} MiB")
     assert summary["landslide_count"] > 50
-    assert peak < 0.75 * full_float_scene  # no full-scene buffer (measured about 37 MiB)
+    assert peak < 0.75 * full_float_scene  # no full-scene buffer (measured about 78 MiB)

@@ -85,10 +85,10 @@ class StripVectorizer:
         import cv2
 
         n, labels, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=4, ltype=cv2.CV_32S)
-        labels = self._drop_small(labels, stats)
+        labels, ids = self._drop_small(labels, stats)
         base = self._next
         self._next += n
-        new = self._parts(labels, stats, prob, row0, base)
+        new = self._parts(labels, ids, stats, prob, row0, base)
         parent: dict[int, int] = {}
 
         def find(a: int) -> int:
@@ -132,8 +132,9 @@ class StripVectorizer:
             self._finish(part)
         self._open, self._bottom = {}, None
 
-    def _drop_small(self, labels: np.ndarray, stats: np.ndarray) -> np.ndarray:
-        """Labels with the closed components below ``min_pixels`` set to background (counted)."""
+    def _drop_small(self, labels: np.ndarray, stats: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Labels with the closed components below ``min_pixels`` set to background (counted),
+        and the ids of the components kept."""
         import cv2
 
         top = stats[:, cv2.CC_STAT_TOP]
@@ -142,29 +143,30 @@ class StripVectorizer:
         )
         small = closed & (stats[:, cv2.CC_STAT_AREA] < self.min_pixels)
         small[0] = False
+        ids = np.flatnonzero(~small)[1:]
         if not small.any():
-            return labels
+            return labels, ids
         self.dropped += int(small.sum())
-        return np.where(small[labels], 0, labels)
+        return np.where(small[labels], 0, labels), ids
 
     @staticmethod
-    def _parts(labels: np.ndarray, stats: np.ndarray, prob: np.ndarray, row0: int, base: int) -> dict[int, _Part]:
+    def _parts(
+        labels: np.ndarray, ids: np.ndarray, stats: np.ndarray, prob: np.ndarray, row0: int, base: int
+    ) -> dict[int, _Part]:
         import cv2
         import shapely
         from affine import Affine
         from rasterio.features import shapes
 
-        fg = labels > 0
-        if not fg.any():
+        if not len(ids):
             return {}
-        n = len(stats)
-        sums = np.bincount(labels.ravel(), weights=prob.ravel(), minlength=n)
         parts = {}
-        for i in np.unique(labels[fg]).tolist():
+        for i in ids.tolist():  # statistics inside each bounding box: no full-band passes
             x, y, w, h, count = stats[i, : cv2.CC_STAT_AREA + 1]
             box = np.s_[y : y + h, x : x + w]
-            pmax = float(prob[box][labels[box] == i].max())
-            parts[base + i] = _Part([], int(count), float(sums[i]), pmax)
+            p = prob[box][labels[box] == i]
+            parts[base + i] = _Part([], int(count), float(p.sum(dtype=np.float64)), float(p.max()))
+        fg = labels > 0
         for geom, value in shapes(labels, mask=fg, connectivity=4, transform=Affine.translation(0, row0)):
             rings = [np.asarray(r, dtype=np.float64) for r in geom["coordinates"]]
             parts[base + int(value)].geoms.append(shapely.Polygon(rings[0], rings[1:]))

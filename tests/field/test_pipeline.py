@@ -29,9 +29,10 @@ def onnx():
 
 @pytest.mark.xfail(
     strict=True,
-    reason="the shipped L-Net's coordinate attention averages whole rows and columns, so a 640 px whole-image "
-    "pass sees other context than 256 px tiles: 3.6 % of mask pixels differ (3.3 % with 128 px overlap), "
-    "measured with the trained default model; tiling and blending are checked on their own in test_tiling.py",
+    reason="the shipped L-Net sees context beyond a 256 px tile (coordinate attention pools whole rows and "
+    "columns; the MFF bottleneck's dilated convolutions reach about 270 px): 3.6 % of mask pixels differ here, "
+    "3.3-4.5 % on three crops, as often near tile seams as away from them (bench/tiled_vs_whole.py); even a "
+    "trained variant without attention differs by 0.3-2.7 %. Tiling and blending are exact on their own (test_tiling.py)",
 )
 def test_tiled_prediction_matches_whole_image_prediction(onnx, shared_data: Path, tmp_path: Path) -> None:
     runner, config = onnx

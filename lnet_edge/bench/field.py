@@ -37,6 +37,7 @@ def time_field(
         "repeats": repeats,
         "seconds": [p["seconds"] for p in passes],
         "median_seconds": seconds,
+        "median_model_seconds": statistics.median(p["model_seconds"] for p in passes),
         "scene_area_km2": km2,
         "area_from": "georeference" if last["scene_area_km2"] else f"--gsd {gsd_m} m",
         "tiles_per_s": last["tiles_run"] / seconds,

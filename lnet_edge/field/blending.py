@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 
 
@@ -28,6 +30,7 @@ def taper(length: int, ramp: int, rise: bool, fall: bool) -> np.ndarray:
     return w
 
 
+@lru_cache(maxsize=64)  # a scene uses at most nine distinct windows (corners, edges, inside)
 def blend_window(
     height: int,
     width: int,
@@ -38,8 +41,11 @@ def blend_window(
     right: bool = True,
 ) -> np.ndarray:
     """2-D float64 weights of one tile: the outer product of the row and column tapers.
-    ``top``/``bottom``/``left``/``right`` say which sides have a neighbouring tile."""
-    return np.outer(taper(height, ramp, top, bottom), taper(width, ramp, left, right))
+    ``top``/``bottom``/``left``/``right`` say which sides have a neighbouring tile. Cached and
+    read-only."""
+    w = np.outer(taper(height, ramp, top, bottom), taper(width, ramp, left, right))
+    w.flags.writeable = False
+    return w
 
 
 class StripAccumulator:

@@ -171,19 +171,22 @@ class _Sinks:
             io.commit(self.paths["quicklook"])
 
 
-def _infer_strips(src, indexes, scaling, runner, config, options, sinks: _Sinks, on_tiles) -> tuple[int, int]:
-    """The tile-row loop; returns (tiles run, tiles skipped as all-nodata)."""
+def _infer_strips(src, indexes, scaling, runner, config, options, sinks: _Sinks, on_tiles) -> tuple[int, int, float]:
+    """The tile-row loop; returns (tiles run, tiles skipped as all-nodata, seconds in the model)."""
     h, w, t, ov = src.height, src.width, config.tile, options.overlap
     ys, xs = tile_origins(h, t, ov), tile_origins(w, t, ov)
     th, tw = min(t, h), min(t, w)
     acc = StripAccumulator(th, w, 0)
     run = skipped = 0
+    model_s = 0.0
     for i, y in enumerate(ys):
         raw, valid = io.read_strip(src, indexes, y, th, sinks.paths["probability"].parent / src.name)
         image = scaling.apply(raw)
         keep = [x for x in xs if valid[:, x : x + tw].any()]
         skipped += len(xs) - len(keep)
+        t0 = time.perf_counter()
         probs = predict_tiles(runner, [image[:, x : x + tw] for x in keep], config, options.batch)
+        model_s += time.perf_counter() - t0
         for x, p in zip(keep, probs):
             j = xs.index(x)
             weight = blend_window(th, tw, ov, i > 0, i < len(ys) - 1, j > 0, j < len(xs) - 1)
@@ -197,7 +200,7 @@ def _infer_strips(src, indexes, scaling, runner, config, options, sinks: _Sinks,
             acc.advance(ys[i + 1])
         if on_tiles:
             on_tiles(len(xs))
-    return run, skipped
+    return run, skipped, model_s
 
 
 def run_scene(
@@ -243,7 +246,7 @@ def _run_scene(scene, out, runner, config, options, model_info, on_start, on_til
         threshold = config.threshold if options.threshold is None else options.threshold
         sinks = _Sinks(paths, src, georef, config, options, threshold)
         try:
-            run, skipped = _infer_strips(src, indexes, scaling, runner, config, options, sinks, on_tiles)
+            run, skipped, model_s = _infer_strips(src, indexes, scaling, runner, config, options, sinks, on_tiles)
             sinks.close(True)
         except BaseException:
             sinks.close(False)
@@ -276,6 +279,7 @@ def _run_scene(scene, out, runner, config, options, model_info, on_start, on_til
     summary.update(
         {
             "seconds": round(seconds, 3),
+            "model_seconds": round(model_s, 3),  # in predict_tiles: batching, the runner, sigmoid
             "km2_per_second": round(km2 / seconds, 6) if km2 is not None and seconds > 0 else None,
             **model_info,
             "notes": notes,

@@ -107,6 +107,7 @@ def test_field_mode_on_the_sample_scene(shared_data: Path, bench_work: Path, tmp
     f = entry["field"]
     assert f["tiles_run"] > 0 and f["area_from"] == "georeference" and f["scene_area_km2"] > 0
     assert f["km2_per_s"] == pytest.approx(f["scene_area_km2"] / f["median_seconds"])
+    assert 0 < f["median_model_seconds"] < f["median_seconds"]
     assert f["model_tiles_per_s"] == entry["timings"][0]["tiles_per_s"]
     assert 0 < f["field_share_of_model"] < 5
     assert any(

@@ -24,8 +24,8 @@ from lnet_edge.export.manifest import (
     read_export_metadata,
     save_artifact,
 )
-from lnet_edge.export.parity import FP16_TOLERANCE, check_parity, ort_logits
-from lnet_edge.export.tiles import batch_of, tiles_from_folders, tiles_sha256
+from lnet_edge.export.parity import FP16_TOLERANCE, check_parity, ort_logits, parity_record
+from lnet_edge.export.tiles import batch_of, tiles_from_folders
 from lnet_edge.lazy import lazy_import
 from lnet_edge.model.checkpoint import sha256_file
 
@@ -127,11 +127,6 @@ def fp16_from_onnx(fp32_onnx: Path, out: Path, data: list[Path], options: Fp16Op
         parent={"path": Path(fp32_onnx).name, "sha256": sha256_file(fp32_onnx)},
         options=asdict(options),
         fp32_nodes=keep,
-        parity={
-            "reference": "onnx-fp32",
-            "tolerance": asdict(FP16_TOLERANCE),
-            "checks": parity,
-            "tiles_sha256": tiles_sha256(tiles),
-        },
+        parity=parity_record("onnx-fp32", FP16_TOLERANCE, parity, tiles),
     )
     return save_artifact(half, out, new_meta)

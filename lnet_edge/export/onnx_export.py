@@ -18,8 +18,8 @@ from pathlib import Path
 
 from lnet_edge.errors import LnetError
 from lnet_edge.export.manifest import MULTIPLE, export_metadata, save_artifact
-from lnet_edge.export.parity import FP32_TOLERANCE, check_parity, ort_logits
-from lnet_edge.export.tiles import batch_of, tiles_from_folders, tiles_sha256
+from lnet_edge.export.parity import FP32_TOLERANCE, check_parity, ort_logits, parity_record
+from lnet_edge.export.tiles import batch_of, tiles_from_folders
 from lnet_edge.lazy import lazy_import
 from lnet_edge.model.checkpoint import load_model, sha256_file
 from lnet_edge.model.config import ModelConfig
@@ -150,11 +150,6 @@ def onnx_from_checkpoint(
         source_checkpoint=Path(checkpoint).name,
         opset=options.opset,
         options=asdict(options),
-        parity={
-            "reference": "pytorch-fp32",
-            "tolerance": asdict(FP32_TOLERANCE),
-            "checks": parity,
-            "tiles_sha256": tiles_sha256(used),
-        },
+        parity=parity_record("pytorch-fp32", FP32_TOLERANCE, parity, used),
     )
     return save_artifact(proto, out, meta)

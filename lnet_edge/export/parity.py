@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from lnet_edge.errors import LnetError
+from lnet_edge.export.tiles import Tile, tiles_sha256
 
 Logits = Callable[[np.ndarray], np.ndarray]
 
@@ -71,6 +72,11 @@ def check_parity(
                 f"max|logit|, sign agreement >= {100 * tol.min_sign} %); nothing was written"
             )
     return results
+
+
+def parity_record(reference: str, tol: Tolerance, checks: list[dict], tiles: list[Tile]) -> dict:
+    """The ``parity`` entry of an artifact's metadata: what it was compared with, how, on which tiles."""
+    return {"reference": reference, "tolerance": asdict(tol), "checks": checks, "tiles_sha256": tiles_sha256(tiles)}
 
 
 def ort_logits(model_bytes_or_path, threads: int | None = None) -> Logits:

@@ -1,4 +1,4 @@
-"""Scene writers and a tiny fast runner shared by the field tests."""
+"""Scene writers shared by the field tests; the stand-in runner lives in lnet_edge.field.synthetic."""
 
 from __future__ import annotations
 
@@ -8,27 +8,9 @@ import numpy as np
 import rasterio
 from rasterio.transform import from_origin
 
-from lnet_edge.runners.base import OUTPUT_NAME, Runner
+from lnet_edge.field.synthetic import ORIGIN, UTM48N, ThresholdRunner  # noqa: F401 - re-exported for the tests
 
-UTM48N = "EPSG:32648"
-TRANSFORM = from_origin(366070.0, 3483660.0, 0.5, 0.5)
-
-
-class ThresholdRunner(Runner):
-    """Pixel-wise stand-in for a network: logit +10 where band 1 > 127.5, else -10.
-
-    Pointwise, so tiling cannot change its output: what comes out is exactly the input's mask.
-    """
-
-    name = "threshold-stub"
-
-    def activate_impl(self) -> None:
-        self.calls = 0
-
-    def infer_impl(self, feed: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        self.calls += 1
-        x = feed["image"][:, :1]
-        return {OUTPUT_NAME: np.where(x > 0, 10.0, -10.0).astype(np.float32)}
+TRANSFORM = from_origin(*ORIGIN, 0.5, 0.5)
 
 
 def write_scene(path: Path, data: np.ndarray, crs=UTM48N, transform=TRANSFORM, nodata=None) -> Path:

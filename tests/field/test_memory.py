@@ -9,41 +9,15 @@ from __future__ import annotations
 import tracemalloc
 from pathlib import Path
 
-import numpy as np
-import rasterio
-
 from lnet_edge.field.pipeline import InferOptions, run_scene
+from lnet_edge.field.synthetic import ThresholdRunner, write_blob_scene
 from lnet_edge.model.config import ModelConfig
-from tests.field.field_helpers import TRANSFORM, ThresholdRunner
-
-
-def write_blobs(path: Path, h: int, w: int, strip: int = 512) -> None:
-    """A scene of landslide-like blobs, written strip by strip (never whole in memory)."""
-    yy, xx = np.mgrid[0:strip, 0:w]
-    with rasterio.open(
-        path,
-        "w",
-        driver="GTiff",
-        width=w,
-        height=h,
-        count=3,
-        dtype="uint8",
-        crs="EPSG:32648",
-        transform=TRANSFORM,
-        tiled=True,
-        compress="deflate",
-    ) as dst:
-        for r in range(0, h, strip):
-            n = min(strip, h - r)
-            v = np.sin((yy[:n] + r) / 37.0) * np.cos(xx[:n] / 53.0) > 0.6
-            band = np.where(v, 200, 40).astype(np.uint8)
-            dst.write(np.stack([band] * 3), window=rasterio.windows.Window(0, r, w, n))
 
 
 def test_peak_memory_is_bounded_by_a_strip_not_the_scene(tmp_path: Path) -> None:
     h, w = 32768, 1024  # tall and narrow: a strip is 1/128 of the scene, a vectorising band 1/32
     scene = tmp_path / "tall.tif"
-    write_blobs(scene, h, w)
+    write_blob_scene(scene, h, w)
     full_float_scene = h * w * 4
     tracemalloc.start()
     try:

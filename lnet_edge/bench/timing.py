@@ -69,7 +69,9 @@ class TegraStats:
     printed no VDD_IN / POM_5V_IN reading).
     """
 
-    POWER = re.compile(r"(?:VDD_IN|POM_5V_IN)\s+(\d+)mW")
+    # board input rail: "VDD_IN 5832mW/5852mW" (JetPack 5/6: instant/average), "POM_5V_IN 2150/2150"
+    # or "VDD_IN 4136/4136" (JetPack 4, no unit); the first figure, the instant one, is taken
+    POWER = re.compile(r"\b(?:VDD_IN|POM_5V_IN)\s+(\d+)(?:mW)?(?:/\d+(?:mW)?)?")
 
     def __init__(self, interval_ms: int = 100) -> None:
         self.interval_ms, self.proc, self.mean_watts = interval_ms, None, None
@@ -89,5 +91,10 @@ class TegraStats:
             return
         self.proc.terminate()
         out, _ = self.proc.communicate(timeout=5)
-        mw = [int(m) for m in self.POWER.findall(out or "")]
-        self.mean_watts = sum(mw) / len(mw) / 1e3 if mw else None
+        self.mean_watts = self.mean_board_watts(out or "")
+
+    @classmethod
+    def mean_board_watts(cls, text: str) -> float | None:
+        """Mean of the board input power readings in tegrastats output, in watts."""
+        mw = [int(m) for m in cls.POWER.findall(text)]
+        return sum(mw) / len(mw) / 1e3 if mw else None

@@ -106,3 +106,28 @@ def test_rerun_skips_complete_scenes_and_overwrite_redoes_them(tmp_path: Path) -
     assert not is_complete(paths)
     options = json.loads(paths["options"].read_text())
     assert options["overlap"] == 64 and options["min_area_m2"] == 100.0
+
+
+def test_polygon_areas_in_a_geographic_crs_match_the_ellipsoid(tmp_path: Path) -> None:
+    """WGS 84 degrees: a 200 x 200 px rectangle against the exact area of a latitude/longitude
+    rectangle on the ellipsoid (the authalic-latitude formula), at 30° N and near the equator."""
+    a, e2 = 6378137.0, 0.00669437999014
+    e = np.sqrt(e2)
+
+    def q(lat_deg: float) -> float:
+        s = np.sin(np.radians(lat_deg))
+        return s / (1 - e2 * s**2) + np.log((1 + e * s) / (1 - e * s)) / (2 * e)
+
+    deg = 1e-5  # ~1.1 m pixels
+    mask = np.zeros((400, 300), np.uint8)
+    mask[100:300, 50:250] = 1
+    for north in (30.004, 0.5):
+        transform = rasterio.transform.from_origin(104.0, north, deg, deg)
+        scene = write_scene(tmp_path / f"geo{north}.tif", rgb_from_mask(mask), crs="EPSG:4326", transform=transform)
+        with ThresholdRunner() as runner:
+            summary = run_scene(scene, tmp_path / "out", runner, ModelConfig(), InferOptions(), INFO)
+        (feature,) = json.loads(Path(summary["outputs"]["polygons"]).read_text())["features"]
+        top, bottom = north - 100 * deg, north - 300 * deg
+        exact = np.radians(200 * deg) * a**2 * (1 - e2) / 2 * (q(top) - q(bottom))
+        assert feature["properties"]["area_m2"] == pytest.approx(exact, rel=1e-4)
+        assert summary["crs"] == "EPSG:4326" and summary["georeference"] == "geographic"

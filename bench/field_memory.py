@@ -1,12 +1,13 @@
 """Peak resident memory of `lnet-edge infer`'s pipeline on a generated 20000 x 20000 RGB scene.
 
 The scene (landslide-like blobs, UTM 48N, 0.5 m) is written strip by strip; the pipeline then
-runs in a child process with a pointwise stand-in runner (the real network would take hours on
-2 CPU cores; every other stage is the real one: windowed reads, tiling, raised-cosine blending,
-block-row GeoTIFF writes, streamed polygons, quicklook). The child's peak RSS (ru_maxrss) is
-recorded in bench/results/field_memory-<size>px-<date>.json.
+runs in a child process, with a pointwise stand-in runner by default (every other stage is the
+real one: windowed reads, tiling, raised-cosine blending, block-row GeoTIFF writes, streamed
+polygons, quicklook) or with a real model (``--model``, ONNX Runtime; minutes per scene on a
+small CPU). The child's peak RSS (ru_maxrss) is recorded in
+bench/results/field_memory-<size>px[-<model>]-<date>.json.
 
-Usage: python bench/field_memory.py [--size 20000] [--workdir /tmp/field_memory]
+Usage: python bench/field_memory.py [--size 20000] [--model MODEL.onnx] [--workdir /tmp/field_memory]
 """
 
 from __future__ import annotations
@@ -24,24 +25,28 @@ from pathlib import Path
 from lnet_edge.field.synthetic import write_blob_scene
 
 
-def child(scene: Path, out: Path) -> None:
+def child(scene: Path, out: Path, model: str) -> None:
     from lnet_edge.field.pipeline import InferOptions, run_scene
     from lnet_edge.field.synthetic import ThresholdRunner
     from lnet_edge.model.config import ModelConfig
+    from lnet_edge.runners.open import open_model
 
-    with ThresholdRunner() as runner:
-        s = run_scene(scene, out, runner, ModelConfig(), InferOptions(batch=8, overwrite=True), {})
-    print(json.dumps({k: s[k] for k in ("tiles", "landslide_count", "seconds", "km2_per_second")}))
+    runner, config = (ThresholdRunner(), ModelConfig()) if model == "-" else open_model(Path(model))
+    with runner:
+        s = run_scene(scene, out, runner, config, InferOptions(batch=4 if model != "-" else 8, overwrite=True), {})
+    keys = ("tiles", "landslide_count", "seconds", "model_seconds", "km2_per_second")
+    print(json.dumps({k: s[k] for k in keys}))
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--size", type=int, default=20000)
     ap.add_argument("--workdir", type=Path, default=Path("/tmp/field_memory"))
-    ap.add_argument("--child", nargs=2, type=Path)
+    ap.add_argument("--model", type=Path, help="run this model (ONNX) instead of the pointwise stand-in")
+    ap.add_argument("--child", nargs=3)
     a = ap.parse_args()
     if a.child:
-        return child(*a.child)
+        return child(Path(a.child[0]), Path(a.child[1]), a.child[2])
     a.workdir.mkdir(parents=True, exist_ok=True)
     scene = a.workdir / f"blobs_{a.size}.tif"
     if not scene.exists():
@@ -50,7 +55,7 @@ def main() -> None:
         print(f"wrote {scene} in {time.perf_counter() - t:.0f} s")
     t = time.perf_counter()
     run = subprocess.run(
-        [sys.executable, __file__, "--child", str(scene), str(a.workdir / "out")],
+        [sys.executable, __file__, "--child", str(scene), str(a.workdir / "out"), str(a.model or "-")],
         check=True,
         capture_output=True,
         text=True,
@@ -63,11 +68,13 @@ def main() -> None:
         "wall_s": round(wall, 1),
         **json.loads(run.stdout.strip().splitlines()[-1]),
         "machine": platform.processor() or platform.machine(),
-        "note": "pointwise stand-in runner; shared 2-core machine",
+        "runner": f"onnxruntime: {a.model.name}" if a.model else "pointwise stand-in",
+        "note": "shared 2-core machine",
         "date": datetime.date.today().isoformat(),
     }
     print(json.dumps(result, indent=2))
-    dest = Path(__file__).parent / "results" / f"field_memory-{a.size}px-{result['date']}.json"
+    tag = f"-{a.model.stem}" if a.model else ""
+    dest = Path(__file__).parent / "results" / f"field_memory-{a.size}px{tag}-{result['date']}.json"
     dest.parent.mkdir(parents=True, exist_ok=True)
     part = dest.with_name(dest.name + ".part")
     part.write_text(json.dumps(result, indent=2) + "\n")

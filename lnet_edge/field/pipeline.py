@@ -244,13 +244,15 @@ def _run_scene(scene, out, runner, config, options, model_info, on_start, on_til
         paths["summary"].parent.mkdir(parents=True, exist_ok=True)
         paths["summary"].unlink(missing_ok=True)  # a rerun with --overwrite must not look complete midway
         threshold = config.threshold if options.threshold is None else options.threshold
-        sinks = _Sinks(paths, src, georef, config, options, threshold)
+        sinks = None
         try:
+            sinks = _Sinks(paths, src, georef, config, options, threshold)
             run, skipped, model_s = _infer_strips(src, indexes, scaling, runner, config, options, sinks, on_tiles)
             sinks.close(True)
         except BaseException:
-            sinks.close(False)
-            io.discard_parts(paths["summary"].parent)
+            if sinks is not None:
+                sinks.close(False)
+            io.discard_parts(paths["summary"].parent)  # also what a writer that failed to open left
             raise
         scene_m2, _ = georef.metric(georef.to_map(_box(src.width, src.height)))
         km2 = scene_m2 / 1e6 if georef.kind != "pixel" else None

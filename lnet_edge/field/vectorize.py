@@ -1,10 +1,11 @@
 """Landslide polygons from a mask streamed in row strips.
 
-Each strip is labelled into 4-connected components (OpenCV) and traced into polygons
+Strips are gathered into bands of at least ``BAND_PX`` pixels (fewer band edges, fewer unions).
+Each band is labelled into 4-connected components (OpenCV) and traced into polygons
 (``rasterio.features.shapes``, also 4-connected) in pixel coordinates. A component that touches
-the strip's last row may continue below: it stays open, and the next strip's components whose
+the band's last row may continue below: it stays open, and the next band's components whose
 first-row pixels sit under it are merged with it (union-find on the shared row, then one
-``shapely.union_all``). A polygon is emitted once nothing can join it, so memory holds one strip
+``shapely.union_all``). A polygon is emitted once nothing can join it, so memory holds one band
 and the open polygons, never the whole mask. Per-polygon pixel count, probability sum and
 maximum are carried along, so mean and max probability are exact.
 
@@ -121,8 +122,7 @@ class StripVectorizer:
             else:
                 groups[root] = part
         last = labels[-1]
-        ids = np.unique(last[last > 0])
-        roots = {int(i): find(base + int(i)) for i in ids}
+        roots = {int(i): find(base + int(i)) for i in np.unique(last[last > 0])}
         open_roots = set(roots.values())
         self._open = {}
         for root, part in groups.items():
@@ -148,6 +148,7 @@ class StripVectorizer:
         import cv2
 
         top = stats[:, cv2.CC_STAT_TOP]
+        # closed: cannot meet a part left open above (first row) nor continue below (last row)
         closed = (top > 0 if self._bottom is not None else top >= 0) & (
             top + stats[:, cv2.CC_STAT_HEIGHT] < labels.shape[0]
         )

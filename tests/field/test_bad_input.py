@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import sqlite3
 from pathlib import Path
 
 import cv2
@@ -160,3 +161,16 @@ def test_jpeg2000_scene_keeps_its_georeference(tmp_path: Path, good: Path) -> No
     with rasterio.open(results[0].summary["outputs"]["mask"]) as m, rasterio.open(good) as src:
         assert m.crs == src.crs and m.transform.almost_equals(src.transform)
         np.testing.assert_array_equal(m.read(1), (src.read(1) > 127).astype(np.uint8))
+
+
+def test_a_writer_failing_to_open_leaves_no_parts(tmp_path: Path, good: Path, monkeypatch) -> None:
+    """The GeoTIFFs are open when the GeoPackage cannot be created: nothing of the scene stays."""
+
+    def no_gpkg(self, crs):
+        raise sqlite3.OperationalError("unable to open database file")
+
+    monkeypatch.setattr(GeoPackageWriter, "_create", no_gpkg)
+    out = tmp_path / "out"
+    results = _run([good], out)
+    assert results[0].status == "failed" and "cannot write" in results[0].message
+    assert list(scene_outputs(out, good)["summary"].parent.iterdir()) == []

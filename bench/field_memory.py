@@ -23,6 +23,7 @@ import time
 from pathlib import Path
 
 from lnet_edge.field.synthetic import write_blob_scene
+from lnet_edge.files import write_text_atomic
 
 
 def child(scene: Path, out: Path, model: str) -> None:
@@ -76,9 +77,7 @@ def main() -> None:
     tag = f"-{a.model.stem}" if a.model else ""
     dest = Path(__file__).parent / "results" / f"field_memory-{a.size}px{tag}-{result['date']}.json"
     dest.parent.mkdir(parents=True, exist_ok=True)
-    part = dest.with_name(dest.name + ".part")
-    part.write_text(json.dumps(result, indent=2) + "\n")
-    part.replace(dest)
+    write_text_atomic(dest, json.dumps(result, indent=2) + "\n")
 
 
 if __name__ == "__main__":

@@ -22,6 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
+from lnet_edge.files import write_text_atomic
+
 # (image of the Sichuan aerial set, top-left row/col of the 640 x 640 crop)
 CROPS = [("Landslide002.png", 100, 200), ("Landslide003.png", 0, 0), ("Landslide010.png", 0, 0)]
 SIZE = 640
@@ -117,9 +119,7 @@ def main() -> None:
         "note": args.note,
         "rows": rows,
     }
-    tmp_path = args.out / (name + ".part")
-    tmp_path.write_text(json.dumps(record, indent=2))
-    tmp_path.replace(args.out / name)
+    write_text_atomic(args.out / name, json.dumps(record, indent=2))
     print(f"wrote {args.out / name}")
 
 

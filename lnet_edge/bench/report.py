@@ -11,6 +11,7 @@ import os
 from pathlib import Path
 
 from lnet_edge.bench.field import versus_model
+from lnet_edge.files import write_text_atomic
 
 REFERENCE_TILE = 256
 # Goals of the CPU recording, checked against the run itself.
@@ -233,9 +234,7 @@ def write_all(report: dict, out: Path) -> dict[str, Path]:
     stem = out / f"bench-{report['machine_tag']}"
     paths = {"json": stem.with_suffix(".json"), "md": stem.with_suffix(".md"), "png": stem.with_suffix(".png")}
     for kind, text in (("json", json.dumps(report, indent=1, default=str) + "\n"), ("md", markdown(report))):
-        tmp = paths[kind].with_name(paths[kind].name + ".tmp")
-        tmp.write_text(text)
-        os.replace(tmp, paths[kind])
+        write_text_atomic(paths[kind], text)
     tmp = paths["png"].with_name(paths["png"].stem + ".tmp.png")
     plot(report, tmp)
     os.replace(tmp, paths["png"])

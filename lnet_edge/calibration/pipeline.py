@@ -8,7 +8,6 @@ gate has passed, so a failed run leaves the report and nothing else.
 from __future__ import annotations
 
 import json
-import os
 import tempfile
 import time
 from dataclasses import asdict, dataclass, field, replace
@@ -34,6 +33,7 @@ from lnet_edge.export.manifest import (
     save_artifact,
 )
 from lnet_edge.export.tiles import Tile, batch_of, tiles_from_folders, tiles_sha256
+from lnet_edge.files import write_text_atomic
 from lnet_edge.model.checkpoint import sha256_file
 
 
@@ -229,9 +229,7 @@ def write_report(report: dict, paths: dict) -> None:
         (paths["report"], json.dumps(report, indent=1, default=str)),
         (paths["report_md"], report_markdown(report)),
     ):
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(text + "\n")
-        os.replace(tmp, path)
+        write_text_atomic(path, text + "\n")
 
 
 def report_markdown(report: dict) -> str:

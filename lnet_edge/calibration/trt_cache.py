@@ -11,11 +11,11 @@ the calibrator class to use (percentile has no TensorRT calibrator: use EntropyC
 
 from __future__ import annotations
 
-import os
 import struct
 from pathlib import Path
 
 from lnet_edge.errors import LnetError
+from lnet_edge.files import write_text_atomic
 
 ALGORITHMS = {"entropy": "EntropyCalibration2", "percentile": "EntropyCalibration2", "minmax": "MinMaxCalibration"}
 
@@ -37,11 +37,7 @@ def calibration_cache_from_qdq(qdq_model, out: Path, method: str = "entropy", tr
     """Write the activation scales of ``qdq_model`` (a ModelProto) as a TensorRT cache."""
     lines = [f"TRT-{trt_version}-{ALGORITHMS[method]}"]
     lines += [f"{name}: {struct.pack('>f', s).hex()}" for name, s in sorted(activation_scales(qdq_model).items())]
-    out = Path(out)
-    tmp = out.with_name(out.name + ".tmp")
-    tmp.write_text("\n".join(lines) + "\n")
-    os.replace(tmp, out)
-    return out
+    return write_text_atomic(Path(out), "\n".join(lines) + "\n")
 
 
 def read_calibration_cache(path: Path) -> tuple[str, dict[str, float]]:

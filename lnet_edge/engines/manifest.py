@@ -7,12 +7,12 @@ it; everything lnet-edge needs to know travels in this file instead.
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from lnet_edge.engines.options import BuildOptions
 from lnet_edge.errors import LnetError
+from lnet_edge.files import write_text_atomic
 from lnet_edge.model.config import ModelConfig
 
 FORMAT = "lnet-edge-plan-manifest"
@@ -84,11 +84,7 @@ class Manifest:
 
     def save(self, path: Path) -> Path:
         """Write atomically (temporary name, then rename), so a reader never sees half a file."""
-        path = Path(path)
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(json.dumps(self.to_dict(), indent=2) + "\n")
-        os.replace(tmp, path)
-        return path
+        return write_text_atomic(path, json.dumps(self.to_dict(), indent=2) + "\n")
 
 
 def read_manifest(plan: Path) -> Manifest:

@@ -4,12 +4,12 @@ per image, written as JSON and a markdown table."""
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 from lnet_edge.data.readers import Sample, read_pair
 from lnet_edge.eval.metrics import Confusion, confusion, scores
 from lnet_edge.eval.predict import predict_logits
+from lnet_edge.files import write_text_atomic
 from lnet_edge.model.config import ModelConfig
 from lnet_edge.runners.base import Runner
 
@@ -53,7 +53,5 @@ def write_report(report: dict, out: Path) -> tuple[Path, Path]:
     out.mkdir(parents=True, exist_ok=True)
     paths = (out / "eval.json", out / "eval.md")
     for path, text in zip(paths, (json.dumps(report, indent=1), markdown_table(report))):
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(text)
-        os.replace(tmp, path)
+        write_text_atomic(path, text)
     return paths

@@ -4,8 +4,8 @@ resume, per-epoch metrics to CSV and JSON, seeded."""
 from __future__ import annotations
 
 import csv
+import io
 import json
-import os
 import random
 import time
 from dataclasses import asdict, dataclass, field
@@ -17,6 +17,7 @@ from lnet_edge.data.readers import Sample, read_pair
 from lnet_edge.errors import LnetError
 from lnet_edge.eval.metrics import Confusion, confusion, scores
 from lnet_edge.eval.predict import predict_logits
+from lnet_edge.files import write_text_atomic
 from lnet_edge.lazy import lazy_import
 from lnet_edge.model.checkpoint import load_model, read_checkpoint, save_checkpoint
 from lnet_edge.model.config import ModelConfig
@@ -195,15 +196,13 @@ def train(config: ModelConfig, opts: TrainOptions, progress=None) -> Path:
 
 
 def _write_history(out: Path, history: list[dict]) -> None:
-    tmp = out / "metrics.json.tmp"
-    tmp.write_text(json.dumps(history, indent=1))
-    os.replace(tmp, out / "metrics.json")
+    write_text_atomic(out / "metrics.json", json.dumps(history, indent=1))
     flat = [{k: v for k, v in h.items() if k != "per_dataset"} for h in history]
-    with open(out / "metrics.csv.tmp", "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=list(flat[0]))
-        w.writeheader()
-        w.writerows(flat)
-    os.replace(out / "metrics.csv.tmp", out / "metrics.csv")
+    table = io.StringIO(newline="")
+    w = csv.DictWriter(table, fieldnames=list(flat[0]))
+    w.writeheader()
+    w.writerows(flat)
+    write_text_atomic(out / "metrics.csv", table.getvalue())
 
 
 __all__ = ["TrainOptions", "train", "validate", "load_model"]

@@ -46,7 +46,7 @@ def measure(model: Path, data: Path, work: Path) -> list[dict]:
     import rasterio
 
     from lnet_edge.eval.predict import predict_logits
-    from lnet_edge.field.pipeline import InferOptions, run_scene
+    from lnet_edge.field.pipeline import InferOptions, run_scene, sigmoid
     from lnet_edge.runners.open import open_model
 
     rows = []
@@ -60,7 +60,7 @@ def measure(model: Path, data: Path, work: Path) -> list[dict]:
                 scene, "w", driver="GTiff", width=SIZE, height=SIZE, count=3, dtype="uint8"
             ) as dst:  # no georeference needed: pixel units
                 dst.write(np.moveaxis(crop, -1, 0))
-            whole = 1 / (1 + np.exp(-predict_logits(runner, crop, config)))
+            whole = sigmoid(predict_logits(runner, crop, config))
             whole_mask = whole > config.threshold
             for overlap in (64, 128):
                 options = InferOptions(batch=3, overlap=overlap, overwrite=True)

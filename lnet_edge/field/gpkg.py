@@ -66,11 +66,10 @@ def srs_row(crs) -> tuple:
     if crs is None:
         return _REQUIRED_SRS[1]
     epsg = crs.to_epsg()
-    name = crs.to_dict().get("proj", "custom") if epsg is None else f"EPSG:{epsg}"
-    wkt = crs.to_wkt()
     if epsg is not None:
-        return (name, epsg, "EPSG", epsg, wkt, "")
-    return (f"custom ({name})", CUSTOM_SRS_ID, "NONE", CUSTOM_SRS_ID, wkt, "the scene's CRS, which has no EPSG code")
+        return (f"EPSG:{epsg}", epsg, "EPSG", epsg, crs.to_wkt(), "")
+    name = f"custom ({crs.to_dict().get('proj', 'custom')})"
+    return (name, CUSTOM_SRS_ID, "NONE", CUSTOM_SRS_ID, crs.to_wkt(), "the scene's CRS, which has no EPSG code")
 
 
 def gpkg_geometry(geom, srs_id: int) -> bytes:
@@ -96,8 +95,8 @@ class GeoPackageWriter:
             self._create(crs)
 
     def _create(self, crs) -> None:
-        path, fields = self.path, self.fields
-        self.db = sqlite3.connect(path)
+        fields = self.fields
+        self.db = sqlite3.connect(self.path)
         self.db.execute(f"PRAGMA application_id = {APPLICATION_ID}")
         self.db.execute(f"PRAGMA user_version = {USER_VERSION}")
         self.db.execute("PRAGMA journal_mode = MEMORY")  # no side file next to the .part name

@@ -46,7 +46,7 @@ def measure(model: Path, data: Path, work: Path) -> list[dict]:
     import rasterio
 
     from lnet_edge.eval.predict import predict_logits
-    from lnet_edge.field.pipeline import InferOptions, run_scene, sigmoid
+    from lnet_edge.field.pipeline import InferOptions, output_file, run_scene, sigmoid
     from lnet_edge.runners.open import open_model
 
     rows = []
@@ -66,8 +66,8 @@ def measure(model: Path, data: Path, work: Path) -> list[dict]:
                 options = InferOptions(batch=3, overlap=overlap, overwrite=True)
                 summary = run_scene(scene, work / f"out{overlap}", runner, config, options, {})
                 with (
-                    rasterio.open(summary["outputs"]["mask"]) as m,
-                    rasterio.open(summary["outputs"]["probability"]) as p,
+                    rasterio.open(output_file(summary, "mask")) as m,
+                    rasterio.open(output_file(summary, "probability")) as p,
                 ):
                     tiled_mask, tiled_p = m.read(1) == 1, p.read(1) / 100.0
                 differ = tiled_mask != whole_mask

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
-from collections.abc import Callable
+import signal
+from collections.abc import Callable, Iterator
 
 import typer
 from rich.console import Console
@@ -16,7 +18,9 @@ err_console = Console(stderr=True)
 
 
 def user_errors(fn: Callable) -> Callable:
-    """Turn an LnetError into one red line on stderr and exit code 2, with no traceback."""
+    """Turn an LnetError into one red line on stderr and exit code 2, and an interrupt (Ctrl-C,
+    SIGTERM under :func:`interrupts_as_keyboard`) into one line and exit code 130, with no
+    traceback. The command's own cleanup has run by then (it unwinds through ``finally``)."""
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
@@ -25,8 +29,25 @@ def user_errors(fn: Callable) -> Callable:
         except LnetError as exc:
             err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
             raise typer.Exit(code=2) from None
+        except KeyboardInterrupt:
+            err_console.print("[bold red]interrupted:[/] this run's partial files were removed; rerun to finish")
+            raise typer.Exit(code=130) from None
 
     return wrapper
+
+
+@contextlib.contextmanager
+def interrupts_as_keyboard() -> Iterator[None]:
+    """Within the block, SIGTERM unwinds like Ctrl-C (KeyboardInterrupt), so cleanup runs."""
+
+    def handler(signum, frame):
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def progress_bar() -> Progress:

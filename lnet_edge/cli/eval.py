@@ -13,6 +13,7 @@ from lnet_edge.cli.common import console, progress_bar, user_errors
 class Split(str, Enum):
     val = "val"
     train = "train"
+    test = "test"  # the fixed held-out part (a quarter of Bijie native), see data/split.py
     all = "all"
 
 
@@ -26,14 +27,18 @@ def eval_command(
 ) -> None:
     """Score a model; writes eval.json and eval.md (dataset-level and per image)."""
     from lnet_edge.data.readers import list_samples
-    from lnet_edge.data.split import split_samples
+    from lnet_edge.data.split import split_samples, split_test
     from lnet_edge.defaults import DEFAULT_ONNX
     from lnet_edge.errors import LnetError
     from lnet_edge.eval.evaluate import evaluate, markdown_table, write_report
     from lnet_edge.runners.open import open_model
 
+    if out.exists() and not out.is_dir():
+        raise LnetError(f"-o {out} is a file: give a folder for eval.json and eval.md")
     samples = [s for d in data for s in list_samples(d)]
-    if split != Split.all:
+    if split == Split.test:
+        samples = split_test(samples)[1]
+    elif split != Split.all:
         samples = split_samples(samples, val_fraction)[0 if split == Split.train else 1]
     if not samples:
         raise LnetError(f"no images on the '{split.value}' side of the split: use --split all for small folders")

@@ -44,6 +44,9 @@ def export_command(
     out = out or Path("export") / f"{checkpoint.stem}.onnx"
     if out.suffix != ".onnx":
         raise LnetError(f"--out {out} must end in .onnx")
+    blocker = next((p for p in out.parents if p.exists() and not p.is_dir()), None)
+    if blocker is not None:
+        raise LnetError(f"--out {out}: {blocker} is a file, not a folder: choose another --out")
     options = ExportOptions(opset=opset, expect_preset=preset, expect_bands=bands)
     path = onnx_from_checkpoint(checkpoint, out, data, options)
     _print_parity(path)

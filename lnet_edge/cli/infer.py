@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from lnet_edge.cli.common import console, err_console, progress_bar, user_errors
+from lnet_edge.cli.common import console, err_console, interrupts_as_keyboard, progress_bar, user_errors
+from lnet_edge.errors import LnetError
 from lnet_edge.field.backend import Backend
 
 
@@ -40,14 +42,21 @@ def infer_command(
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Redo scenes whose outputs are complete.")] = False,
 ) -> None:
     """Probability and mask GeoTIFFs, landslide polygons, a quicklook and a summary per scene."""
-    from lnet_edge.defaults import SAMPLE_SCENE
+    from lnet_edge.defaults import DEFAULT_ONNX, SAMPLE_SCENE
     from lnet_edge.field.backend import open_field_model
-    from lnet_edge.field.io import list_scenes
+    from lnet_edge.field.io import list_scenes, parse_scale_factor
     from lnet_edge.field.pipeline import InferOptions, run_scenes
+    from lnet_edge.model.checkpoint import sha256_file
 
     if not scenes:
         console.print(f"no scene given: mapping the shipped sample scene {SAMPLE_SCENE}")
     paths = list_scenes(list(scenes) if scenes else [SAMPLE_SCENE])
+    if not math.isfinite(min_area):
+        raise LnetError(f"--min-area {min_area}: give a finite area in m² (0 keeps every polygon)")
+    if threshold is not None and not 0 < threshold < 1:
+        raise LnetError(f"--threshold {threshold}: give a probability strictly between 0 and 1")
+    if scale not in ("auto", "percentile", "none"):
+        parse_scale_factor(scale)
     options = InferOptions(overlap, batch, threshold, min_area, scale, overwrite=overwrite)
     runner, config, note = open_field_model(model, backend, threads)
     if note:
@@ -56,8 +65,9 @@ def infer_command(
         "model": str(model or "shipped default (lnet-edge-s.onnx)"),
         "backend": runner.name,
         "precision": runner.precision,
+        "model_sha256": sha256_file(Path(model or DEFAULT_ONNX)),
     }
-    with runner, progress_bar() as progress:
+    with runner, progress_bar() as progress, interrupts_as_keyboard():
         tasks: dict = {}
 
         def on_start(scene: Path, n: int) -> None:
@@ -102,4 +112,5 @@ def _report(results) -> None:
         if r.status == "failed":
             err_console.print(f"[bold red]error:[/] {r.scene}: {r.message}", highlight=False, soft_wrap=True)
         elif r.status == "done":
-            console.print(f"{r.scene.name}: outputs in {r.out_dir}", highlight=False, soft_wrap=True)
+            note = f" ({r.message})" if r.message else ""
+            console.print(f"{r.scene.name}: outputs in {r.out_dir}{note}", highlight=False, soft_wrap=True)

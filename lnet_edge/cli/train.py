@@ -8,6 +8,7 @@ import typer
 
 from lnet_edge.cli.common import console, progress_bar, user_errors
 from lnet_edge.model.config import PRESETS, ModelConfig, Variant
+from lnet_edge.train.trainer import Loss, Optimizer, Schedule
 
 
 @user_errors
@@ -20,9 +21,10 @@ def train(
     tile: int = typer.Option(256, help="Training tile size (divisible by 16)."),
     epochs: int = typer.Option(100),
     batch: int = typer.Option(8),
-    optimizer: str = typer.Option("sgd", help="sgd (the paper's) or adamw."),
-    loss: str = typer.Option("bce", help="bce (the paper's) or bce_dice."),
-    lr: float = typer.Option(1e-3),
+    optimizer: Optimizer = typer.Option(Optimizer.sgd, help="sgd (the paper's) or adamw."),
+    loss: Loss = typer.Option(Loss.bce, help="bce (the paper's) or bce_dice."),
+    schedule: Schedule = typer.Option(Schedule.plateau, help="plateau (the paper's: x0.1 after --patience) or cosine."),
+    lr: float | None = typer.Option(None, help="Learning rate: 1e-3, or 1e-4 with --init."),
     momentum: float = typer.Option(0.9),
     weight_decay: float = typer.Option(1e-4),
     patience: int = typer.Option(10, help="Epochs without validation F1 gain before lr x0.1."),
@@ -33,10 +35,15 @@ def train(
     steps_per_epoch: int | None = typer.Option(None, help="Cap on batches per epoch."),
     time_limit: float | None = typer.Option(None, help="Stop after the epoch that passes this many minutes."),
     resume: Path | None = typer.Option(None, help="Continue from a last.pt of the same options."),
+    init: str | None = typer.Option(
+        None, help="Start from this checkpoint's weights ('default': the shipped model): fine-tuning."
+    ),
+    freeze_encoder: bool = typer.Option(False, help="With --init: train only the bottleneck, decoder and head."),
+    amp: bool = typer.Option(True, help="bf16 autocast + channels-last (fp32 master weights); --no-amp for fp32."),
 ) -> None:
     """Train with the paper's recipe (SGD, lr 1e-3, batch 8, plateau x0.1, 100 epochs)."""
     from lnet_edge.errors import LnetError
-    from lnet_edge.train.trainer import TrainOptions
+    from lnet_edge.train.trainer import FINE_TUNE_LR_FACTOR, TrainOptions
     from lnet_edge.train.trainer import train as run_train
 
     if tile % 16:
@@ -57,7 +64,8 @@ def train(
         batch=batch,
         optimizer=optimizer,
         loss=loss,
-        lr=lr,
+        schedule=schedule,
+        lr=lr if lr is not None else 1e-3 * (FINE_TUNE_LR_FACTOR if init else 1.0),
         momentum=momentum,
         weight_decay=weight_decay,
         patience=patience,
@@ -68,6 +76,9 @@ def train(
         steps_per_epoch=steps_per_epoch,
         time_limit_min=time_limit,
         resume=str(resume) if resume else None,
+        init=init,
+        freeze_encoder=freeze_encoder,
+        amp=amp,
     )
     with progress_bar() as progress:
         best = run_train(config, opts, progress)

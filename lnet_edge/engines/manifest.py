@@ -97,7 +97,9 @@ def read_manifest(plan: Path) -> Manifest:
         )
     try:
         return Manifest.from_dict(json.loads(path.read_text()))
-    except (ValueError, KeyError, TypeError) as exc:
+    except LnetError as exc:
+        raise LnetError(f"manifest {path}: {exc}") from None
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
         raise LnetError(
             f"manifest {path} is unreadable ({type(exc).__name__}: {exc}): rebuild the plan with 'lnet-edge build'"
         ) from exc

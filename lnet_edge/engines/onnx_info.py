@@ -8,7 +8,7 @@ from pathlib import Path
 from lnet_edge.errors import LnetError
 from lnet_edge.model.checkpoint import sha256_file
 from lnet_edge.model.config import ModelConfig
-from lnet_edge.runners.open import embedded_metadata, load_onnx_graph
+from lnet_edge.runners.open import config_from_metadata, embedded_metadata, load_onnx_graph
 
 
 @dataclass(frozen=True)
@@ -42,7 +42,7 @@ def read_onnx(path: Path) -> OnnxInfo:
     model = load_onnx_graph(path)
     if not model.graph.node:
         raise LnetError(f"{path} is not an ONNX model (no graph nodes): give an .onnx from 'lnet-edge export'")
-    meta = embedded_metadata(model)
+    meta = embedded_metadata(model, path)
     ops = {n.op_type for n in model.graph.node}
     fp16 = any(t.data_type == onnx.TensorProto.FLOAT16 for t in model.graph.initializer)
     content = "int8" if {"QuantizeLinear", "DequantizeLinear"} & ops else "fp16" if fp16 else "fp32"
@@ -56,7 +56,7 @@ def read_onnx(path: Path) -> OnnxInfo:
     return OnnxInfo(
         path=path,
         sha256=sha256_file(path),
-        config=ModelConfig.from_dict(meta["config"]) if meta else ModelConfig(),
+        config=config_from_metadata(meta, path, model) if meta else ModelConfig(),
         metadata_precision={"int8-qdq": "int8"}.get(precision, precision),
         content_precision=content,
         calibration_sha256=calib.get("sha256") if isinstance(calib, dict) else None,

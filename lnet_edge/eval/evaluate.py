@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
+
 from lnet_edge.data.readers import Sample, read_pair
 from lnet_edge.eval.metrics import Confusion, confusion, scores
 from lnet_edge.eval.predict import predict_logits
@@ -22,6 +24,7 @@ def evaluate(runner: Runner, config: ModelConfig, samples: list[Sample], on_imag
     total, per_set, per_image = Confusion(), {}, []
     for s in samples:
         image, mask = read_pair(s, config.bands)
+        image = to_model_range(image, config)
         c = confusion(predict_logits(runner, image, config) > logit_t, mask)
         total = total + c
         per_set[s.dataset] = per_set.get(s.dataset, Confusion()) + c
@@ -34,6 +37,17 @@ def evaluate(runner: Runner, config: ModelConfig, samples: list[Sample], on_imag
         "per_dataset": {k: {**scores(v), **v.to_dict()} for k, v in per_set.items()},
         "per_image": per_image,
     }
+
+
+def to_model_range(image: np.ndarray, config: ModelConfig) -> np.ndarray:
+    """A non-uint8 image for a model trained on 0..255 gets the percentile stretch that ``infer``
+    gives such scenes (io.percentile_scaling); anything else is returned unchanged."""
+    from lnet_edge.field.io import percentile_scaling
+
+    uint8_model = abs(config.norm.scale - 1 / 255) < 1e-6
+    if not uint8_model or image.dtype == np.uint8:
+        return image
+    return percentile_scaling(np.moveaxis(image, -1, 0)).apply(image)
 
 
 def markdown_table(report: dict) -> str:

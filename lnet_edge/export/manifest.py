@@ -18,7 +18,7 @@ from lnet_edge import __version__
 from lnet_edge.errors import LnetError
 from lnet_edge.model.config import ModelConfig
 from lnet_edge.runners.base import INPUT_NAME, OUTPUT_NAME
-from lnet_edge.runners.open import METADATA_KEY, onnx_metadata
+from lnet_edge.runners.open import METADATA_KEY, config_from_metadata, embedded_metadata, load_onnx_graph
 
 FORMAT = "lnet-edge-onnx"
 PRECISIONS = ("fp32", "fp16", "int8-qdq", "int8-cpu")
@@ -103,12 +103,14 @@ def read_export_metadata(path: Path, precision: str | None = None) -> dict:
     path = Path(path)
     if not path.is_file():
         raise LnetError(f"ONNX model {path} does not exist: make one with 'lnet-edge export'")
-    meta = onnx_metadata(path)
-    if meta is None or meta.get("format") != FORMAT or "config" not in meta:
+    graph = load_onnx_graph(path)
+    meta = embedded_metadata(graph, path)
+    if meta is None or meta.get("format") != FORMAT:
         raise LnetError(
             f"{path} is not an lnet-edge export (no '{METADATA_KEY}' metadata): "
             "make the ONNX model with 'lnet-edge export' from a checkpoint"
         )
+    config_from_metadata(meta, path, graph)  # every field checked, as user input
     if precision is not None and meta.get("precision") != precision:
         raise LnetError(
             f"{path} is a {meta.get('precision')} model but a {precision} one is needed: "

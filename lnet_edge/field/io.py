@@ -8,7 +8,9 @@ when complete: an interrupted run (full disk, power cut) never leaves a file tha
 from __future__ import annotations
 
 import errno
+import math
 import os
+import secrets
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +26,7 @@ BLOCK = 256  # GeoTIFF block edge of every output raster
 NODATA = 255  # nodata of the probability (0..100 %) and mask (0/1) rasters
 ZLEVEL = 1  # deflate level of the outputs: 6x faster to write than GDAL's default 6 on a real probability map
 PERCENTILES = (2.0, 98.0)  # per-band stretch of non-uint8 scenes to the uint8 training range
+RUN_ID = f"{os.getpid():x}{secrets.token_hex(3)}"  # names this process's temporary files
 
 
 def list_scenes(paths: list[Path]) -> list[Path]:
@@ -35,8 +38,12 @@ def list_scenes(paths: list[Path]) -> list[Path]:
             if not found:
                 raise LnetError(f"folder {p} holds no scene ({', '.join(SCENE_SUFFIXES)})")
             scenes += found
-        elif p.exists():
+        elif p.is_file():
             scenes.append(p)
+        elif p.exists():
+            raise LnetError(
+                f"scene {p} is not a regular file (a pipe or device?): give GeoTIFF/JPEG2000/PNG/JPEG files"
+            )
         else:
             raise LnetError(f"scene {p} does not exist: give GeoTIFF/JPEG2000/PNG/JPEG files or folders")
     return scenes
@@ -67,9 +74,11 @@ def check_bands(src, config: ModelConfig, path: Path) -> list[int]:
     return [b + 1 for b in config.bands]
 
 
-def read_strip(src, indexes: list[int], row: int, height: int, path: Path) -> tuple[np.ndarray, np.ndarray]:
+def read_strip(src, indexes: list[int], row: int, height: int, path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Rows [row, row + height) of the selected bands (HxWxC, source dtype) and the valid mask
-    (GDAL's dataset mask: nodata value, alpha band or internal mask)."""
+    (GDAL's dataset mask: nodata value, alpha band or internal mask; and, whatever the nodata tag
+    says, every pixel with a NaN or infinite band value, whose values are set to 0 here), and the
+    mask of those non-finite pixels."""
     from rasterio.errors import RasterioError
     from rasterio.windows import Window
 
@@ -79,7 +88,14 @@ def read_strip(src, indexes: list[int], row: int, height: int, path: Path) -> tu
         valid = src.dataset_mask(window=win) > 0
     except (RasterioError, OSError) as exc:
         raise LnetError(f"cannot read rows {row}-{row + height} of {path}: {str(exc)[:200]} (truncated file?)") from exc
-    return np.moveaxis(data, 0, -1), valid
+    data = np.moveaxis(data, 0, -1)
+    nonfinite = np.zeros(valid.shape, dtype=bool)
+    if data.dtype.kind == "f":
+        nonfinite = ~np.isfinite(data).all(axis=-1)
+        if nonfinite.any():
+            valid &= ~nonfinite
+            data = np.where(nonfinite[..., None], 0, data).astype(data.dtype)
+    return data, valid, nonfinite
 
 
 @dataclass(frozen=True)
@@ -118,20 +134,33 @@ def choose_scaling(src, indexes: list[int], config: ModelConfig, scale: str) -> 
         return Scaling((0.0,) * n, (1.0,) * n, False, "none")
     if method == "percentile":
         return _percentile_scaling(src, indexes)
-    try:
-        factor = float(method)
-    except ValueError:
-        raise LnetError(f"--scale '{scale}': give auto, percentile, none or a number such as 0.0625") from None
+    factor = parse_scale_factor(method)
     return Scaling((0.0,) * n, (factor,) * n, uint8_model, f"factor {factor:g}")
+
+
+def parse_scale_factor(text: str) -> float:
+    """A ``--scale`` number: finite and above 0, or one clear error."""
+    try:
+        factor = float(text)
+    except ValueError:
+        factor = math.nan
+    if not (math.isfinite(factor) and factor > 0):
+        raise LnetError(f"--scale '{text}': give auto, percentile, none or a finite number above 0 such as 0.0625")
+    return factor
 
 
 def _percentile_scaling(src, indexes: list[int]) -> Scaling:
     f = max(1, -(-max(src.height, src.width) // 1024))
     shape = (len(indexes), max(1, src.height // f), max(1, src.width // f))
-    data = src.read(indexes, out_shape=shape, masked=True)
+    return percentile_scaling(src.read(indexes, out_shape=shape, masked=True))
+
+
+def percentile_scaling(data) -> Scaling:
+    """The percentile stretch of CxHxW (masked) band values; NaN and inf values are left out."""
     lows, gains = [], []
     for band in data:
-        v = band.compressed()
+        v = np.ma.compressed(band)
+        v = v[np.isfinite(v)]
         lo, hi = np.percentile(v, PERCENTILES) if v.size else (0.0, 255.0)
         lows.append(float(lo))
         gains.append(255.0 / float(hi - lo) if hi > lo else 1.0)
@@ -139,22 +168,43 @@ def _percentile_scaling(src, indexes: list[int]) -> Scaling:
 
 
 def part_path(path: Path) -> Path:
-    return path.with_name(path.name + PART)
+    """This run's temporary name for ``path``: ``NAME.RUNID.part``."""
+    return path.with_name(f"{path.name}.{RUN_ID}{PART}")
 
 
 def commit(path: Path) -> None:
-    """Rename a finished ``NAME.part`` to ``NAME`` (atomic on one filesystem)."""
+    """Rename a finished ``NAME.RUNID.part`` to ``NAME`` (atomic on one filesystem)."""
     os.replace(part_path(path), path)
 
 
-def discard_parts(folder: Path) -> None:
-    """Remove the ``*.part`` leftovers of an interrupted run."""
-    for p in folder.glob("*" + PART):
-        p.unlink(missing_ok=True)
+def write_bytes_synced(path: Path, data: bytes) -> None:
+    """Write and fsync, so a full disk is an error here, not a short file later."""
+    with open(path, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def root_os_error(exc: BaseException) -> OSError | None:
+    """The OSError behind ``exc`` (itself, its cause or context), or one read from GDAL's message."""
+    seen = set()
+    e: BaseException | None = exc
+    while e is not None and id(e) not in seen:
+        seen.add(id(e))
+        if isinstance(e, OSError) and e.errno:
+            return e
+        e = e.__cause__ or e.__context__
+    text = str(exc).lower()
+    for code, words in ((errno.ENOSPC, "no space left"), (errno.EACCES, "permission denied")):
+        if words in text:
+            return OSError(code, os.strerror(code))
+    return None
 
 
 def describe_os_error(exc: OSError, where: Path) -> str:
     """One line that says what went wrong writing ``where`` and how to fix it."""
+    if exc.errno == errno.ENAMETOOLONG:
+        return f"cannot write {where}: the name is too long for the filesystem; give a shorter -o"
     if exc.errno == errno.ENOSPC:
         return f"disk full while writing {where}: free space (or choose another -o) and rerun"
     if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
@@ -213,7 +263,6 @@ class BlockRowWriter:
 
         self.dst.write(data, 1, window=Window(0, row, self.width, len(data)))
 
-    def close(self, complete: bool) -> None:
+    def close(self) -> None:
+        """Close the ``.part`` file (the caller renames the finished set)."""
         self.dst.close()
-        if complete:
-            commit(self.path)

@@ -20,7 +20,7 @@ import numpy as np
 from lnet_edge.data.normalize import normalize
 from lnet_edge.data.tiles import pad_to
 from lnet_edge.errors import LnetError
-from lnet_edge.field import io
+from lnet_edge.field import io, outputs
 from lnet_edge.field.blending import StripAccumulator, blend_window
 from lnet_edge.field.gpkg import GeoPackageWriter
 from lnet_edge.field.quicklook import Quicklook
@@ -29,7 +29,6 @@ from lnet_edge.field.vectorize import GeoJsonWriter, Georef, Polygon, StripVecto
 from lnet_edge.model.config import ModelConfig
 from lnet_edge.runners.base import Runner
 
-OPTIONS_NAME = "infer_options.json"
 GDAL_CACHE_MB = 256  # GDAL's block cache defaults to 5 % of RAM: 1+ GB on a 24 GB laptop
 
 
@@ -55,30 +54,25 @@ class SceneResult:
     summary: dict | None = None
 
 
-def scene_outputs(out: Path, scene: Path) -> dict[str, Path]:
-    """Where a scene's outputs go: OUT/STEM/STEM_*.*"""
-    d = out / scene.stem
-    s = scene.stem
+def scene_outputs(out: Path, scene: Path, name: str | None = None) -> dict[str, Path]:
+    """Where a scene's outputs go: OUT/NAME/NAME_*.* (NAME: the stem unless ``name`` is given)."""
+    return outputs.output_paths(out, name or scene.stem)
+
+
+def output_file(summary: dict, key: str) -> Path:
+    """The path of output ``key`` ("mask", "polygons", ...) of a scene's summary."""
+    return Path(summary["folder"]) / summary["outputs"][key]
+
+
+def shaping_options(options: InferOptions, threshold: float) -> dict:
+    """The options that change a scene's outputs (recorded, and compared on a rerun)."""
     return {
-        "probability": d / f"{s}_probability.tif",
-        "mask": d / f"{s}_mask.tif",
-        "polygons": d / f"{s}_landslides.geojson",
-        "geopackage": d / f"{s}_landslides.gpkg",
-        "quicklook": d / f"{s}_quicklook.png",
-        "options": d / OPTIONS_NAME,
-        "summary": d / f"{s}_summary.json",
+        "threshold": threshold,
+        "min_area": options.min_area_m2,
+        "overlap": options.overlap,
+        "scale": options.scale,
+        "quicklook_size": options.quicklook_size,
     }
-
-
-def is_complete(paths: dict[str, Path]) -> bool:
-    """A scene is done when its summary (written last) and every output it lists exist."""
-    if not paths["summary"].is_file():
-        return False
-    try:
-        listed = json.loads(paths["summary"].read_text())["outputs"].values()
-    except (OSError, ValueError, KeyError):
-        return False
-    return all(Path(p).is_file() for p in listed)
 
 
 def sigmoid(x: np.ndarray) -> np.ndarray:
@@ -94,7 +88,13 @@ def predict_tiles(runner: Runner, tiles: list[np.ndarray], config: ModelConfig, 
     for i in range(0, len(tiles), batch):
         chunk = tiles[i : i + batch]
         x = np.stack([normalize(pad_to(c, t, t), config.norm) for c in chunk])
-        probs = sigmoid(runner.logits(x)[:, 0])
+        logits = runner.logits(x)
+        if not np.isfinite(logits).all():
+            raise LnetError(
+                f"the model produced NaN or infinite values ({runner.name}): its weights are broken; "
+                "re-export it from a good checkpoint or use another -m"
+            )
+        probs = sigmoid(logits[:, 0])
         out += [p[: c.shape[0], : c.shape[1]] for p, c in zip(probs, chunk)]
     return out
 
@@ -126,7 +126,7 @@ class _Sinks:
         self.vectorizer = StripVectorizer(self._polygon, georef.min_pixels(options.min_area_m2))
         self.quicklook = Quicklook(src.height, src.width, options.quicklook_size)
         self.paths = paths
-        self.count, self.area, self.dropped, self.valid = 0, 0.0, 0, 0
+        self.count, self.area, self.dropped, self.valid, self.nonfinite = 0, 0.0, 0, 0, 0
 
     def rows(self, prob: np.ndarray, covered: np.ndarray, valid: np.ndarray, image: np.ndarray, row0: int) -> None:
         ok = covered & valid
@@ -156,19 +156,23 @@ class _Sinks:
         self.geojson.write(properties, geom)
         self.gpkg.write(properties, geom)
 
-    def close(self, complete: bool) -> None:
-        if complete:
-            self.vectorizer.close()
-            self.dropped += self.vectorizer.dropped
-        self.prob.close(complete)
-        self.mask.close(complete)
+    def finish(self) -> None:
+        """Close every writer with its last rows; all outputs stay under their ``.part`` names."""
+        self.vectorizer.close()
+        self.dropped += self.vectorizer.dropped
+        self.prob.close()
+        self.mask.close()
         self.geojson.close()
         self.gpkg.close()
-        if complete:
-            io.commit(self.paths["polygons"])
-            io.commit(self.paths["geopackage"])
-            self.quicklook.write(io.part_path(self.paths["quicklook"]))
-            io.commit(self.paths["quicklook"])
+        self.quicklook.write(io.part_path(self.paths["quicklook"]))
+
+    def abandon(self) -> None:
+        """Close whatever is still open after a failure; errors here would hide the real cause."""
+        for close in (self.prob.close, self.mask.close, self.geojson.close, self.gpkg.close):
+            try:
+                close()
+            except Exception:  # noqa: BLE001 - the first error is the one the user sees
+                pass
 
 
 def _infer_strips(src, indexes, scaling, runner, config, options, sinks: _Sinks, on_tiles) -> tuple[int, int, float]:
@@ -177,11 +181,15 @@ def _infer_strips(src, indexes, scaling, runner, config, options, sinks: _Sinks,
     ys, xs = tile_origins(h, t, ov), tile_origins(w, t, ov)
     th, tw = min(t, h), min(t, w)
     acc = StripAccumulator(th, w, 0)
+    fill = np.asarray(config.norm.mean, dtype=np.float32) / np.float32(config.norm.scale)
     run = skipped = 0
     model_s = 0.0
     for i, y in enumerate(ys):
-        raw, valid = io.read_strip(src, indexes, y, th, sinks.paths["probability"].parent / src.name)
+        raw, valid, nonfinite = io.read_strip(src, indexes, y, th, Path(src.name))
         image = scaling.apply(raw)
+        if nonfinite.any():  # absent pixels: the normalisation mean, which the network sees as 0
+            image[nonfinite] = fill
+            sinks.nonfinite += int(nonfinite[: (ys[i + 1] if i + 1 < len(ys) else h) - y].sum())
         keep = [x for x in xs if valid[:, x : x + tw].any()]
         skipped += len(xs) - len(keep)
         t0 = time.perf_counter()
@@ -213,17 +221,26 @@ def run_scene(
     on_start: Callable[[int], None] | None = None,
     on_tiles: Callable[[int], None] | None = None,
     warn: Callable[[str], None] | None = None,
+    name: str | None = None,
 ) -> dict:
-    """Map one scene; returns its summary (also written as STEM_summary.json, last)."""
+    """Map one scene into ``OUT/NAME/``; returns its summary (also written as NAME_summary.json,
+    renamed into place last). Holds the folder's lock while writing; on any failure, none of the
+    new outputs appear under final names and a previous complete set stays as it was."""
     import rasterio
 
-    with rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB):
-        return _run_scene(scene, out, runner, config, options, model_info, on_start, on_tiles, warn)
+    paths = scene_outputs(out, scene, name)
+    with rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB), outputs.SceneLock(paths["summary"].parent):
+        outputs.remove_parts(paths, any_run=True)  # what a run that died left: we hold the lock
+        try:
+            return _run_scene(scene, paths, runner, config, options, model_info, on_start, on_tiles, warn)
+        except BaseException:
+            outputs.remove_parts(paths)
+            raise
 
 
-def _run_scene(scene, out, runner, config, options, model_info, on_start, on_tiles, warn) -> dict:
-    paths = scene_outputs(out, scene)
+def _run_scene(scene, paths, runner, config, options, model_info, on_start, on_tiles, warn) -> dict:
     t0 = time.perf_counter()
+    identity = outputs.scene_identity(scene)
     with io.open_scene(scene) as src:
         indexes = io.check_bands(src, config, scene)
         scaling = io.choose_scaling(src, indexes, config, options.scale)
@@ -241,23 +258,25 @@ def _run_scene(scene, out, runner, config, options, model_info, on_start, on_til
         )
         if on_start:
             on_start(n_tiles)
-        paths["summary"].parent.mkdir(parents=True, exist_ok=True)
-        paths["summary"].unlink(missing_ok=True)  # a rerun with --overwrite must not look complete midway
         threshold = config.threshold if options.threshold is None else options.threshold
         sinks = None
         try:
             sinks = _Sinks(paths, src, georef, config, options, threshold)
             run, skipped, model_s = _infer_strips(src, indexes, scaling, runner, config, options, sinks, on_tiles)
-            sinks.close(True)
+            sinks.finish()
         except BaseException:
             if sinks is not None:
-                sinks.close(False)
-            io.discard_parts(paths["summary"].parent)  # also what a writer that failed to open left
+                sinks.abandon()
             raise
+        if sinks.nonfinite:
+            notes.append(f"{sinks.nonfinite} pixels of {scene.name} are NaN or infinite: nodata in every output")
+            if warn:
+                warn(notes[-1])
         scene_m2, _ = georef.metric(georef.to_map(_box(src.width, src.height)))
         km2 = scene_m2 / 1e6 if georef.kind != "pixel" else None
         summary = {
             "scene": str(scene),
+            "scene_identity": identity,
             "height": src.height,
             "width": src.width,
             "bands": src.count,
@@ -267,6 +286,7 @@ def _run_scene(scene, out, runner, config, options, model_info, on_start, on_til
             "scaling": scaling.method,
             "scene_area_km2": round(km2, 6) if km2 is not None else None,
             "valid_pixels": sinks.valid,
+            "nonfinite_pixels": sinks.nonfinite,
             "landslide_count": sinks.count,
             "landslide_area_m2" if km2 is not None else "landslide_area_px2": round(sinks.area, 2),
             "landslide_area_km2": round(sinks.area / 1e6, 6) if km2 is not None else None,
@@ -284,12 +304,14 @@ def _run_scene(scene, out, runner, config, options, model_info, on_start, on_til
             "model_seconds": round(model_s, 3),  # in predict_tiles: batching, the runner, sigmoid
             "km2_per_second": round(km2 / seconds, 6) if km2 is not None and seconds > 0 else None,
             **model_info,
+            "shaping_options": shaping_options(options, threshold),
             "notes": notes,
-            "outputs": {k: str(v) for k, v in paths.items() if k != "summary"},
+            "folder": str(paths["summary"].parent.resolve()),  # where it was written (informational)
+            "outputs": {k: v.name for k, v in paths.items() if k != "summary"},  # relative to the folder
         }
     )
-    _write_json(paths["options"], asdict(options))
-    _write_json(paths["summary"], summary)
+    io.write_bytes_synced(io.part_path(paths["options"]), json.dumps(asdict(options), indent=2).encode())
+    outputs.commit_set(paths, summary)
     return summary
 
 
@@ -297,12 +319,6 @@ def _box(w: int, h: int):
     from shapely.geometry import box
 
     return box(0, 0, w, h)
-
-
-def _write_json(path: Path, data: dict) -> None:
-    part = io.part_path(path)
-    part.write_text(json.dumps(data, indent=2))
-    io.commit(path)
 
 
 def run_scenes(
@@ -316,15 +332,23 @@ def run_scenes(
     on_tiles: Callable[[int], None] | None = None,
     warn: Callable[[str], None] | None = None,
 ) -> list[SceneResult]:
-    """Map every scene; one scene's user error or write failure never stops the others."""
+    """Map every scene; a failure of one scene (of any kind) never stops the others.
+
+    A scene whose folder holds a complete set made from the same scene file, model and options
+    is skipped; any other is (re)made, and the result says why (``--overwrite`` redoes all).
+    """
     results = []
+    names = outputs.scene_folders(scenes, out)
+    threshold = config.threshold if options.threshold is None else options.threshold
+    shaping = shaping_options(options, threshold)
     for scene in scenes:
-        paths = scene_outputs(out, scene)
+        paths = scene_outputs(out, scene, names[scene])
         d = paths["summary"].parent
-        if not options.overwrite and is_complete(paths):
-            results.append(SceneResult(scene, "skipped", "outputs complete (use --overwrite to redo)", d))
-            continue
         try:
+            reason = outputs.stale_reason(paths, outputs.scene_identity(scene), model_info.get("model_sha256"), shaping)
+            if reason is None and not options.overwrite:
+                results.append(SceneResult(scene, "skipped", "outputs complete (use --overwrite to redo)", d))
+                continue
             summary = run_scene(
                 scene,
                 out,
@@ -335,10 +359,21 @@ def run_scenes(
                 (lambda n, s=scene: on_start(s, n)) if on_start else None,
                 on_tiles,
                 warn,
+                names[scene],
             )
-            results.append(SceneResult(scene, "done", "", d, summary))
+            redo = "" if reason in (None, "no complete outputs") else f"redone: {reason}"
+            results.append(SceneResult(scene, "done", redo, d, summary))
         except LnetError as exc:
             results.append(SceneResult(scene, "failed", str(exc), d))
-        except OSError as exc:
-            results.append(SceneResult(scene, "failed", io.describe_os_error(exc, Path(exc.filename or d)), d))
+        except Exception as exc:  # noqa: BLE001 - one scene's failure must not end the batch
+            results.append(SceneResult(scene, "failed", describe_failure(exc, d), d))
     return results
+
+
+def describe_failure(exc: Exception, where: Path) -> str:
+    """One line for an unexpected failure: the OS cause when there is one (full disk, no
+    permission), else the error itself."""
+    cause = io.root_os_error(exc)
+    if cause is not None:
+        return io.describe_os_error(cause, Path(cause.filename) if cause.filename else where)
+    return f"unexpected {type(exc).__name__}: {str(exc)[:300]} (please report this with the scene)"

@@ -61,7 +61,10 @@ def load_model(path: Path, expect: ModelConfig | None = None):
     from lnet_edge.model.lnet import LNet
 
     ckpt = read_checkpoint(path)
-    config = ModelConfig.from_dict(ckpt["config"])
+    try:
+        config = ModelConfig.from_dict(ckpt.get("config"))
+    except LnetError as exc:
+        raise LnetError(f"checkpoint {path}: field 'config': {exc}") from None
     if expect is not None:
         for name in ("variant", "preset", "bands"):
             got, want = getattr(config, name), getattr(expect, name)

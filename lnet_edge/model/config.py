@@ -3,7 +3,8 @@ input bands and the normalisation that the weights were trained with."""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+import math
+from dataclasses import asdict, dataclass, field, fields
 from enum import Enum
 
 from lnet_edge.errors import LnetError
@@ -25,6 +26,13 @@ PRESETS: dict[str, tuple[int, int, int, int, int]] = {
     "edge-s": (16, 32, 64, 128, 256),
     "edge-xs": (8, 16, 32, 64, 128),
 }
+
+
+TILE_MULTIPLE = 16  # four 2x poolings: heights, widths and tiles are multiples of this
+
+
+def _finite(x) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
 
 
 @dataclass(frozen=True)
@@ -50,14 +58,31 @@ class ModelConfig:
     threshold: float = 0.5
 
     def __post_init__(self) -> None:
+        """Every field is checked: a configuration also arrives as metadata a user can edit."""
         if self.preset not in PRESETS:
             raise LnetError(f"unknown preset '{self.preset}': choose one of {', '.join(PRESETS)}")
+        if not self.bands or not all(isinstance(b, int) and b >= 0 for b in self.bands):
+            raise LnetError(f"bands {self.bands!r}: give one or more band indices >= 0")
         n = len(self.bands)
         if len(self.norm.mean) != n or len(self.norm.std) != n:
             raise LnetError(
                 f"normalisation has {len(self.norm.mean)} means / {len(self.norm.std)} stds "
                 f"for {n} bands: give one per band"
             )
+        if not all(_finite(m) for m in self.norm.mean):
+            raise LnetError(f"normalisation mean {self.norm.mean!r}: every mean must be a finite number")
+        if not all(_finite(v) and v > 0 for v in self.norm.std):
+            raise LnetError(f"normalisation std {self.norm.std!r}: every std must be a finite number above 0")
+        if not (_finite(self.norm.scale) and self.norm.scale > 0):
+            raise LnetError(f"normalisation scale {self.norm.scale!r}: give a finite number above 0")
+        if not (isinstance(self.tile, int) and self.tile > 0 and self.tile % TILE_MULTIPLE == 0):
+            raise LnetError(
+                f"tile {self.tile!r}: give a positive multiple of {TILE_MULTIPLE} (the network halves the size four times)"
+            )
+        if not (_finite(self.threshold) and 0 < self.threshold < 1):
+            raise LnetError(f"threshold {self.threshold!r}: give a probability strictly between 0 and 1")
+        if len(self.band_names) != n:
+            raise LnetError(f"{len(self.band_names)} band names for {n} bands: give one name per band")
 
     @property
     def in_channels(self) -> int:
@@ -74,10 +99,20 @@ class ModelConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> ModelConfig:
+        """The configuration a dict describes, or one LnetError naming the field at fault."""
+        if not isinstance(d, dict):
+            raise LnetError(f"the model configuration is a {type(d).__name__}, not an object of named fields")
         d = dict(d)
         norm = d.pop("norm", {})
+        variant = d.pop("variant", "lnet")
+        if variant not in {v.value for v in Variant}:
+            raise LnetError(f"unknown variant {variant!r}: choose one of {', '.join(v.value for v in Variant)}")
+        known = {f.name for f in fields(cls)} - {"variant", "norm"}
+        unknown = sorted(set(d) - known)
+        if unknown or not isinstance(norm, dict) or set(norm) - {"scale", "mean", "std"}:
+            raise LnetError(f"unknown configuration field(s) {unknown or ['norm']}: is the metadata from lnet-edge?")
         return cls(
-            variant=Variant(d.pop("variant", "lnet")),
+            variant=Variant(variant),
             norm=Normalization(**{k: tuple(v) if isinstance(v, list) else v for k, v in norm.items()}),
             **{k: tuple(v) if isinstance(v, list) else v for k, v in d.items()},
         )

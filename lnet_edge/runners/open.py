@@ -30,15 +30,53 @@ def load_onnx_graph(path: Path):
         ) from exc
 
 
-def embedded_metadata(model) -> dict | None:
+def embedded_metadata(model, path: Path | str = "the ONNX model") -> dict | None:
     """The lnet-edge manifest embedded in a loaded ONNX model, or None when it has none."""
     props = {p.key: p.value for p in model.metadata_props}
-    return json.loads(props[METADATA_KEY]) if METADATA_KEY in props else None
+    if METADATA_KEY not in props:
+        return None
+    try:
+        meta = json.loads(props[METADATA_KEY])
+    except ValueError as exc:
+        raise LnetError(
+            f"{path}: the '{METADATA_KEY}' metadata is not valid JSON ({exc}): re-export the model"
+        ) from None
+    if not isinstance(meta, dict):
+        raise LnetError(f"{path}: the '{METADATA_KEY}' metadata is a {type(meta).__name__}, not an object")
+    return meta
+
+
+def config_from_metadata(meta: dict, path: Path, graph=None) -> ModelConfig:
+    """The ModelConfig in an artifact's metadata, checked as user input: every field valid, and
+    (given the ONNX ``graph``) the band count and tile size agreeing with the graph's input."""
+    if "config" not in meta:
+        raise LnetError(f"{path}: the metadata has no 'config' field: re-export the model with 'lnet-edge export'")
+    try:
+        config = ModelConfig.from_dict(meta["config"])
+    except (LnetError, TypeError, ValueError) as exc:
+        raise LnetError(f"{path}: metadata field 'config': {exc}") from None
+    if graph is not None and graph.graph.input:
+        dims = [
+            d.dim_value if d.HasField("dim_value") else None for d in graph.graph.input[0].type.tensor_type.shape.dim
+        ]
+        if len(dims) == 4:
+            if dims[1] is not None and dims[1] != config.in_channels:
+                raise LnetError(
+                    f"{path}: metadata field 'config.bands' lists {config.in_channels} bands but the graph "
+                    f"takes {dims[1]} channels: restore the metadata or re-export the model"
+                )
+            for d in dims[2:]:
+                if d is not None and d != config.tile:
+                    raise LnetError(
+                        f"{path}: metadata field 'config.tile' is {config.tile} but the graph takes {d} px: "
+                        "restore the metadata or re-export the model"
+                    )
+    return config
 
 
 def onnx_metadata(path: Path) -> dict | None:
     """The lnet-edge manifest embedded in the ONNX model at ``path``, or None when it has none."""
-    return embedded_metadata(load_onnx_graph(path))
+    return embedded_metadata(load_onnx_graph(path), path)
 
 
 def open_model(path: Path, device: str = "cpu", threads: int | None = None) -> tuple[Runner, ModelConfig]:
@@ -55,12 +93,12 @@ def open_model(path: Path, device: str = "cpu", threads: int | None = None) -> t
     if suffix == ".onnx":
         from lnet_edge.runners.onnxrt import OnnxRuntimeRunner
 
-        meta = onnx_metadata(path)
+        graph = load_onnx_graph(path)
+        meta = embedded_metadata(graph, path)
         if meta is None:
             raise LnetError(f"{path} has no lnet-edge metadata: export it with 'lnet-edge export'")
-        return OnnxRuntimeRunner(path, threads, precision=meta.get("precision", "fp32")), ModelConfig.from_dict(
-            meta["config"]
-        )
+        config = config_from_metadata(meta, path, graph)
+        return OnnxRuntimeRunner(path, threads, precision=str(meta.get("precision", "fp32"))), config
     if suffix == ".plan":
         from lnet_edge.runners.tensorrt import TensorRTRunner
 

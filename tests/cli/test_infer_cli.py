@@ -10,6 +10,7 @@ from typer.testing import CliRunner
 
 from lnet_edge.cli.main import app
 from lnet_edge.defaults import SAMPLE_SCENE
+from lnet_edge.field.pipeline import output_file
 
 
 def test_readme_main_command_maps_the_sample_scene(tmp_path: Path) -> None:
@@ -21,7 +22,7 @@ def test_readme_main_command_maps_the_sample_scene(tmp_path: Path) -> None:
     summary = json.loads((scene_dir / "sichuan_landslide003_summary.json").read_text())
     assert summary["backend"] == "onnxruntime" and summary["crs"] == "EPSG:32648"
     assert summary["scene_area_km2"] == 0.262144 and summary["tiles"] == 25
-    with rasterio.open(summary["outputs"]["probability"]) as dst:
+    with rasterio.open(output_file(summary, "probability")) as dst:
         assert dst.crs.to_epsg() == 32648 and dst.res == (0.5, 0.5)
     rerun = CliRunner().invoke(app, ["infer", str(SAMPLE_SCENE), "-o", str(out)])
     assert rerun.exit_code == 0 and "skipped" in rerun.output

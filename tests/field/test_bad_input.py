@@ -14,7 +14,7 @@ import rasterio
 from lnet_edge.defaults import SAMPLE_SCENE
 from lnet_edge.field import io
 from lnet_edge.field.gpkg import GeoPackageWriter
-from lnet_edge.field.pipeline import InferOptions, run_scenes, scene_outputs
+from lnet_edge.field.pipeline import InferOptions, output_file, run_scenes, scene_outputs
 from lnet_edge.model.config import ModelConfig
 from tests.field.field_helpers import ThresholdRunner, rgb_from_mask, write_scene
 
@@ -58,7 +58,7 @@ def test_scene_smaller_than_a_tile_is_padded_not_refused(tmp_path: Path) -> None
     scene = write_scene(tmp_path / "tiny.tif", rgb_from_mask(mask))
     (result,) = _run([scene], tmp_path / "out")
     assert result.status == "done" and result.summary["tiles"] == 1
-    with rasterio.open(result.summary["outputs"]["mask"]) as dst:
+    with rasterio.open(output_file(result.summary, "mask")) as dst:
         np.testing.assert_array_equal(dst.read(1), mask)
 
 
@@ -70,7 +70,7 @@ def test_16_bit_scene_is_stretched_by_percentiles(tmp_path: Path) -> None:
     (result,) = _run([scene], tmp_path / "out")
     assert result.status == "done"
     assert result.summary["scaling"].startswith("percentile") and result.summary["dtype"] == "uint16"
-    with rasterio.open(result.summary["outputs"]["mask"]) as dst:
+    with rasterio.open(output_file(result.summary, "mask")) as dst:
         np.testing.assert_array_equal(dst.read(1), mask)
 
 
@@ -80,7 +80,7 @@ def test_nodata_tiles_are_skipped_and_marked(tmp_path: Path) -> None:
     scene = write_scene(tmp_path / "nd.tif", data, nodata=0)
     (result,) = _run([scene], tmp_path / "out")
     assert result.summary["tiles_skipped_nodata"] >= 1
-    with rasterio.open(result.summary["outputs"]["probability"]) as dst:
+    with rasterio.open(output_file(result.summary, "probability")) as dst:
         prob = dst.read(1)
     assert (prob[400:] == io.NODATA).all() and (prob[:250] == 100).all()
 
@@ -158,7 +158,7 @@ def test_jpeg2000_scene_keeps_its_georeference(tmp_path: Path, good: Path) -> No
         dst.write(data)
     results = _run([jp2], tmp_path / "out")
     assert results[0].status == "done", results[0].message
-    with rasterio.open(results[0].summary["outputs"]["mask"]) as m, rasterio.open(good) as src:
+    with rasterio.open(output_file(results[0].summary, "mask")) as m, rasterio.open(good) as src:
         assert m.crs == src.crs and m.transform.almost_equals(src.transform)
         np.testing.assert_array_equal(m.read(1), (src.read(1) > 127).astype(np.uint8))
 

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from pathlib import Path
 
 import numpy as np
 import pytest
 import shapely
 
 from lnet_edge.field.gpkg import APPLICATION_ID, TABLE, USER_VERSION
-from lnet_edge.field.pipeline import InferOptions, run_scene
+from lnet_edge.field.pipeline import InferOptions, output_file, run_scene
 from lnet_edge.model.config import ModelConfig
 from tests.field.field_helpers import ThresholdRunner, rgb_from_mask, write_scene
 
@@ -32,12 +31,12 @@ def mapped(tmp_path_factory) -> dict:
 
 def test_geopackage_holds_the_geojson_polygons(mapped: dict) -> None:
     pyogrio = pytest.importorskip("pyogrio")
-    meta, _, wkb, values = pyogrio.raw.read(mapped["outputs"]["geopackage"])
+    meta, _, wkb, values = pyogrio.raw.read(output_file(mapped, "geopackage"))
     assert meta["crs"] == "EPSG:32648"
     fields = list(meta["fields"])
     assert fields == ["id", "area_m2", "perimeter_m", "mean_probability", "max_probability", "pixels"]
     geoms = shapely.from_wkb(wkb)
-    features = json.loads(Path(mapped["outputs"]["polygons"]).read_text())["features"]
+    features = json.loads(output_file(mapped, "polygons").read_text())["features"]
     assert len(geoms) == len(features) == mapped["landslide_count"] == 2
     for geom, area, feature in zip(geoms, values[fields.index("area_m2")], features):
         assert geom.equals(shapely.geometry.shape(feature["geometry"]))
@@ -46,7 +45,7 @@ def test_geopackage_holds_the_geojson_polygons(mapped: dict) -> None:
 
 
 def test_geopackage_metadata_follows_the_standard(mapped: dict) -> None:
-    db = sqlite3.connect(mapped["outputs"]["geopackage"])
+    db = sqlite3.connect(output_file(mapped, "geopackage"))
     try:
         assert db.execute("PRAGMA application_id").fetchone()[0] == APPLICATION_ID
         assert db.execute("PRAGMA user_version").fetchone()[0] == USER_VERSION

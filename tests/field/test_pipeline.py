@@ -12,7 +12,7 @@ import rasterio
 
 from lnet_edge.defaults import DEFAULT_ONNX
 from lnet_edge.eval.predict import predict_logits
-from lnet_edge.field.pipeline import InferOptions, is_complete, run_scene, run_scenes, scene_outputs
+from lnet_edge.field.pipeline import InferOptions, output_file, run_scene, run_scenes, scene_outputs
 from lnet_edge.model.config import ModelConfig
 from lnet_edge.runners.open import open_model
 from tests.field.field_helpers import TRANSFORM, UTM48N, ThresholdRunner, rgb_from_mask, write_scene
@@ -42,7 +42,7 @@ def test_tiled_prediction_matches_whole_image_prediction(onnx, shared_data: Path
     summary = run_scene(scene, tmp_path / "out", runner, config, InferOptions(batch=3), INFO)
     assert summary["tiles"] == 9
     whole = 1 / (1 + np.exp(-predict_logits(runner, crop, config)))
-    with rasterio.open(summary["outputs"]["mask"]) as m, rasterio.open(summary["outputs"]["probability"]) as p:
+    with rasterio.open(output_file(summary, "mask")) as m, rasterio.open(output_file(summary, "probability")) as p:
         tiled_mask, tiled_pct = m.read(1), p.read(1).astype(np.float64)
     disagree = float(np.mean(tiled_mask != (whole > config.threshold)))
     mean_abs = float(np.mean(np.abs(tiled_pct / 100 - whole)))
@@ -58,12 +58,12 @@ def test_crs_and_transform_are_preserved(tmp_path: Path) -> None:
     with ThresholdRunner() as runner:
         summary = run_scene(scene, tmp_path / "out", runner, ModelConfig(), InferOptions(), INFO)
     for key in ("probability", "mask"):
-        with rasterio.open(summary["outputs"][key]) as dst:
+        with rasterio.open(output_file(summary, key)) as dst:
             assert dst.crs.to_string() == UTM48N
             assert dst.transform == TRANSFORM
             assert (dst.height, dst.width, dst.dtypes[0]) == (300, 500, "uint8")
             assert dst.profile["tiled"] and dst.profile["compress"] == "deflate"
-    with rasterio.open(summary["outputs"]["mask"]) as dst:
+    with rasterio.open(output_file(summary, "mask")) as dst:
         np.testing.assert_array_equal(dst.read(1), mask)
     assert summary["crs"] == UTM48N and summary["scene_area_km2"] == pytest.approx(300 * 500 * 0.25 / 1e6)
 
@@ -78,7 +78,7 @@ def test_polygon_areas_on_a_mask_of_known_area(tmp_path: Path) -> None:
     scene = write_scene(tmp_path / "s.tif", rgb_from_mask(mask))
     with ThresholdRunner() as runner:
         summary = run_scene(scene, tmp_path / "out", runner, ModelConfig(), InferOptions(), INFO)
-    features = json.loads(Path(summary["outputs"]["polygons"]).read_text())["features"]
+    features = json.loads(output_file(summary, "polygons").read_text())["features"]
     assert summary["landslide_count"] == 2 and summary["polygons_below_mmu"] == 1
     areas = sorted(f["properties"]["area_m2"] for f in features)
     big = (10 * 500 + 300 * 195 - 300 * 5 - 50 * 60) * 0.25
@@ -101,9 +101,10 @@ def test_rerun_skips_complete_scenes_and_overwrite_redoes_them(tmp_path: Path) -
         assert runner.calls > calls
     assert [r.status for r in first + again + redo] == ["done", "skipped", "done"]
     paths = scene_outputs(out, scene)
-    assert is_complete(paths)
     paths["quicklook"].unlink()  # an output lost since: no longer complete, redone
-    assert not is_complete(paths)
+    with ThresholdRunner() as runner:
+        (lost,) = run_scenes([scene], out, runner, ModelConfig(), InferOptions(), INFO)
+    assert lost.status == "done" and "outputs missing" in lost.message and paths["quicklook"].is_file()
     options = json.loads(paths["options"].read_text())
     assert options["overlap"] == 64 and options["min_area_m2"] == 100.0
 
@@ -126,7 +127,7 @@ def test_polygon_areas_in_a_geographic_crs_match_the_ellipsoid(tmp_path: Path) -
         scene = write_scene(tmp_path / f"geo{north}.tif", rgb_from_mask(mask), crs="EPSG:4326", transform=transform)
         with ThresholdRunner() as runner:
             summary = run_scene(scene, tmp_path / "out", runner, ModelConfig(), InferOptions(), INFO)
-        (feature,) = json.loads(Path(summary["outputs"]["polygons"]).read_text())["features"]
+        (feature,) = json.loads(output_file(summary, "polygons").read_text())["features"]
         top, bottom = north - 100 * deg, north - 300 * deg
         exact = np.radians(200 * deg) * a**2 * (1 - e2) / 2 * (q(top) - q(bottom))
         assert feature["properties"]["area_m2"] == pytest.approx(exact, rel=1e-4)

@@ -16,6 +16,7 @@ SHARED_DATA = Path(
     os.environ.get("LNET_SHARED_DATA", Path(__file__).resolve().parents[1] / ".." / "shared" / "data")
 ).resolve()
 BIJIE = SHARED_DATA / "bijie_atlan_upscaled"
+BIJIE_NATIVE = SHARED_DATA / "bijie_native"
 CAS = SHARED_DATA / "cas_hokkaido_iburi_atlan512"
 SICHUAN = SHARED_DATA / "sichuan_aerial_atlan1024"
 L4S = SHARED_DATA / "landslide4sense_samples"

@@ -24,6 +24,9 @@ def eval_command(
     split: Split = typer.Option(Split.val, help="Which side of the deterministic split to score."),
     val_fraction: float = typer.Option(0.2, help="Must match the fraction used for training."),
     out: Path = typer.Option(Path("runs/eval"), "--out", "-o"),
+    pixel_size: float | None = typer.Option(None, help="Metres per pixel of the images (for --gsd)."),
+    gsd: str = typer.Option("auto", help="auto: resample images outside the model's training GSD; none; or metres."),
+    tta: bool = typer.Option(False, "--tta", help="Test-time augmentation: four flips, logits averaged."),
 ) -> None:
     """Score a model; writes eval.json and eval.md (dataset-level and per image)."""
     from lnet_edge.data.readers import list_samples
@@ -31,6 +34,7 @@ def eval_command(
     from lnet_edge.defaults import DEFAULT_ONNX
     from lnet_edge.errors import LnetError
     from lnet_edge.eval.evaluate import evaluate, markdown_table, write_report
+    from lnet_edge.field.resolution import check_metres, parse_gsd, resample_factor
     from lnet_edge.runners.open import open_model
 
     if out.exists() and not out.is_dir():
@@ -42,11 +46,18 @@ def eval_command(
         samples = split_samples(samples, val_fraction)[0 if split == Split.train else 1]
     if not samples:
         raise LnetError(f"no images on the '{split.value}' side of the split: use --split all for small folders")
+    gsd_choice = parse_gsd(gsd)
+    if pixel_size is not None:
+        check_metres(pixel_size, "--pixel-size")
     runner, config = open_model(model or DEFAULT_ONNX)
+    factor, note = resample_factor(pixel_size, config, gsd_choice)
+    if note:
+        console.print(f"[yellow]note:[/] {note}", highlight=False)
     with runner, progress_bar() as progress:
         task = progress.add_task(f"eval {split.value}", total=len(samples))
-        report = evaluate(runner, config, samples, on_image=lambda s: progress.advance(task))
+        report = evaluate(runner, config, samples, on_image=lambda s: progress.advance(task), factor=factor, tta=tta)
     report["model"], report["split"] = str(model or DEFAULT_ONNX), split.value
+    report["resample_factor"], report["tta"] = factor, tta
     json_path, md_path = write_report(report, out)
     console.print(markdown_table(report))
     console.print(f"wrote {json_path} and {md_path}")

@@ -38,6 +38,13 @@ def infer_command(
     scale: Annotated[
         str, typer.Option(help="auto | percentile | none | FACTOR: how non-uint8 scenes reach 0..255.")
     ] = "auto",
+    gsd: Annotated[
+        str, typer.Option(help="auto: resample scenes outside the model's training GSD; none; or metres per pixel.")
+    ] = "auto",
+    pixel_size: Annotated[float | None, typer.Option(help="Metres per pixel of scenes without a georeference.")] = None,
+    tta: Annotated[
+        bool, typer.Option("--tta", help="Test-time augmentation: four flips, logits averaged (4x time).")
+    ] = False,
     threads: Annotated[int | None, typer.Option(min=1, help="CPU threads for ONNX Runtime.")] = None,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Redo scenes whose outputs are complete.")] = False,
 ) -> None:
@@ -46,6 +53,7 @@ def infer_command(
     from lnet_edge.field.backend import open_field_model
     from lnet_edge.field.io import list_scenes, parse_scale_factor
     from lnet_edge.field.pipeline import InferOptions, run_scenes
+    from lnet_edge.field.resolution import check_metres, parse_gsd
     from lnet_edge.model.checkpoint import sha256_file
 
     if not scenes:
@@ -57,7 +65,12 @@ def infer_command(
         raise LnetError(f"--threshold {threshold}: give a probability strictly between 0 and 1")
     if scale not in ("auto", "percentile", "none"):
         parse_scale_factor(scale)
-    options = InferOptions(overlap, batch, threshold, min_area, scale, overwrite=overwrite)
+    parse_gsd(gsd)
+    if pixel_size is not None:
+        check_metres(pixel_size, "--pixel-size")
+    options = InferOptions(
+        overlap, batch, threshold, min_area, scale, gsd=gsd, pixel_size=pixel_size, tta=tta, overwrite=overwrite
+    )
     runner, config, note = open_field_model(model, backend, threads)
     if note:
         err_console.print(f"[yellow]warning:[/] {note}")

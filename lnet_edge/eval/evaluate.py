@@ -16,8 +16,11 @@ from lnet_edge.model.config import ModelConfig
 from lnet_edge.runners.base import Runner
 
 
-def evaluate(runner: Runner, config: ModelConfig, samples: list[Sample], on_image=None) -> dict:
-    """Scores at the config's threshold. ``on_image`` is called after each image (progress)."""
+def evaluate(
+    runner: Runner, config: ModelConfig, samples: list[Sample], on_image=None, factor: float = 1.0, tta: bool = False
+) -> dict:
+    """Scores at the config's threshold. ``on_image`` is called after each image (progress);
+    ``factor`` resamples each image for the model (see predict_logits), ``tta`` flips it."""
     import math
 
     logit_t = math.log(config.threshold / (1 - config.threshold))
@@ -25,7 +28,7 @@ def evaluate(runner: Runner, config: ModelConfig, samples: list[Sample], on_imag
     for s in samples:
         image, mask = read_pair(s, config.bands)
         image = to_model_range(image, config)
-        c = confusion(predict_logits(runner, image, config) > logit_t, mask)
+        c = confusion(predict_logits(runner, image, config, factor, tta) > logit_t, mask)
         total = total + c
         per_set[s.dataset] = per_set.get(s.dataset, Confusion()) + c
         per_image.append({"dataset": s.dataset, "image": s.image.name, **scores(c), **c.to_dict()})

@@ -51,25 +51,38 @@ def path_hash(scene: Path) -> str:
 
 
 def scene_folders(scenes: list[Path], out: Path) -> dict[Path, str]:
-    """The output folder name of each scene (see the module docstring)."""
+    """The output folder name of each scene (see the module docstring). A folder that already
+    holds this scene's outputs keeps serving it, so a batch run in parts maps to the same names."""
     by_stem: dict[str, list[Path]] = {}
     for s in scenes:
         by_stem.setdefault(s.stem, []).append(s)
     names: dict[Path, str] = {}
     for stem, group in by_stem.items():
-        distinct_paths = {str(s.resolve()) for s in group}
-        if len(distinct_paths) == 1:
-            candidates = {s: stem for s in group}
+        if len({str(s.resolve()) for s in group}) == 1:
+            wanted = {s: stem for s in group}
         elif len({s.name for s in group}) == len(group):
-            candidates = {s: s.name for s in group}
+            wanted = {s: s.name for s in group}
         else:
-            candidates = {s: f"{stem}-{path_hash(s)}" for s in group}
-        for s, name in candidates.items():
-            held = _summary_of(out / name)
-            if held is not None and held.get("scene_identity", {}).get("path") not in (None, str(s.resolve())):
-                name = f"{stem}-{path_hash(s)}"  # the folder holds another scene's outputs: keep them
-            names[s] = name
+            wanted = {s: f"{stem}-{path_hash(s)}" for s in group}
+        for s, name in wanted.items():
+            mine = str(s.resolve())
+            candidates = dict.fromkeys([stem, s.name, f"{stem}-{path_hash(s)}"])
+            held = {c: _held_by(out / c) for c in candidates}
+            reuse = next((c for c, path in held.items() if path == mine), None)
+            if reuse is not None:
+                names[s] = reuse
+            elif held[name] not in (None, mine):  # the folder holds another scene's outputs: keep them
+                names[s] = f"{stem}-{path_hash(s)}"
+            else:
+                names[s] = name
     return names
+
+
+def _held_by(folder: Path) -> str | None:
+    """The absolute path of the scene whose outputs ``folder`` holds, if any."""
+    summary = _summary_of(folder)
+    identity = summary.get("scene_identity") if summary else None
+    return identity.get("path") if isinstance(identity, dict) else None
 
 
 def output_paths(out: Path, name: str) -> dict[str, Path]:
@@ -140,10 +153,13 @@ class SceneLock:
             if same:  # not a lock file that its holder removed while we waited to open it
                 break
             os.close(fd)
-        os.ftruncate(fd, 0)
-        stamp = time.strftime("%Y-%m-%d %H:%M:%S")
-        os.pwrite(fd, f"pid {os.getpid()} on {socket.gethostname()} since {stamp}".encode(), 0)
         self.fd = fd
+        stamp = time.strftime("%Y-%m-%d %H:%M:%S")
+        try:  # who holds it, for the message of a second run; a full disk must not stop us here
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"pid {os.getpid()} on {socket.gethostname()} since {stamp}".encode(), 0)
+        except OSError:
+            pass
         return self
 
     def __exit__(self, *exc) -> None:

@@ -17,13 +17,13 @@ from pathlib import Path
 
 import numpy as np
 
-from lnet_edge.data.normalize import normalize
-from lnet_edge.data.tiles import pad_to
 from lnet_edge.errors import LnetError
 from lnet_edge.field import io, outputs
 from lnet_edge.field.blending import StripAccumulator, blend_window
 from lnet_edge.field.gpkg import GeoPackageWriter
+from lnet_edge.field.predict import predict_tiles, scene_tiling, sigmoid  # noqa: F401 - sigmoid for bench
 from lnet_edge.field.quicklook import Quicklook
+from lnet_edge.field.resolution import parse_gsd, pixel_size_m, resample_factor
 from lnet_edge.field.tiling import tile_origins
 from lnet_edge.field.vectorize import GeoJsonWriter, Georef, Polygon, StripVectorizer
 from lnet_edge.model.config import ModelConfig
@@ -41,6 +41,9 @@ class InferOptions:
     threshold: float | None = None  # probability -> mask; None: the model's own threshold
     min_area_m2: float = 100.0  # minimum mapping unit (pixels when the scene has no georeference)
     scale: str = "auto"  # see io.choose_scaling
+    gsd: str = "auto"  # auto | none | metres per pixel: see field/resolution.py
+    pixel_size: float | None = None  # metres per pixel of scenes without a georeference
+    tta: bool = False  # test-time augmentation: the four flips, logits averaged
     quicklook_size: int = 2048  # long side of the quicklook PNG, px
     overwrite: bool = False
 
@@ -72,31 +75,10 @@ def shaping_options(options: InferOptions, threshold: float) -> dict:
         "overlap": options.overlap,
         "scale": options.scale,
         "quicklook_size": options.quicklook_size,
+        "gsd": options.gsd,
+        "pixel_size": options.pixel_size,
+        "tta": options.tta,
     }
-
-
-def sigmoid(x: np.ndarray) -> np.ndarray:
-    """Probabilities from logits, in float32 after the engine (fp16/int8 never squeeze them)."""
-    return (1.0 / (1.0 + np.exp(-x.astype(np.float32)))).astype(np.float32)
-
-
-def predict_tiles(runner: Runner, tiles: list[np.ndarray], config: ModelConfig, batch: int) -> list[np.ndarray]:
-    """Probability of each HxWxC tile; tiles smaller than the model tile are reflect-padded
-    (bottom/right) to it, and the padding is cut off again."""
-    out: list[np.ndarray] = []
-    t = config.tile
-    for i in range(0, len(tiles), batch):
-        chunk = tiles[i : i + batch]
-        x = np.stack([normalize(pad_to(c, t, t), config.norm) for c in chunk])
-        logits = runner.logits(x)
-        if not np.isfinite(logits).all():
-            raise LnetError(
-                f"the model produced NaN or infinite values ({runner.name}): its weights are broken; "
-                "re-export it from a good checkpoint or use another -m"
-            )
-        probs = sigmoid(logits[:, 0])
-        out += [p[: c.shape[0], : c.shape[1]] for p, c in zip(probs, chunk)]
-    return out
 
 
 class _Sinks:
@@ -175,9 +157,12 @@ class _Sinks:
                 pass
 
 
-def _infer_strips(src, indexes, scaling, runner, config, options, sinks: _Sinks, on_tiles) -> tuple[int, int, float]:
+def _infer_strips(
+    src, indexes, scaling, runner, config, options, sinks: _Sinks, on_tiles, factor: float = 1.0
+) -> tuple[int, int, float]:
     """The tile-row loop; returns (tiles run, tiles skipped as all-nodata, seconds in the model)."""
-    h, w, t, ov = src.height, src.width, config.tile, options.overlap
+    h, w = src.height, src.width
+    t, ov = scene_tiling(config, options.overlap, factor)
     ys, xs = tile_origins(h, t, ov), tile_origins(w, t, ov)
     th, tw = min(t, h), min(t, w)
     acc = StripAccumulator(th, w, 0)
@@ -193,7 +178,7 @@ def _infer_strips(src, indexes, scaling, runner, config, options, sinks: _Sinks,
         keep = [x for x in xs if valid[:, x : x + tw].any()]
         skipped += len(xs) - len(keep)
         t0 = time.perf_counter()
-        probs = predict_tiles(runner, [image[:, x : x + tw] for x in keep], config, options.batch)
+        probs = predict_tiles(runner, [image[:, x : x + tw] for x in keep], config, options.batch, factor, options.tta)
         model_s += time.perf_counter() - t0
         for x, p in zip(keep, probs):
             j = xs.index(x)
@@ -247,22 +232,30 @@ def _run_scene(scene, paths, runner, config, options, model_info, on_start, on_t
         georef = Georef.from_dataset(src)
         notes = []
         if georef.kind == "pixel":
-            notes.append(f"{scene.name} has no georeference: outputs are in pixel units (areas in px^2, MMU in px)")
+            what = "a CRS but no geotransform" if src.crs else "no georeference"
+            notes.append(f"{scene.name} has {what}: outputs are in pixel units (areas in px^2, MMU in px)")
         if scaling.method != "none":
             notes.append(f"{scene.name} is {src.dtypes[indexes[0] - 1]}: scaled to 0..255 by {scaling.method}")
         for n in notes:
             if warn:
                 warn(n)
-        n_tiles = len(tile_origins(src.height, config.tile, options.overlap)) * len(
-            tile_origins(src.width, config.tile, options.overlap)
-        )
+        scene_m = options.pixel_size or pixel_size_m(src)
+        factor, gsd_note = resample_factor(scene_m, config, parse_gsd(options.gsd))
+        if gsd_note:
+            notes.append(f"{scene.name}: {gsd_note}")
+            if warn:
+                warn(notes[-1])
+        tile_s, overlap_s = scene_tiling(config, options.overlap, factor)
+        n_tiles = len(tile_origins(src.height, tile_s, overlap_s)) * len(tile_origins(src.width, tile_s, overlap_s))
         if on_start:
             on_start(n_tiles)
         threshold = config.threshold if options.threshold is None else options.threshold
         sinks = None
         try:
             sinks = _Sinks(paths, src, georef, config, options, threshold)
-            run, skipped, model_s = _infer_strips(src, indexes, scaling, runner, config, options, sinks, on_tiles)
+            run, skipped, model_s = _infer_strips(
+                src, indexes, scaling, runner, config, options, sinks, on_tiles, factor
+            )
             sinks.finish()
         except BaseException:
             if sinks is not None:
@@ -296,6 +289,9 @@ def _run_scene(scene, paths, runner, config, options, model_info, on_start, on_t
             "tiles": n_tiles,
             "tiles_run": run,
             "tiles_skipped_nodata": skipped,
+            "pixel_size_m": round(scene_m, 6) if scene_m else None,
+            "resample_factor": round(factor, 6),
+            "tta": options.tta,
         }
     seconds = time.perf_counter() - t0
     summary.update(

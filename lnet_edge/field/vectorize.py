@@ -206,7 +206,7 @@ class Georef:
     @classmethod
     def from_dataset(cls, src) -> Georef:
         t = tuple(src.transform)[:6]
-        if src.crs is None:
+        if src.crs is None or t == (1.0, 0.0, 0.0, 0.0, 1.0, 0.0):  # a CRS without a geotransform
             return cls(t, "pixel")
         if src.crs.is_geographic:
             return cls(t, "geographic")

@@ -91,16 +91,19 @@ def _show(value: Any) -> str:
     return getattr(value, "value", str(value))
 
 
-def release_checkpoint(src: Path, dst: Path) -> Path:
+def release_checkpoint(src: Path, dst: Path, **config_updates: Any) -> Path:
     """A compact copy for shipping: weights in fp16, BatchNorm statistics kept in fp32 (running
-    variances can exceed fp16's 65504), no optimizer state. ``load_model`` upcasts to fp32."""
+    variances can exceed fp16's 65504), no optimizer state. ``load_model`` upcasts to fp32.
+    ``config_updates`` set configuration fields (e.g. ``gsd=(0.2, 1.0)``), checked as usual."""
     ckpt = read_checkpoint(src)
     state = {k: v.half() if v.is_floating_point() and "running_" not in k else v for k, v in ckpt["state_dict"].items()}
     keep = ("config", "epoch", "metrics", "metrics_per_dataset", "options", "split")
+    config = ModelConfig.from_dict({**ckpt["config"], **config_updates}).to_dict()
     save_checkpoint(
         Path(dst),
         {
             **{k: ckpt[k] for k in keep if k in ckpt},
+            "config": config,
             "state_dict": state,
             "weights": "fp16 parameters, fp32 BatchNorm statistics",
         },

@@ -56,6 +56,8 @@ class ModelConfig:
     norm: Normalization = field(default_factory=Normalization)
     tile: int = 256
     threshold: float = 0.5
+    # ground sampling distance of the training imagery, metres per pixel (low, high); None: unknown
+    gsd: tuple[float, float] | None = None
 
     def __post_init__(self) -> None:
         """Every field is checked: a configuration also arrives as metadata a user can edit."""
@@ -81,6 +83,10 @@ class ModelConfig:
             )
         if not (_finite(self.threshold) and 0 < self.threshold < 1):
             raise LnetError(f"threshold {self.threshold!r}: give a probability strictly between 0 and 1")
+        if self.gsd is not None:
+            lo_hi = tuple(self.gsd)
+            if len(lo_hi) != 2 or not all(_finite(g) and 0 < g <= 1000 for g in lo_hi) or lo_hi[0] > lo_hi[1]:
+                raise LnetError(f"gsd {self.gsd!r}: give [low, high] metres per pixel, 0 < low <= high <= 1000")
         if len(self.band_names) != n:
             raise LnetError(f"{len(self.band_names)} band names for {n} bands: give one name per band")
 

@@ -202,7 +202,7 @@ def train(config: ModelConfig, opts: TrainOptions, progress=None) -> Path:
     start_epoch, best_f1, history = 0, -1.0, []
     if opts.resume:
         ckpt = read_checkpoint(Path(opts.resume))
-        if ckpt["config"] != config.to_dict():
+        if ModelConfig.from_dict(ckpt["config"]) != config:
             raise LnetError(
                 f"--resume {opts.resume} was trained with another configuration: resume with the same options"
             )

@@ -162,3 +162,44 @@ def test_foreign_checkpoint_is_refused(tmp_path, small_set):
     torch.save({"weights": 1}, fake)
     result = runner.invoke(app, ["eval", "-d", str(small_set), "-m", str(fake), "-o", str(tmp_path)])
     assert result.exit_code == 2 and "not an lnet-edge checkpoint" in result.output
+
+
+def _train_args(data, out, *extra):
+    return ["train", "-d", str(data), "-o", str(out), "--epochs", "1", "--steps-per-epoch", "1", "--batch", "2",
+            "--workers", "0", *extra]  # fmt: skip
+
+
+def test_best_checkpoint_carries_the_threshold_chosen_on_validation(trained):
+    ckpt = torch.load(trained / "best.pt", weights_only=False)
+    history = json.loads((trained / "metrics.json").read_text())
+    best = max(history, key=lambda h: h["val_f1"])
+    assert ckpt["config"]["threshold"] == best["val_threshold"]
+    assert 0 < best["val_threshold"] < 1 and best["val_f1"] >= best["val_f1_at_0.5"]
+
+
+def test_init_from_another_preset_names_both_sides(small_set, tmp_path):
+    result = runner.invoke(app, _train_args(small_set, tmp_path / "o", "--preset", "edge-xs", "--init", "default"))
+    assert result.exit_code == 2 and "preset=edge-s" in result.output and "edge-xs" in result.output
+
+
+def test_fine_tuning_starts_from_the_weights_and_can_freeze_the_encoder(small_set, tmp_path):
+    from lnet_edge.defaults import DEFAULT_CHECKPOINT
+    from lnet_edge.model.checkpoint import load_model
+
+    out = tmp_path / "ft"
+    result = runner.invoke(app, _train_args(small_set, out, "--init", "default", "--freeze-encoder"))
+    assert result.exit_code == 0, result.output
+    tuned, ckpt = load_model(out / "last.pt")
+    base, _ = load_model(DEFAULT_CHECKPOINT)
+    enc_tuned, enc_base = tuned.encoder.state_dict(), base.encoder.state_dict()
+    assert all(torch.equal(enc_tuned[k], enc_base[k]) for k in enc_base)  # frozen, BatchNorm statistics too
+    assert not torch.equal(tuned.head.weight, base.head.weight)  # the head trained
+    assert ckpt["options"]["lr"] == pytest.approx(1e-4)  # the fine-tuning default
+
+
+def test_a_non_finite_loss_stops_with_an_error_and_no_best_checkpoint(small_set, tmp_path):
+    out = tmp_path / "nan"
+    result = runner.invoke(app, _train_args(small_set, out, "--preset", "edge-xs", "--lr", "1e30", "--optimizer",
+                                            "sgd", "--steps-per-epoch", "4"))  # fmt: skip
+    assert result.exit_code == 2 and "training loss became" in result.output, result.output
+    assert not (out / "best.pt").exists()

@@ -3,9 +3,9 @@ import pytest
 
 from lnet_edge.data.augment import augment
 from lnet_edge.data.readers import Sample, list_samples
-from lnet_edge.data.split import split_samples
+from lnet_edge.data.split import split_samples, split_test
 from lnet_edge.data.tiles import cut_tiles, tile_origins
-from tests.conftest import BIJIE, CAS, SICHUAN
+from tests.conftest import BIJIE, BIJIE_NATIVE, CAS, SICHUAN
 
 
 def test_split_is_by_image_deterministic_and_order_free(shared_data):
@@ -19,6 +19,21 @@ def test_split_is_by_image_deterministic_and_order_free(shared_data):
     # a dataset's split does not depend on which other datasets are present
     only_cas = split_samples(list_samples(CAS))[1]
     assert {s.key for s in only_cas} == {s.key for s in val if s.dataset == CAS.name}
+
+
+def test_bijie_native_has_a_fixed_test_quarter_outside_train_and_validation(shared_data):
+    native = list_samples(BIJIE_NATIVE)
+    others = [s for r in (BIJIE, CAS, SICHUAN) for s in list_samples(r)]
+    dev, test = split_test(native + others)
+    assert len(test) == 184 and {s.dataset for s in test} == {BIJIE_NATIVE.name}
+    train, val = split_samples(list(reversed(native + others)))
+    keys = {s.key for s in test}
+    assert not keys & {s.key for s in train} and not keys & {s.key for s in val}
+    assert len(train) + len(val) + len(test) == len(native) + len(others)
+    assert {s.key for s in split_test(native)[1]} == keys  # fixed whatever else is given
+    assert sum(s.dataset == BIJIE_NATIVE.name for s in val) == 110  # 20 % of the other 550
+    # the other sets keep the split they have always had (no test part)
+    assert {s.key for s in split_samples(others)[1]} == {s.key for s in val if s.dataset != BIJIE_NATIVE.name}
 
 
 def test_split_keeps_every_tile_of_an_image_together():

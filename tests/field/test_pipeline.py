@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import cv2
 import numpy as np
 import pytest
 import rasterio
@@ -27,28 +26,74 @@ def onnx():
         yield runner, config
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the shipped L-Net sees context beyond a 256 px tile (coordinate attention pools whole rows and "
-    "columns; the MFF bottleneck's dilated convolutions reach about 270 px): 3.6 % of mask pixels differ here, "
-    "3.3-4.5 % on three crops, as often near tile seams as away from them (bench/tiled_vs_whole.py); even a "
-    "trained variant without attention differs by 0.3-2.7 %. Tiling and blending are exact on their own (test_tiling.py)",
-)
-def test_tiled_prediction_matches_whole_image_prediction(onnx, shared_data: Path, tmp_path: Path) -> None:
+# Held-out full scenes with ground truth: the two Sichuan validation images and the three largest
+# images of the Bijie native test quarter (none trained on by the shipped model).
+HELD_OUT = [
+    ("sichuan_aerial_atlan1024", "Landslide002.png"),
+    ("sichuan_aerial_atlan1024", "Landslide010.png"),
+]
+SEAM_BAND = 32  # px either side of a tile seam
+
+
+def _seam_near(length: int, tile: int, overlap: int) -> np.ndarray:
+    """Positions within SEAM_BAND px of a tile edge that lies inside the scene."""
+    from lnet_edge.field.tiling import tile_origins
+
+    near = np.zeros(length, bool)
+    origins = tile_origins(length, tile, overlap)
+    for o in origins:
+        for edge in (o, o + tile):
+            if 0 < edge < length:
+                near[max(0, edge - SEAM_BAND) : edge + SEAM_BAND] = True
+    return near
+
+
+def _held_out_scenes(shared_data: Path) -> list[tuple[np.ndarray, np.ndarray]]:
+    from lnet_edge.data.readers import list_samples, read_pair
+    from lnet_edge.data.split import split_samples, split_test
+
+    val = {s.key for s in split_samples(list_samples(shared_data / "sichuan_aerial_atlan1024"))[1]}
+    pairs = []
+    for folder, name in HELD_OUT:
+        sample = next(s for s in list_samples(shared_data / folder) if s.image.name == name)
+        assert sample.key in val  # held out from training
+        pairs.append(read_pair(sample))
+    test = split_test(list_samples(shared_data / "bijie_native"))[1]
+    largest = sorted(test, key=lambda s: -s.image.stat().st_size)[:3]
+    return pairs + [read_pair(s) for s in largest]
+
+
+def test_tiled_maps_score_like_whole_image_passes_and_seams_do_not_show(
+    onnx, shared_data: Path, tmp_path: Path
+) -> None:
+    """The network's context reaches past a tile, so a tiled map cannot equal one whole-image
+    pass pixel for pixel. What the field needs: (a) tiling costs at most 0.5 IoU points against
+    the ground truth, and (b) pixels within 32 px of a tile seam disagree with the whole-image
+    pass at most 1.2x as often as pixels elsewhere (the seams do not show)."""
+    from lnet_edge.eval.metrics import Confusion, confusion, scores
+
     runner, config = onnx
-    rgb = cv2.imread(str(shared_data / "sichuan_aerial_atlan1024/images/Landslide002.png"))[..., ::-1]
-    crop = np.ascontiguousarray(rgb[100:740, 200:840])  # 640 x 640: 3 x 3 tiles of 256, overlap >= 64
-    scene = write_scene(tmp_path / "crop.tif", np.moveaxis(crop, -1, 0))
-    summary = run_scene(scene, tmp_path / "out", runner, config, InferOptions(batch=3), INFO)
-    assert summary["tiles"] == 9
-    whole = 1 / (1 + np.exp(-predict_logits(runner, crop, config)))
-    with rasterio.open(output_file(summary, "mask")) as m, rasterio.open(output_file(summary, "probability")) as p:
-        tiled_mask, tiled_pct = m.read(1), p.read(1).astype(np.float64)
-    disagree = float(np.mean(tiled_mask != (whole > config.threshold)))
-    mean_abs = float(np.mean(np.abs(tiled_pct / 100 - whole)))
-    print(f"tiled vs whole: {disagree:.5%} of mask pixels differ, mean |dp| {mean_abs:.4f}")
-    assert disagree < 0.001
-    assert mean_abs < 0.01  # includes the 0.005 of rounding p to whole percent
+    tiled_c, whole_c = Confusion(), Confusion()
+    near_diff = near_n = far_diff = far_n = 0
+    for i, (image, truth) in enumerate(_held_out_scenes(shared_data)):
+        scene = write_scene(tmp_path / f"s{i}.tif", np.moveaxis(image, -1, 0))
+        summary = run_scene(scene, tmp_path / "out", runner, config, InferOptions(batch=4), INFO)
+        with rasterio.open(output_file(summary, "mask")) as m:
+            tiled = m.read(1) == 1
+        whole = 1 / (1 + np.exp(-predict_logits(runner, image, config))) > config.threshold
+        tiled_c, whole_c = tiled_c + confusion(tiled, truth), whole_c + confusion(whole, truth)
+        h, w = truth.shape
+        near = _seam_near(h, config.tile, 64)[:, None] | _seam_near(w, config.tile, 64)[None, :]
+        differ = tiled != whole
+        near_diff, near_n = near_diff + int(differ[near].sum()), near_n + int(near.sum())
+        far_diff, far_n = far_diff + int(differ[~near].sum()), far_n + int((~near).sum())
+    tiled_iou, whole_iou = scores(tiled_c)["iou"], scores(whole_c)["iou"]
+    near_rate, far_rate = near_diff / near_n, far_diff / max(far_n, 1)
+    print(
+        f"IoU tiled {tiled_iou:.4f} whole {whole_iou:.4f}; disagreement near seams {near_rate:.4%}, else {far_rate:.4%}"
+    )
+    assert tiled_iou >= whole_iou - 0.005
+    assert near_rate <= 1.2 * far_rate
 
 
 def test_crs_and_transform_are_preserved(tmp_path: Path) -> None:

@@ -1,0 +1,103 @@
+"""Resolution-aware inference: pixel sizes from the georeference, the resampling decision, and
+outputs on the scene's own grid whatever the model saw."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import rasterio
+from rasterio.transform import from_origin
+from typer.testing import CliRunner
+
+from lnet_edge.cli.main import app
+from lnet_edge.defaults import SAMPLE_SCENE
+from lnet_edge.errors import LnetError
+from lnet_edge.field.pipeline import InferOptions, output_file, run_scene
+from lnet_edge.field.resolution import parse_gsd, pixel_size_m, resample_factor
+from lnet_edge.model.config import ModelConfig
+from tests.field.field_helpers import ThresholdRunner, rgb_from_mask, write_scene
+
+MODEL = ModelConfig(gsd=(0.2, 1.0))
+
+
+def _mask() -> np.ndarray:
+    m = np.zeros((400, 500), np.uint8)
+    m[100:260, 80:330] = 1
+    m[300:340, 400:460] = 1
+    return m
+
+
+def test_pixel_size_from_projected_and_geographic_georeferences(tmp_path: Path) -> None:
+    with rasterio.open(SAMPLE_SCENE) as src:
+        assert pixel_size_m(src) == pytest.approx(0.5)
+    deg = 1e-5
+    geo = write_scene(
+        tmp_path / "geo.tif", rgb_from_mask(_mask()), crs="EPSG:4326", transform=from_origin(104, 30, deg, deg)
+    )
+    with rasterio.open(geo) as src:  # about 0.96 m east x 1.11 m north at 30 deg N, never 1e-5 m
+        assert pixel_size_m(src) == pytest.approx(np.sqrt(0.96486 * 1.10852), rel=1e-3)
+    bare = tmp_path / "bare.tif"
+    with rasterio.open(bare, "w", driver="GTiff", width=8, height=8, count=3, dtype="uint8", crs="EPSG:32648") as dst:
+        dst.write(np.zeros((3, 8, 8), np.uint8))
+    with rasterio.open(bare) as src:  # a CRS but no geotransform: unknown, never 1 m
+        assert pixel_size_m(src) is None
+
+
+def test_resampling_decision() -> None:
+    assert resample_factor(0.5, MODEL, "auto") == (1.0, "")  # inside the range
+    f, note = resample_factor(3.0, MODEL, "auto")
+    assert f == pytest.approx(3.0) and "resampled to 1 m" in note
+    assert resample_factor(0.05, MODEL, "auto")[0] == pytest.approx(0.25)
+    assert resample_factor(3.0, MODEL, "none") == (1.0, "")
+    assert resample_factor(3.0, MODEL, 0.5)[0] == pytest.approx(6.0)
+    assert resample_factor(3.0, ModelConfig(), "auto") == (1.0, "")  # a model that does not say
+    assert "pixel size unknown" in resample_factor(None, MODEL, "auto")[1]
+    with pytest.raises(LnetError, match="--pixel-size"):
+        resample_factor(None, MODEL, 0.5)
+
+
+@pytest.mark.parametrize("text", ["0", "-1", "nan", "inf", "1001", "fast"])
+def test_bad_gsd_is_refused(text: str) -> None:
+    with pytest.raises(LnetError, match="--gsd"):
+        parse_gsd(text)
+
+
+@pytest.mark.parametrize("option", ["--gsd", "--pixel-size"])
+def test_bad_gsd_options_on_the_command_line(tmp_path: Path, option: str) -> None:
+    result = CliRunner().invoke(app, ["infer", option, "0", "-o", str(tmp_path / "o")])
+    assert result.exit_code == 2 and option in result.output
+
+
+@pytest.mark.parametrize("gsd", [3.0, 0.05])
+def test_a_scene_outside_the_models_gsd_is_resampled_and_mapped_on_its_own_grid(tmp_path: Path, gsd: float) -> None:
+    mask = _mask()
+    transform = from_origin(366070.0, 3483660.0, gsd, gsd)
+    scene = write_scene(tmp_path / "coarse.tif", rgb_from_mask(mask), transform=transform)
+    with ThresholdRunner() as runner:
+        summary = run_scene(scene, tmp_path / "out", runner, MODEL, InferOptions(min_area_m2=0), {})
+        calls = runner.calls
+    assert summary["resample_factor"] == pytest.approx(gsd / min(max(gsd, 0.2), 1.0))
+    with rasterio.open(output_file(summary, "mask")) as dst:
+        assert dst.transform == transform and dst.shape == mask.shape and dst.crs.to_epsg() == 32648
+        got = dst.read(1)
+    assert np.mean(got != mask) < 0.005  # the pointwise stand-in survives the round trip
+    with ThresholdRunner() as runner:  # and without resampling, a different number of model calls
+        plain = run_scene(scene, tmp_path / "plain", runner, MODEL, InferOptions(gsd="none", min_area_m2=0), {})
+        assert plain["resample_factor"] == 1.0 and runner.calls != calls
+
+
+def test_tta_averages_four_flips_of_an_asymmetric_model(tmp_path: Path) -> None:
+    from lnet_edge.eval.predict import flip_logits
+    from lnet_edge.runners.base import OUTPUT_NAME
+
+    class Ramp(ThresholdRunner):  # logit = column index: flips average it to the centre value
+        def infer_impl(self, feed):
+            n, _, h, w = feed["image"].shape
+            return {OUTPUT_NAME: np.broadcast_to(np.arange(w, dtype=np.float32), (n, 1, h, w)).copy()}
+
+    with Ramp() as r:
+        x = np.zeros((2, 3, 16, 32), np.float32)
+        assert (flip_logits(r, x, tta=True) == (32 - 1) / 2).all()
+        assert (flip_logits(r, x, tta=False)[0, 0, 0] == np.arange(32)).all()

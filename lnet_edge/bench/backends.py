@@ -47,6 +47,7 @@ class Settings:
     batches: tuple[int, ...]
     tiles: tuple[int, ...]
     work: Path
+    cuda_graph: bool = False  # TensorRT: replay the enqueue as a CUDA graph
 
 
 @dataclass(frozen=True)
@@ -157,7 +158,7 @@ def _trt_open(flavour: str) -> Callable[[Entry, Settings], tuple[Runner, dict]]:
         options = BuildOptions(flavour=Flavour(flavour), profile=profile)
         plan = cached_plan(Path(entry.artifact), options, s.work / "engines")
         build = time.perf_counter() - t0  # includes the cache check; near zero when the plan was cached
-        runner = TensorRTRunner(plan)  # check_plan first: a plan that does not fit says why
+        runner = TensorRTRunner(plan, cuda_graph=s.cuda_graph)  # check_plan first: a plan that does not fit says why
         return runner, {"plan": str(plan), "plan_bytes": plan.stat().st_size, "plan_build_seconds": round(build, 2)}
 
     return open_

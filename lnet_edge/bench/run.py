@@ -39,6 +39,7 @@ class BenchOptions:
     field_repeats: int = 3
     machine: str | None = None  # name in the result files; None: from the machine facts
     entry_timeout_s: float = 1800.0
+    cuda_graph: bool = False  # TensorRT entries replay their enqueue as a CUDA graph
 
     def check(self) -> None:
         if not self.batches or min(self.batches) < 1:
@@ -74,6 +75,7 @@ def _spec(entry: Entry, options: BenchOptions, art: Artifacts, run_dir: Path, wo
         "gsd": options.gsd_m,
         "threads": options.threads,
         "work": str(work),
+        "cuda_graph": options.cuda_graph,
         "val_batch": str(run_dir / "val.npy"),
         "logits": str(run_dir / f"{name}.logits.npy"),
         "result": str(run_dir / f"{name}.result.json"),

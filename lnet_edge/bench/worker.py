@@ -76,7 +76,9 @@ def run_entry(spec: dict) -> dict:
     entry = Entry(**spec["entry"])
     backend = BACKENDS[entry.backend]
     config = ModelConfig.from_dict(spec["config"])
-    settings = Settings(spec["threads"], tuple(spec["batches"]), tuple(spec["tiles"]), Path(spec["work"]))
+    settings = Settings(
+        spec["threads"], tuple(spec["batches"]), tuple(spec["tiles"]), Path(spec["work"]), spec.get("cuda_graph", False)
+    )
     result: dict = {"rss_before_load_mib": rss_mib(), "gpu_used_before_mib": gpu_used_mib()}
     t0 = time.perf_counter()
     runner, facts = backend.open(entry, settings)

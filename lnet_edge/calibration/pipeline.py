@@ -46,7 +46,7 @@ class CalibrateOptions:
     qdq: QdqOptions = field(default_factory=QdqOptions)
     cpu: CpuInt8Options = field(default_factory=CpuInt8Options)
     gate: GateOptions = field(default_factory=GateOptions)
-    trt_version: int = 8601  # the TRT-<version>- tag of the calibration cache header
+    trt_version: str = "10.3"  # the TensorRT the calibration cache is for (its TRT-<tag>- header)
 
 
 def artifact_paths(fp32: Path, out: Path) -> dict[str, Path]:

@@ -61,6 +61,8 @@ def _command(checkpoint: Path, data: list[Path], out: Path, work: Path, options)
         args += ["--backends", ",".join(options.backends)]
     if options.threads:
         args += ["--threads", str(options.threads)]
+    if options.cuda_graph:
+        args.append("--cuda-graph")
     if options.field_scene:
         args += ["--field", str(options.field_scene), "--field-repeats", str(options.field_repeats)]
     if options.machine:
@@ -94,6 +96,9 @@ def bench_command(
     field: Annotated[Path | None, typer.Option(help="Also time the whole infer pipeline on this scene.")] = None,
     field_repeats: Annotated[int, typer.Option(help="Recorded passes over the --field scene.")] = 3,
     threads: Annotated[int | None, typer.Option(min=1, help="CPU threads (default: the runtime's).")] = None,
+    cuda_graph: Annotated[
+        bool, typer.Option("--cuda-graph", help="TensorRT: replay each call as a CUDA graph.")
+    ] = False,
     out: Annotated[Path, typer.Option("--out", "-o", help="Where the JSON, markdown and PNG go.")] = Path(
         "bench/results"
     ),
@@ -120,6 +125,7 @@ def bench_command(
         field_scene=field,
         field_repeats=field_repeats,
         machine=machine,
+        cuda_graph=cuda_graph,
     )
     command = _command(checkpoint, data, out, work, options)
     report, paths = bench_from_checkpoint(

@@ -52,8 +52,9 @@ def calibrate_command(
         Path | None, typer.Option(help="fp16 .onnx to score too; default: <model>.fp16.onnx beside it, if present.")
     ] = None,
     trt_version: Annotated[
-        int, typer.Option(help="Version tag of the TensorRT calibration cache header (TRT-<tag>-...).")
-    ] = 8601,
+        str | None,
+        typer.Option(help="TensorRT the calibration cache is for; default: the installed one, else 10.3 (JetPack 6)."),
+    ] = None,
 ) -> None:
     """Make NAME.int8-qdq.onnx (TensorRT), NAME.int8-qdq.calibration.cache (TensorRT < 10.12),
     NAME.int8-cpu.onnx (ONNX Runtime CPU) and NAME.calibration.json/.md."""
@@ -65,6 +66,10 @@ def calibrate_command(
         report_markdown,
     )
     from lnet_edge.calibration.quantize import CpuInt8Options, Method, QdqOptions
+    from lnet_edge.calibration.trt_cache import installed_tensorrt_version, version_tag
+
+    if trt_version is not None:
+        version_tag(trt_version)  # a clear error for a malformed version, before any work
 
     sibling = model.with_name(f"{model.stem}.fp16.onnx")
     fp16 = fp16 or (sibling if sibling.is_file() else None)
@@ -73,7 +78,7 @@ def calibrate_command(
         qdq=QdqOptions(method=Method(method.value), batch=batch),
         cpu=CpuInt8Options(batch=batch),
         gate=GateOptions(tiles=gate_tiles, max_iou_drop=max_iou_drop, auto_fallback=auto_fallback),
-        trt_version=trt_version,
+        trt_version=trt_version or installed_tensorrt_version(),
     )
     report = calibration_from_onnx(model, out, data, val_data or None, fp16, options)
     console.print(report_markdown(report))

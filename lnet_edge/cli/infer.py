@@ -46,6 +46,9 @@ def infer_command(
         bool, typer.Option("--tta", help="Test-time augmentation: four flips, logits averaged (4x time).")
     ] = False,
     threads: Annotated[int | None, typer.Option(min=1, help="CPU threads for ONNX Runtime.")] = None,
+    cuda_graph: Annotated[
+        bool, typer.Option("--cuda-graph", help="TensorRT: replay each call as a CUDA graph.")
+    ] = False,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Redo scenes whose outputs are complete.")] = False,
 ) -> None:
     """Probability and mask GeoTIFFs, landslide polygons, a quicklook and a summary per scene."""
@@ -71,7 +74,7 @@ def infer_command(
     options = InferOptions(
         overlap, batch, threshold, min_area, scale, gsd=gsd, pixel_size=pixel_size, tta=tta, overwrite=overwrite
     )
-    runner, config, note = open_field_model(model, backend, threads)
+    runner, config, note = open_field_model(model, backend, threads, cuda_graph)
     if note:
         err_console.print(f"[yellow]warning:[/] {note}")
     model_info = {

@@ -7,6 +7,7 @@ import typer
 from lnet_edge.cli.bench import bench_command
 from lnet_edge.cli.build import build_command
 from lnet_edge.cli.calibrate import calibrate_command
+from lnet_edge.cli.doctor import doctor_command
 from lnet_edge.cli.eval import eval_command
 from lnet_edge.cli.export import export_command
 from lnet_edge.cli.infer import infer_command
@@ -15,7 +16,7 @@ from lnet_edge.cli.train import train
 
 app = typer.Typer(
     name="lnet-edge",
-    help="L-Net landslide mapping: train, evaluate, export, calibrate, build engines, benchmark, map scenes.",
+    help="L-Net landslide mapping: train, evaluate, export, calibrate, build engines, benchmark, map scenes; doctor.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
@@ -28,6 +29,7 @@ app.command("build")(build_command)
 app.command("inspect")(inspect_command)
 app.command("infer")(infer_command)
 app.command("bench")(bench_command)
+app.command("doctor")(doctor_command)
 
 if __name__ == "__main__":
     app()

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from lnet_edge import __version__
 from lnet_edge.engines.flavour import Capabilities, Flavour, capabilities, load
-from lnet_edge.engines.manifest import Manifest, manifest_path
+from lnet_edge.engines.manifest import Manifest, manifest_path, this_platform
 from lnet_edge.engines.onnx_info import OnnxInfo, read_onnx
 from lnet_edge.engines.options import BuildOptions, HardwareCompat, Precision
 from lnet_edge.engines.trt_glue import make_logger, progress_monitor
@@ -31,6 +31,7 @@ from lnet_edge.model.checkpoint import sha256_file
 # What a TensorRT-RTX ahead-of-time build targets when no --target is given (RTX 1.x docs:
 # "compute capability 8.0, 8.6, 8.9, 12.0, and later"; 9.0 (H100) is refused).
 RTX_DEFAULT_TARGETS = ("8.0", "8.6", "8.9", "12.0", "12.1")
+HARDWARE_COMPAT_LEVELS = {HardwareCompat.ampere_plus: "AMPERE_PLUS", HardwareCompat.same_cc: "SAME_COMPUTE_CAPABILITY"}
 
 Progress = Callable[[str, str, int, int], None]  # (event, phase, step, steps)
 
@@ -61,6 +62,11 @@ def plan_from_onnx(
 
     network, _parser = _parse(trt, builder, logger, info, caps.strongly_typed)  # parser owns the weights
     config = _configure(trt, builder, network, options, caps, info)
+    on_gpu = dla_fallback_layers(network, config) if options.dla_core is not None else []
+    if on_gpu and warn:
+        warn(
+            f"{len(on_gpu)} of {network.num_layers} layers cannot run on DLA and fall back to the GPU: {', '.join(on_gpu[:8])}"
+        )
     monitor = progress_monitor(trt, progress) if progress and caps.progress_monitor else None
     if monitor is not None:
         config.progress_monitor = monitor
@@ -94,6 +100,8 @@ def plan_from_onnx(
             build_seconds=round(seconds, 3),
             created=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
             metadata_defaulted=info.defaulted,
+            platform=this_platform(),
+            extra={"dla_gpu_fallback_layers": on_gpu} if options.dla_core is not None else {},
         )
         os.replace(tmp_plan, out)
         manifest.save(manifest_path(out))
@@ -144,12 +152,34 @@ def refuse_unsupported(options: BuildOptions, caps: Capabilities, precision: Pre
             )
         elif precision is Precision.fp32:
             problems.append("--dla-core: DLA runs fp16 or int8 only; add --precision fp16 or int8")
-    if options.hardware_compat is not HardwareCompat.none and not caps.hardware_compatibility:
+    if options.dla_core is not None and not options.profile.is_static():
         problems.append(
-            f"--hardware-compat {options.hardware_compat.value}: {name} does not support hardware-compatible "
-            "plans"
-            + (" (TensorRT-RTX: use --target for the compute capabilities)" if caps.target_compute_capabilities else "")
+            f"--dla-core {options.dla_core}: DLA needs a static profile (min = opt = max) and this one is "
+            f"{options.profile.describe()}; give one batch and one tile, e.g. --batch {options.profile.opt_batch} "
+            f"--tile {options.profile.opt_tile}"
         )
+    if options.hardware_compat is not HardwareCompat.none:
+        level = HARDWARE_COMPAT_LEVELS[options.hardware_compat]
+        if not caps.hardware_compatibility:
+            problems.append(
+                f"--hardware-compat {options.hardware_compat.value}: {name} does not support hardware-compatible "
+                "plans"
+                + (
+                    " (TensorRT-RTX: use --target for the compute capabilities)"
+                    if caps.target_compute_capabilities
+                    else ""
+                )
+            )
+        elif caps.jetson:
+            problems.append(
+                f"--hardware-compat {options.hardware_compat.value}: hardware-compatible plans are not supported on "
+                "Jetson; build on the device without --hardware-compat"
+            )
+        elif level not in caps.hardware_compat_levels:
+            problems.append(
+                f"--hardware-compat {options.hardware_compat.value}: {name} has no {level} level "
+                f"(it has {', '.join(caps.hardware_compat_levels) or 'none'})"
+            )
     if options.version_compatible and not caps.version_compatible:
         problems.append(f"--version-compatible: {name} cannot build version-compatible plans")
     if options.timing_cache is not None and not caps.timing_cache:
@@ -161,6 +191,14 @@ def refuse_unsupported(options: BuildOptions, caps: Capabilities, precision: Pre
         )
     if problems:
         raise LnetError("; ".join(problems))
+
+
+def dla_fallback_layers(network, config) -> list[str]:
+    """Names of the layers that cannot run on the DLA core (``IBuilderConfig.can_run_on_DLA``):
+    with GPU fallback they run on the GPU, without it the build fails; either way, said."""
+    return [
+        network.get_layer(i).name for i in range(network.num_layers) if not config.can_run_on_DLA(network.get_layer(i))
+    ]
 
 
 def network_summary(network) -> dict:
@@ -203,8 +241,8 @@ def _configure(trt, builder, network, options: BuildOptions, caps: Capabilities,
     if options.timing_cache is not None:
         blob = options.timing_cache.read_bytes() if options.timing_cache.is_file() else b""
         config.set_timing_cache(config.create_timing_cache(blob), False)
-    if options.hardware_compat is not HardwareCompat.none:
-        level = {"ampere-plus": "AMPERE_PLUS", "same-cc": "SAME_COMPUTE_CAPABILITY"}[options.hardware_compat.value]
+    if options.hardware_compat is not HardwareCompat.none:  # the level's presence was checked before
+        level = HARDWARE_COMPAT_LEVELS[options.hardware_compat]
         config.hardware_compatibility_level = getattr(trt.HardwareCompatibilityLevel, level)
     if options.version_compatible:
         config.set_flag(trt.BuilderFlag.VERSION_COMPATIBLE)

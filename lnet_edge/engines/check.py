@@ -1,7 +1,8 @@
 """The check before loading: does this plan fit the installed TensorRT and the current GPU?
 
-Compares the manifest (and the plan's own header, where its layout is known) with what is
-installed, and turns every mismatch into one error that names both sides and gives the exact
+Compares the manifest with what is installed (and, for TensorRT-RTX, asks the runtime's
+documented ``get_engine_validity`` about the plan's header; full TensorRT documents no header
+check, so the manifest alone speaks there), and turns every mismatch into one error that names both sides and gives the exact
 ``lnet-edge build`` command that makes a fitting plan. TensorRT's own messages for the same
 problems ("Version tag does not match", "incompatible device") come too late and say too little.
 """
@@ -9,7 +10,6 @@ problems ("Version tag does not match", "incompatible device") come too late and
 from __future__ import annotations
 
 import shlex
-import struct
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,41 +18,47 @@ from lnet_edge.engines.manifest import Manifest, read_manifest
 from lnet_edge.errors import LnetError
 from lnet_edge.model.checkpoint import sha256_file
 
-# First four bytes of a serialised plan: "ftrt" for TensorRT, "vtrt" for TensorRT-RTX (seen with 1.7).
+# First four bytes of a serialised plan as seen on TensorRT 10 ("ftrt") and TensorRT-RTX 1.7
+# ("vtrt") plans. Not documented by NVIDIA: used only to name a flavour mismatch, never to refuse.
 MAGIC = {b"ftrt": Flavour.tensorrt, b"vtrt": Flavour.tensorrt_rtx}
-HEADER_BYTES = 32
+HEADER_BYTES = 4
 
 
 @dataclass(frozen=True)
 class Installed:
-    """The runtime side of the check: one TensorRT flavour and version, and the GPU (if any)."""
+    """The runtime side of the check: one TensorRT flavour and version, the GPU (if any) and the
+    platform (OS and CPU architecture)."""
 
     flavour: Flavour
     version: str
     gpu_name: str | None
     compute_capability: str | None  # "8.6"
+    platform: dict | None = None  # {"os": ..., "arch": ...}; None: not known
 
 
-@dataclass(frozen=True)
-class PlanHeader:
-    flavour: Flavour
-    size: int | None  # total size the header declares (TensorRT-RTX layout)
-    version: tuple[int, int, int] | None
+def header_flavour(data: bytes) -> Flavour | None:
+    """The flavour the plan's first bytes suggest, or None when the layout is unknown."""
+    return MAGIC.get(bytes(data[:4]))
 
 
-def read_header(data: bytes, path: Path) -> PlanHeader:
-    """Parse the first bytes of a plan; a foreign or empty file is an error."""
-    flavour = MAGIC.get(data[:4])
-    if flavour is None or len(data) < HEADER_BYTES:
-        raise LnetError(
-            f"{path} is not a TensorRT plan (it does not start with a TensorRT header): "
-            f"build one with 'lnet-edge build MODEL.onnx --out {path}'"
-        )
-    if flavour is Flavour.tensorrt_rtx:
-        # Layout observed on TensorRT-RTX 1.7 plans: u64 total size at 16, version bytes at 24..26.
-        (size,) = struct.unpack_from("<Q", data, 16)
-        return PlanHeader(flavour, size, tuple(data[24:27]))  # type: ignore[arg-type]
-    return PlanHeader(flavour, None, None)
+def rtx_validity(plan: Path, trt=None) -> tuple[str, list[str]]:
+    """TensorRT-RTX's own verdict on a plan's header (``Runtime.engine_header_size`` and
+    ``get_engine_validity``, documented since RTX 1.1): ("valid" | "suboptimal" | "invalid" |
+    "unknown", the diagnostic names). "unknown" where tensorrt_rtx is not installed."""
+    if trt is None:
+        if Flavour.tensorrt_rtx not in installed_flavours():
+            return "unknown", []
+        import tensorrt_rtx as trt
+    from lnet_edge.engines.trt_glue import make_logger
+
+    runtime = trt.Runtime(make_logger(trt))
+    with open(plan, "rb") as f:
+        header = f.read(int(runtime.engine_header_size))
+    validity, diagnostics = runtime.get_engine_validity(header)
+    names = [
+        name for name, member in trt.EngineInvalidityDiagnostics.__members__.items() if int(diagnostics) & int(member)
+    ]
+    return validity.name.lower(), names
 
 
 def check_plan(plan: Path, installed: Installed | None = None, verify_hash: bool = True) -> Manifest:
@@ -63,23 +69,21 @@ def check_plan(plan: Path, installed: Installed | None = None, verify_hash: bool
     manifest = read_manifest(plan)
     size = plan.stat().st_size
     with open(plan, "rb") as f:
-        header = read_header(f.read(HEADER_BYTES), plan)
+        head = f.read(HEADER_BYTES)
     fix = f"rebuild it: {rebuild_command(manifest, plan)}"
-    if size != manifest.plan_bytes or (header.size is not None and header.size != size):
-        declared = manifest.plan_bytes if size != manifest.plan_bytes else header.size
+    if size != manifest.plan_bytes:
         raise LnetError(
-            f"{plan} is truncated or replaced: the file has {size} bytes, its "
-            f"{'manifest' if size != manifest.plan_bytes else 'header'} says {declared}; {fix}"
+            f"{plan} is truncated or replaced: the file has {size} bytes, its manifest says {manifest.plan_bytes}; {fix}"
         )
     if verify_hash and sha256_file(plan) != manifest.plan_sha256:
         raise LnetError(f"{plan} changed after its manifest was written (sha256 differs): {fix}")
-    if header.flavour.value != manifest.flavour:
-        raise LnetError(f"{plan} is a {header.flavour.value} plan but its manifest says {manifest.flavour}: {fix}")
-    if header.version is not None and header.version != version_tuple(manifest.trt_version)[:3]:
-        raise LnetError(
-            f"{plan} header says {header.flavour.value} {'.'.join(map(str, header.version))} but its "
-            f"manifest says {manifest.trt_version}: {fix}"
-        )
+    seen = header_flavour(head)
+    if seen is not None and seen.value != manifest.flavour:
+        raise LnetError(f"{plan} is a {seen.value} plan but its manifest says {manifest.flavour}: {fix}")
+    if manifest.flavour == Flavour.tensorrt_rtx.value and installed is None:
+        validity, why = rtx_validity(plan)
+        if "MALFORMED_ENGINE" in why or "VERSION_MISMATCH" in why:
+            raise LnetError(f"TensorRT-RTX rejects the header of {plan} ({', '.join(why)}): {fix}")
     problems = mismatches(manifest, installed or this_machine(Flavour(manifest.flavour)), plan)
     if problems:
         raise LnetError(f"{plan} does not fit this machine: {'; '.join(problems)}")
@@ -93,8 +97,25 @@ def mismatches(m: Manifest, here: Installed, plan: Path | None = None) -> list[s
         fix = rebuild_command(m, plan, flavour=here.flavour)
         return [f"it was built by {built}, this machine has {here.flavour.value} {here.version}; rebuild with {fix}"]
     problems = []
-    want, have = version_tuple(m.trt_version)[:3], version_tuple(here.version)[:3]
+    if (
+        m.platform
+        and here.platform
+        and (m.platform.get("os"), m.platform.get("arch"))
+        != (
+            here.platform.get("os"),
+            here.platform.get("arch"),
+        )
+    ):
+        built_on = f"{m.platform.get('os')}/{m.platform.get('arch')}"
+        here_on = f"{here.platform.get('os')}/{here.platform.get('arch')}"
+        return [
+            f"it was built on {built_on}, this machine is {here_on}; plans do not cross platforms: "
+            f"rebuild it here with {rebuild_command(m, plan)}"
+        ]
     vc = m.options.version_compatible
+    # A plan that is not version-compatible needs the very TensorRT that built it, all four parts
+    # (major.minor.patch.build); a version-compatible one a runtime of the same major, not older.
+    want, have = version_tuple(m.trt_version)[: 3 if vc else 4], version_tuple(here.version)[: 3 if vc else 4]
     if (want[0] != have[0] or have < want) if vc else want != have:
         problems.append(
             f"it was built by {built}{' (version-compatible)' if vc else ''}, this machine has "
@@ -178,5 +199,9 @@ def this_machine(prefer: Flavour | None = None) -> Installed:
 
     found = installed_flavours()
     trt, flavour = load(prefer if prefer in found else None)
+    from lnet_edge.engines.manifest import this_platform
+
     dev = device_info(0) if device_count() else None
-    return Installed(flavour, trt.__version__, dev.name if dev else None, dev.compute_capability if dev else None)
+    return Installed(
+        flavour, trt.__version__, dev.name if dev else None, dev.compute_capability if dev else None, this_platform()
+    )

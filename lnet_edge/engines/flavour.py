@@ -80,6 +80,8 @@ class Capabilities:
     timing_cache: bool
     target_compute_capabilities: bool  # RTX ahead-of-time targets
     dla: bool  # the builder sees at least one DLA core (Jetson)
+    hardware_compat_levels: tuple[str, ...] = ()  # HardwareCompatibilityLevel members this TensorRT has
+    jetson: bool = False  # hardware compatibility is not supported on Jetson (TensorRT docs)
 
 
 def capabilities(trt: ModuleType, flavour: Flavour, dla_cores: int = 0) -> Capabilities:
@@ -103,4 +105,16 @@ def capabilities(trt: ModuleType, flavour: Flavour, dla_cores: int = 0) -> Capab
         timing_cache=not rtx and hasattr(trt, "ITimingCache"),  # RTX: "no-ops in TensorRT-RTX"
         target_compute_capabilities=rtx and hasattr(trt, "ComputeCapability"),
         dla=dla_cores > 0,
+        hardware_compat_levels=tuple(getattr(getattr(trt, "HardwareCompatibilityLevel", None), "__members__", {}))
+        if not rtx
+        else (),
+        jetson=is_jetson(),
     )
+
+
+def is_jetson() -> bool:
+    """An NVIDIA Jetson (L4T): aarch64 with /etc/nv_tegra_release."""
+    import platform
+    from pathlib import Path
+
+    return platform.machine() == "aarch64" and Path("/etc/nv_tegra_release").is_file()

@@ -19,6 +19,13 @@ FORMAT = "lnet-edge-plan-manifest"
 FORMAT_VERSION = 1
 
 
+def this_platform() -> dict:
+    """The OS and CPU architecture a plan is built on or loaded on."""
+    import platform
+
+    return {"os": platform.system(), "arch": platform.machine()}
+
+
 def manifest_path(plan: Path) -> Path:
     """``engines/NAME.plan`` -> ``engines/NAME.plan.json``."""
     plan = Path(plan)
@@ -53,6 +60,9 @@ class Manifest:
     build_seconds: float
     created: str
     metadata_defaulted: bool = False
+    # {"os": "Linux", "arch": "x86_64"} of the build machine: plans do not cross platforms unless
+    # the build targets another one. None in manifests written before it was recorded.
+    platform: dict | None = None
     extra: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:

@@ -60,6 +60,10 @@ class Profile:
             for k in ("min", "opt", "max")
         )  # type: ignore[return-value]
 
+    def is_static(self) -> bool:
+        """min = opt = max for batch and tile (what DLA requires)."""
+        return self.min_batch == self.opt_batch == self.max_batch and self.min_tile == self.opt_tile == self.max_tile
+
     def contains(self, shape: tuple[int, ...]) -> bool:
         n, _, h, w = shape
         return self.min_batch <= n <= self.max_batch and all(self.min_tile <= s <= self.max_tile for s in (h, w))

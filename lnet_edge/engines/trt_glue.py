@@ -54,14 +54,25 @@ def progress_monitor(trt, report: Callable[[str, str, int, int], None]):
 
 
 def cache_calibrator(trt, cache: Path | None):
-    """An INT8 calibrator that only replays a calibration cache (TensorRT < 10.12 flag path)."""
+    """An INT8 calibrator that only replays a calibration cache (TensorRT < 10.12 flag path), of
+    the calibrator class the cache's header names, after checking that the header's version tag
+    is the installed TensorRT's (TensorRT would otherwise recalibrate without data, or fail)."""
+    from lnet_edge.calibration.trt_cache import CALIBRATORS, parse_header, version_tag
+
     if cache is None or not Path(cache).is_file():
         raise LnetError(f"calibration cache {cache} does not exist: make it with 'lnet-edge calibrate'")
     blob = Path(cache).read_bytes()
+    tag, algorithm = parse_header(blob.split(b"\n", 1)[0].decode(errors="replace"), Path(cache))
+    if tag != version_tag(trt.__version__):
+        raise LnetError(
+            f"calibration cache {cache} is tagged for TensorRT {tag}, this TensorRT is {trt.__version__} "
+            f"({version_tag(trt.__version__)}): remake it with 'lnet-edge calibrate ... --trt-version {trt.__version__}'"
+        )
+    base = getattr(trt, CALIBRATORS[algorithm])
 
-    class CacheCalibrator(trt.IInt8EntropyCalibrator2):
+    class CacheCalibrator(base):
         def __init__(self) -> None:
-            trt.IInt8EntropyCalibrator2.__init__(self)
+            base.__init__(self)
 
         def get_batch_size(self) -> int:
             return 1

@@ -46,7 +46,7 @@ def plan_fallback_onnx(plan: Path) -> Path | None:
 
 
 def open_field_model(
-    model: Path | None, backend: Backend, threads: int | None = None
+    model: Path | None, backend: Backend, threads: int | None = None, cuda_graph: bool = False
 ) -> tuple[Runner, ModelConfig, str]:
     """(runner, config, note) for ``model`` (default: the shipped ONNX) on ``backend``.
 
@@ -63,7 +63,7 @@ def open_field_model(
         raise LnetError(f"model {path} does not exist: give a .plan, .onnx or .pt (or none for the shipped model)")
     if suffix == ".plan":
         if backend == Backend.tensorrt or (backend == Backend.auto and tensorrt_usable()):
-            runner, config = open_model(path, threads=threads)  # the pre-load check speaks for misfits
+            runner, config = open_model(path, threads=threads, cuda_graph=cuda_graph)  # the pre-load check speaks
             return runner, config, ""
         if backend != Backend.auto:
             raise LnetError(

@@ -62,12 +62,29 @@ class Device:
 
 
 def device_count() -> int:
-    """CUDA devices visible (0 where there is no driver, no device or no cuda-python)."""
+    """CUDA devices visible (0 where there is no driver or no device), through cuda-python, or
+    pycuda where cuda-python is missing, or 0 where neither is installed."""
     rt = cudart()
-    if rt is None:
+    if rt is not None:
+        err, count = rt.cudaGetDeviceCount()
+        return count if int(err) == 0 else 0
+    drv = _pycuda_driver()
+    if drv is None:
         return 0
-    err, count = rt.cudaGetDeviceCount()
-    return count if int(err) == 0 else 0
+    try:
+        drv.init()
+        return int(drv.Device.count())
+    except Exception:  # noqa: BLE001 - pycuda raises its own LogicError/RuntimeError without a driver
+        return 0
+
+
+def _pycuda_driver():
+    """pycuda's driver module without creating a context (None where pycuda is missing)."""
+    try:
+        import pycuda.driver as drv
+    except ImportError:
+        return None
+    return drv
 
 
 def device_info(index: int = 0) -> Device:

@@ -79,7 +79,9 @@ def onnx_metadata(path: Path) -> dict | None:
     return embedded_metadata(load_onnx_graph(path), path)
 
 
-def open_model(path: Path, device: str = "cpu", threads: int | None = None) -> tuple[Runner, ModelConfig]:
+def open_model(
+    path: Path, device: str = "cpu", threads: int | None = None, cuda_graph: bool = False
+) -> tuple[Runner, ModelConfig]:
     path = Path(path)
     if not path.is_file():
         raise LnetError(f"model {path} does not exist: give a .pt checkpoint or an .onnx export")
@@ -102,6 +104,6 @@ def open_model(path: Path, device: str = "cpu", threads: int | None = None) -> t
     if suffix == ".plan":
         from lnet_edge.runners.tensorrt import TensorRTRunner
 
-        runner = TensorRTRunner(path)  # runs check_plan: manifest vs installed TensorRT and GPU
+        runner = TensorRTRunner(path, cuda_graph=cuda_graph)  # runs check_plan: manifest vs installed TensorRT and GPU
         return runner, runner.manifest.config
     raise LnetError(f"model {path}: unknown file type '{suffix}', expected .pt, .onnx or .plan")

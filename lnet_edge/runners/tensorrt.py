@@ -3,7 +3,9 @@
 Loads a plan only after ``check_plan`` has compared its manifest with this machine, then runs it
 with named I/O tensors, dynamic shapes within the plan's profile and ``execute_async_v3`` on a
 CUDA stream; device and pinned host memory come from :mod:`lnet_edge.runners.cuda_memory`.
-With ``cuda_graph=True`` the enqueue for one fixed shape is captured once and replayed.
+With ``cuda_graph=True``: full TensorRT captures the enqueue of one fixed shape once (after one
+plain run) and replays it; TensorRT-RTX uses its own whole-graph capture strategy. TensorRT-RTX
+contexts keep a runtime cache beside the plan (``NAME.plan.rtcache``).
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from lnet_edge.engines.check import check_plan
-from lnet_edge.engines.flavour import load
+from lnet_edge.engines.flavour import Flavour, load
 from lnet_edge.engines.manifest import Manifest
 from lnet_edge.engines.trt_glue import make_logger
 from lnet_edge.errors import LnetError
@@ -21,19 +23,29 @@ from lnet_edge.runners import cuda_memory as cm
 from lnet_edge.runners.base import INPUT_NAME, OUTPUT_NAME, Runner
 
 
+def make_runtime(trt, manifest: Manifest, logger):
+    """An IRuntime for ``manifest``'s plan. A version-compatible plan built without
+    EXCLUDE_LEAN_RUNTIME embeds the lean runtime, host code that TensorRT loads only when
+    ``engine_host_code_allowed`` is set (TensorRT's version-compatibility guide)."""
+    runtime = trt.Runtime(logger)
+    if manifest.options.version_compatible:
+        runtime.engine_host_code_allowed = True
+    return runtime
+
+
 def deserialize(plan: Path, manifest: Manifest):
     """(trt module, ICudaEngine, IRuntime) for a plan that passed ``check_plan`` (keep the runtime alive)."""
     trt, _ = load(manifest.flavour)
     logger = make_logger(trt)
-    runtime = trt.Runtime(logger)
+    runtime = make_runtime(trt, manifest, logger)
     data = Path(plan).read_bytes()
-    if hasattr(runtime, "get_engine_validity"):  # TensorRT-RTX asks the plan itself first
-        validity, diagnostics = runtime.get_engine_validity(data)
+    if hasattr(runtime, "get_engine_validity"):  # TensorRT-RTX asks the plan's header first
+        validity, diagnostics = runtime.get_engine_validity(data[: int(runtime.engine_header_size)])
         if validity == trt.EngineValidity.INVALID:
             why = [
                 d
                 for d in trt.EngineInvalidityDiagnostics.__members__
-                if diagnostics & int(getattr(trt.EngineInvalidityDiagnostics, d))
+                if int(diagnostics) & int(getattr(trt.EngineInvalidityDiagnostics, d))
             ]
             raise LnetError(
                 f"{manifest.flavour} {trt.__version__} rejects {plan}: {', '.join(why) or logger.summary()}"
@@ -42,6 +54,40 @@ def deserialize(plan: Path, manifest: Manifest):
     if engine is None:
         raise LnetError(f"{manifest.flavour} {trt.__version__} cannot load {plan}: {logger.summary()}")
     return trt, engine, runtime
+
+
+def runtime_cache_path(plan: Path) -> Path:
+    """Where a TensorRT-RTX plan's runtime cache (its JIT-compiled kernels) is kept: beside it."""
+    return Path(plan).with_name(Path(plan).name + ".rtcache")
+
+
+def rtx_context(trt, engine, plan: Path, cuda_graph: bool):
+    """A TensorRT-RTX execution context made through an IRuntimeConfig: the runtime cache loaded
+    from beside the plan (kernels are not JIT-compiled again at every start) and, with
+    ``cuda_graph``, RTX's own whole-graph capture (manual stream capture would need user-managed
+    allocation and ``is_stream_capturable``). Returns (context, runtime config, cache)."""
+    config = engine.create_runtime_config()
+    cache = config.create_runtime_cache()
+    path = runtime_cache_path(plan)
+    if path.is_file():
+        cache.deserialize(path.read_bytes())  # False on a mismatch (other GPU/driver): then it starts empty
+    config.set_runtime_cache(cache)
+    if cuda_graph:
+        config.cuda_graph_strategy = trt.CudaGraphStrategy.WHOLE_GRAPH_CAPTURE
+    return engine.create_execution_context(config), config, cache
+
+
+def save_runtime_cache(cache, plan: Path) -> None:
+    """Write the runtime cache beside the plan (temporary name, then rename); best effort."""
+    import os
+
+    path = runtime_cache_path(plan)
+    tmp = path.with_name(path.name + ".tmp")
+    try:
+        tmp.write_bytes(memoryview(cache.serialize()))
+        os.replace(tmp, path)
+    except OSError:
+        tmp.unlink(missing_ok=True)
 
 
 class TensorRTRunner(Runner):
@@ -56,7 +102,14 @@ class TensorRTRunner(Runner):
 
     def activate_impl(self) -> None:
         self.trt, self.engine, self.runtime = deserialize(self.plan, self.manifest)
-        self.context = self.engine.create_execution_context()
+        self.rtx = self.manifest.flavour == Flavour.tensorrt_rtx.value
+        self.runtime_config = self.runtime_cache = None
+        if self.rtx:
+            self.context, self.runtime_config, self.runtime_cache = rtx_context(
+                self.trt, self.engine, self.plan, self.cuda_graph
+            )
+        else:
+            self.context = self.engine.create_execution_context()
         if self.context is None:
             raise LnetError(f"cannot create an execution context for {self.plan} (out of GPU memory?)")
         self.stream = cm.Stream()
@@ -95,7 +148,7 @@ class TensorRTRunner(Runner):
         return {OUTPUT_NAME: result.astype(np.float32, copy=True)}
 
     def _enqueue(self, shape: tuple[int, ...]) -> None:
-        if not self.cuda_graph:
+        if not self.cuda_graph or self.rtx:  # RTX captures its own graphs (rtx_context)
             return self._execute()
         if self.graph_shape != shape:  # a graph replays one fixed shape: recapture on change
             if self.graph is not None:
@@ -109,6 +162,8 @@ class TensorRTRunner(Runner):
             raise LnetError(f"TensorRT failed to enqueue {self.plan}")
 
     def deactivate_impl(self) -> None:
+        if self.runtime_cache is not None:
+            save_runtime_cache(self.runtime_cache, self.plan)
         if self.graph is not None:
             self.graph.close()
         for device, host in self.buffers.values():
@@ -116,3 +171,4 @@ class TensorRTRunner(Runner):
             host.close()
         self.stream.close()
         self.buffers, self.context, self.engine, self.runtime, self.graph = {}, None, None, None, None
+        self.runtime_config = self.runtime_cache = None

@@ -13,7 +13,7 @@ from lnet_edge.engines.options import HardwareCompat, Precision
 
 @user_errors
 def build_command(
-    onnx: Path = typer.Argument(..., exists=True, dir_okay=False, help="ONNX model (fp32, fp16 or int8 QDQ)."),
+    onnx: Path = typer.Argument(..., exists=True, help="ONNX model (fp32, fp16 or int8 QDQ) or a bundle folder."),
     out: Path | None = typer.Option(None, "--out", "-o", help="Plan path (default: engines/NAME-PRECISION.plan)."),
     precision: Precision | None = typer.Option(None, "--precision", "-p", help="Default: the ONNX's own."),
     int8: bool = typer.Option(False, "--int8", help="Short for --precision int8."),
@@ -37,6 +37,10 @@ def build_command(
     calibration_cache: Path | None = typer.Option(
         None, "--calibration-cache", exists=True, dir_okay=False, help="INT8 cache for TensorRT < 10.12 (flag path)."
     ),
+    data: list[Path] | None = typer.Option(
+        None, "--data", "-d", help="With --int8 and no calibration yet: calibrate on these folders first."
+    ),
+    calibration: Path = typer.Option(Path("calibration"), help="Where calibration artifacts are looked for and made."),
 ) -> None:
     """Build engines/NAME.plan (exactly what TensorRT serialised) and NAME.plan.json beside it."""
     from lnet_edge.engines.build import plan_from_onnx
@@ -46,6 +50,7 @@ def build_command(
     if int8 and precision not in (None, Precision.int8):
         raise LnetError(f"--int8 and --precision {precision.value} contradict each other: give one")
     chosen = Precision.int8 if int8 else precision
+    onnx, name = resolve_source(onnx, chosen, calibration_cache, data, calibration)
     options = BuildOptions(
         precision=chosen,
         flavour=flavour,
@@ -60,7 +65,13 @@ def build_command(
         targets=tuple(t.strip() for t in target.split(",")) if target else (),
         calibration_cache=calibration_cache,
     )
-    out = out or Path("engines") / f"{onnx.stem}-{chosen.value if chosen else 'auto'}.plan"
+    if chosen is None:
+        from lnet_edge.engines.onnx_info import read_onnx
+
+        info = read_onnx(onnx)
+        chosen = Precision(info.metadata_precision or info.content_precision)
+        options = options.with_(precision=chosen)
+    out = out or Path("engines") / f"{name}-{chosen.value}.plan"
     with _progress() as report:
         plan = plan_from_onnx(
             onnx,
@@ -101,3 +112,53 @@ class _progress:
 
     def __exit__(self, *exc) -> None:
         self.bar.stop()
+
+
+SUFFIXES = (".int8-qdq.onnx", ".int8-cpu.onnx", ".fp16.onnx", ".onnx")
+
+
+def model_name(onnx: Path) -> str:
+    """'lnet-edge-s' for lnet-edge-s.onnx, lnet-edge-s.fp16.onnx and lnet-edge-s.int8-qdq.onnx."""
+    return next(onnx.name.removesuffix(s) for s in SUFFIXES if onnx.name.endswith(s))
+
+
+def resolve_source(onnx: Path, precision, cache: Path | None, data: list[Path] | None, calibration: Path):
+    """(the ONNX to build, the model's name): a bundle gives its artifact of ``precision``; an fp32
+    ONNX with --int8 gives its int8 QDQ model, found in its bundle or among the calibration
+    artifacts made from it (by sha256), or made now from --data (accuracy gate included)."""
+    from lnet_edge.bundle import calibration_for, is_bundle, read_bundle
+    from lnet_edge.errors import LnetError
+    from lnet_edge.runners.open import onnx_metadata
+
+    if onnx.is_dir():
+        if not is_bundle(onnx):
+            raise LnetError(f"{onnx} is a folder but not a bundle (no bundle.json): give an .onnx or a bundle")
+        bundle = read_bundle(onnx)
+        role = {Precision.int8: "int8-qdq", Precision.fp16: "fp16", Precision.fp32: "fp32", None: "fp16"}[precision]
+        if role == "int8-qdq" and not bundle.artifacts[role].passed:
+            raise LnetError(f"the int8 model of {onnx} failed its accuracy gate: build --precision fp16 instead")
+        return bundle.path(role), bundle.name
+    name = model_name(onnx)
+    if precision is not Precision.int8 or cache is not None:
+        return onnx, name
+    if (onnx_metadata(onnx) or {}).get("precision") != "fp32":
+        return onnx, name  # already int8 QDQ (or refused by the build with its reason)
+    beside = onnx.parent
+    if is_bundle(beside):
+        bundle = read_bundle(beside)
+        if bundle.has("int8-qdq") and bundle.artifacts["fp32"].file == onnx.name:
+            return bundle.path("int8-qdq"), name
+    found = calibration_for(onnx, calibration)
+    if found is None and data:
+        from lnet_edge.calibration.pipeline import calibration_from_onnx
+
+        console.print(f"no int8 model of {onnx} yet: calibrating on {', '.join(map(str, data))} (gate included)")
+        calibration_from_onnx(onnx, calibration, list(data))
+        found = calibration_for(onnx, calibration)
+    if found is None:
+        raise LnetError(
+            f"--int8: no int8 model made from {onnx} in {calibration}/ (and no bundle beside it): make it with "
+            f"'lnet-edge calibrate -m {onnx} -d DATA -o {calibration}', or add -d DATA here"
+        )
+    console.print(f"int8: using {found['int8-qdq']} (calibrated from {onnx.name})", highlight=False)
+    return found["int8-qdq"], name

@@ -10,7 +10,7 @@ import typer
 
 from lnet_edge.cli.common import console, err_console, interrupts_as_keyboard, progress_bar, user_errors
 from lnet_edge.errors import LnetError
-from lnet_edge.field.backend import Backend
+from lnet_edge.field.backend import Backend, Precision
 
 
 @user_errors
@@ -22,10 +22,11 @@ def infer_command(
         "runs/infer"
     ),
     model: Annotated[
-        Path | None, typer.Option("--model", "-m", help=".plan, .onnx or .pt; default: the shipped model.")
+        Path | None,
+        typer.Option("--model", "-m", help="A bundle folder, .plan, .onnx or .pt; default: the shipped bundle."),
     ] = None,
     backend: Annotated[
-        Backend, typer.Option(help="auto: TensorRT for a usable plan, else ONNX Runtime.")
+        Backend, typer.Option(help="auto: the fastest safe choice for a bundle; TensorRT for a usable plan.")
     ] = Backend.auto,
     overlap: Annotated[int, typer.Option(help="Pixels shared by neighbouring tiles (raised-cosine blended).")] = 64,
     batch: Annotated[int, typer.Option(min=1, help="Tiles per runner call.")] = 4,
@@ -49,15 +50,20 @@ def infer_command(
     cuda_graph: Annotated[
         bool, typer.Option("--cuda-graph", help="TensorRT: replay each call as a CUDA graph.")
     ] = False,
+    precision: Annotated[
+        Precision | None, typer.Option(help="With a bundle: run this precision instead of the automatic choice.")
+    ] = None,
+    force_precision: Annotated[
+        bool, typer.Option("--force-precision", help="Run an int8 model even though it failed its accuracy gate.")
+    ] = False,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Redo scenes whose outputs are complete.")] = False,
 ) -> None:
     """Probability and mask GeoTIFFs, landslide polygons, a quicklook and a summary per scene."""
-    from lnet_edge.defaults import DEFAULT_ONNX, SAMPLE_SCENE
+    from lnet_edge.defaults import SAMPLE_SCENE
     from lnet_edge.field.backend import open_field_model
     from lnet_edge.field.io import list_scenes, parse_scale_factor
     from lnet_edge.field.pipeline import InferOptions, run_scenes
     from lnet_edge.field.resolution import check_metres, parse_gsd
-    from lnet_edge.model.checkpoint import sha256_file
 
     if not scenes:
         console.print(f"no scene given: mapping the shipped sample scene {SAMPLE_SCENE}")
@@ -74,14 +80,26 @@ def infer_command(
     options = InferOptions(
         overlap, batch, threshold, min_area, scale, gsd=gsd, pixel_size=pixel_size, tta=tta, overwrite=overwrite
     )
-    runner, config, note = open_field_model(model, backend, threads, cuda_graph)
-    if note:
-        err_console.print(f"[yellow]warning:[/] {note}")
+    opened = open_field_model(
+        model,
+        backend,
+        threads,
+        cuda_graph,
+        precision.value if precision else None,
+        force_precision,
+        say=lambda m: console.print(m, highlight=False),
+    )
+    runner, config = opened.runner, opened.config
+    if opened.warning:
+        err_console.print(f"[yellow]warning:[/] {opened.warning}")
+    if opened.choice:
+        console.print(f"running {opened.choice}", highlight=False, soft_wrap=True)
     model_info = {
-        "model": str(model or "shipped default (lnet-edge-s.onnx)"),
+        "model": str(model or "shipped default"),
         "backend": runner.name,
         "precision": runner.precision,
-        "model_sha256": sha256_file(Path(model or DEFAULT_ONNX)),
+        "choice": opened.choice or None,
+        "model_sha256": opened.sha256,
     }
     with runner, progress_bar() as progress, interrupts_as_keyboard():
         tasks: dict = {}

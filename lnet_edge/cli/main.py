@@ -12,6 +12,7 @@ from lnet_edge.cli.eval import eval_command
 from lnet_edge.cli.export import export_command
 from lnet_edge.cli.infer import infer_command
 from lnet_edge.cli.inspect import inspect_command
+from lnet_edge.cli.pack import pack_command
 from lnet_edge.cli.train import train
 
 app = typer.Typer(
@@ -25,6 +26,7 @@ app.command("train")(train)
 app.command("eval")(eval_command)
 app.command("export")(export_command)
 app.command("calibrate")(calibrate_command)
+app.command("pack")(pack_command)
 app.command("build")(build_command)
 app.command("inspect")(inspect_command)
 app.command("infer")(infer_command)

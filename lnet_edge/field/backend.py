@@ -6,10 +6,17 @@ import importlib.util
 import json
 from enum import Enum
 from pathlib import Path
+from typing import NamedTuple
 
 from lnet_edge.errors import LnetError
 from lnet_edge.model.config import ModelConfig
 from lnet_edge.runners.base import Runner
+
+
+class Precision(str, Enum):
+    fp32 = "fp32"
+    fp16 = "fp16"
+    int8 = "int8"
 
 
 class Backend(str, Enum):
@@ -45,26 +52,64 @@ def plan_fallback_onnx(plan: Path) -> Path | None:
     return next((p for p in candidates if p.is_file()), None)
 
 
-def open_field_model(
-    model: Path | None, backend: Backend, threads: int | None = None, cuda_graph: bool = False
-) -> tuple[Runner, ModelConfig, str]:
-    """(runner, config, note) for ``model`` (default: the shipped ONNX) on ``backend``.
+class FieldModel(NamedTuple):
+    runner: Runner
+    config: ModelConfig
+    warning: str  # something the user should know (a fallback), or ""
+    choice: str  # what runs and why, for a bundle; "" for a single model file
+    sha256: str  # of the file that runs (the bundle artifact, or the model file)
 
-    ``auto``: a ``.plan`` runs on TensorRT when a runtime is installed, else on ONNX Runtime
-    from the ONNX it was built from (the note says so); ``.onnx`` on ONNX Runtime; ``.pt`` on
-    PyTorch. An explicit backend that cannot run the file is an error, never rewritten.
+
+def default_model() -> Path:
+    """The shipped default: its bundle when the package holds one, else its fp32 ONNX."""
+    from lnet_edge.bundle import is_bundle
+    from lnet_edge.defaults import DEFAULT_MODEL_DIR, DEFAULT_ONNX
+
+    return DEFAULT_MODEL_DIR if is_bundle(DEFAULT_MODEL_DIR) else DEFAULT_ONNX
+
+
+def open_field_model(
+    model: Path | None,
+    backend: Backend,
+    threads: int | None = None,
+    cuda_graph: bool = False,
+    precision: str | None = None,
+    force_precision: bool = False,
+    say=None,
+) -> FieldModel:
+    """What runs ``model`` (default: the shipped bundle) on ``backend``.
+
+    A bundle (a folder with bundle.json) gets the fastest safe choice on this machine
+    (:mod:`lnet_edge.field.choice`). A single file: ``auto`` runs a ``.plan`` on TensorRT when a
+    runtime is installed, else on ONNX Runtime from the ONNX it was built from (the warning says
+    so); ``.onnx`` on ONNX Runtime; ``.pt`` on PyTorch. An explicit backend that cannot run the
+    file is an error, never rewritten.
     """
-    from lnet_edge.defaults import DEFAULT_ONNX
+    from lnet_edge.bundle import is_bundle, read_bundle
+    from lnet_edge.model.checkpoint import sha256_file
     from lnet_edge.runners.open import open_model
 
-    path = Path(model) if model else DEFAULT_ONNX
+    path = Path(model) if model else default_model()
+    if is_bundle(path):
+        from lnet_edge.field.choice import choose, here, open_choice
+
+        if backend == Backend.torch:
+            raise LnetError(f"{path} is a bundle of ONNX models: --backend torch needs a .pt checkpoint")
+        bundle = read_bundle(path)
+        choice = choose(bundle, here(), backend.value, precision, force_precision)
+        runner = open_choice(bundle, choice, threads, cuda_graph, say)
+        return FieldModel(runner, bundle.config, "", choice.describe(), bundle.artifacts[choice.role].sha256)
+    if precision is not None:
+        raise LnetError(f"--precision {precision} chooses among a bundle's models; {path} is one model file")
     suffix = path.suffix.lower()
     if not path.is_file():
-        raise LnetError(f"model {path} does not exist: give a .plan, .onnx or .pt (or none for the shipped model)")
+        raise LnetError(
+            f"model {path} does not exist: give a bundle, .plan, .onnx or .pt (or none for the shipped model)"
+        )
     if suffix == ".plan":
         if backend == Backend.tensorrt or (backend == Backend.auto and tensorrt_usable()):
             runner, config = open_model(path, threads=threads, cuda_graph=cuda_graph)  # the pre-load check speaks
-            return runner, config, ""
+            return FieldModel(runner, config, "", "", sha256_file(path))
         if backend != Backend.auto:
             raise LnetError(
                 f"{path} is a TensorRT plan, which backend '{backend.value}' cannot run: "
@@ -76,14 +121,15 @@ def open_field_model(
                 f"no TensorRT runtime to run {path} and no ONNX beside it: install TensorRT or give --model X.onnx"
             )
         runner, config = open_model(onnx, threads=threads)
-        return runner, config, f"no TensorRT runtime here: running {onnx.name} on ONNX Runtime instead of {path.name}"
+        note = f"no TensorRT runtime here: running {onnx.name} on ONNX Runtime instead of {path.name}"
+        return FieldModel(runner, config, note, "", sha256_file(onnx))
     wanted = {".onnx": Backend.onnxruntime, ".pt": Backend.torch}.get(suffix)
     if wanted is None:
-        raise LnetError(f"model {path}: unknown file type '{suffix}', expected .plan, .onnx or .pt")
+        raise LnetError(f"model {path}: unknown file type '{suffix}', expected a bundle, .plan, .onnx or .pt")
     if backend not in (Backend.auto, wanted):
         raise LnetError(
             f"backend '{backend.value}' cannot run {path.name}: use --backend {wanted.value} "
             f"(or auto), or give a model made for {backend.value}"
         )
     runner, config = open_model(path, threads=threads)
-    return runner, config, ""
+    return FieldModel(runner, config, "", "", sha256_file(path))

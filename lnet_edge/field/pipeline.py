@@ -22,7 +22,7 @@ from lnet_edge.field import io, outputs
 from lnet_edge.field.blending import StripAccumulator, blend_window
 from lnet_edge.field.gpkg import GeoPackageWriter
 from lnet_edge.field.predict import predict_tiles, scene_tiling, sigmoid  # noqa: F401 - sigmoid for bench
-from lnet_edge.field.quicklook import Quicklook
+from lnet_edge.field.quicklook import Legend, Quicklook
 from lnet_edge.field.resolution import parse_gsd, pixel_size_m, resample_factor
 from lnet_edge.field.tiling import tile_origins
 from lnet_edge.field.vectorize import GeoJsonWriter, Georef, Polygon, StripVectorizer
@@ -85,8 +85,17 @@ class _Sinks:
     """The writers of one scene; ``rows`` feeds them final rows, ``close`` commits or discards."""
 
     def __init__(
-        self, paths, src, georef: Georef, config: ModelConfig, options: InferOptions, threshold: float
+        self,
+        paths,
+        src,
+        georef: Georef,
+        config: ModelConfig,
+        options: InferOptions,
+        threshold: float,
+        metres_per_pixel: float | None = None,
+        label: str = "lnet-edge",
     ) -> None:
+        self.metres_per_pixel, self.label = metres_per_pixel, label
         tags = {"lnet_edge": "probability: value = round(100 p), 255 = nodata"}
         self.prob = io.BlockRowWriter(paths["probability"], src.width, src.height, src.crs, src.transform, tags)
         self.mask = io.BlockRowWriter(
@@ -146,7 +155,16 @@ class _Sinks:
         self.mask.close()
         self.geojson.close()
         self.gpkg.close()
-        self.quicklook.write(io.part_path(self.paths["quicklook"]))
+        a, b, _, d, e, _ = self.georef.transform
+        metric = self.georef.kind != "pixel"
+        legend = Legend(
+            self.count,
+            self.area,
+            self.metres_per_pixel if metric else None,
+            metric and b == 0 and d == 0 and e < 0,
+            self.label,
+        )
+        self.quicklook.write(io.part_path(self.paths["quicklook"]), legend)
 
     def abandon(self) -> None:
         """Close whatever is still open after a failure; errors here would hide the real cause."""
@@ -252,7 +270,9 @@ def _run_scene(scene, paths, runner, config, options, model_info, on_start, on_t
         threshold = config.threshold if options.threshold is None else options.threshold
         sinks = None
         try:
-            sinks = _Sinks(paths, src, georef, config, options, threshold)
+            model_name = Path(str(model_info.get("model", "lnet-edge"))).name
+            label = f"{model_name} {model_info.get('precision', '')} | {time.strftime('%Y-%m-%d')}".replace("  ", " ")
+            sinks = _Sinks(paths, src, georef, config, options, threshold, scene_m, label)
             run, skipped, model_s = _infer_strips(
                 src, indexes, scaling, runner, config, options, sinks, on_tiles, factor
             )

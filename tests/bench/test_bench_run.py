@@ -80,11 +80,15 @@ def test_every_field_is_filled_and_sane(cpu_run) -> None:
             assert t["km2_per_s"] == pytest.approx(t["tiles_per_s"] * (t["tile"] * 0.5) ** 2 / 1e6)
         a = e["accuracy"]
         assert 0 <= a["f1"] <= 1 and 0 <= a["iou"] <= 1 and 0 <= a["flip_rate"] <= 1
-    assert report["entries"][1]["accuracy"]["flip_rate"] == 0.0  # the reference against itself
+    # torch fp32 against the ONNX Runtime fp32 reference: the same weights, so almost no pixel flips
+    # (a flip rate taken against the wrong model, or inverted, is far from 0)
+    assert report["entries"][0]["accuracy"]["flip_rate"] < 0.01
     assert report["validation"]["tiles"] == 4 and report["machine"]["cpu"]["logical_cores"] >= 1
     assert report["machine"]["versions"]["onnxruntime"]
     ort_vs_torch = report["goals"][0]
-    assert ort_vs_torch["value"] > 0 and ort_vs_torch["met"] in (True, False)
+    rate = {e["key"]: next(t["tiles_per_s"] for t in e["timings"] if t["batch"] == 1 and t["tile"] == 256) for e in on}
+    assert ort_vs_torch["value"] == pytest.approx(rate["onnxruntime/fp32"] / rate["torch/fp32"])
+    assert ort_vs_torch["met"] is (ort_vs_torch["value"] >= ort_vs_torch["target"])
 
 
 def test_unavailable_backends_are_listed_with_reasons(cpu_run) -> None:
@@ -92,8 +96,9 @@ def test_unavailable_backends_are_listed_with_reasons(cpu_run) -> None:
     off = {e["key"]: e["reason"] for e in report["entries"] if not e["available"]}
     from lnet_edge.runners.cuda_memory import device_count
 
-    if not device_count():
-        assert {"tensorrt/fp32", "tensorrt-rtx/int8", "torch-cuda/fp16"} <= set(off)
+    if device_count():
+        pytest.skip("this machine has a CUDA device: the GPU backends are available, not listed with reasons")
+    assert {"tensorrt/fp32", "tensorrt-rtx/int8", "torch-cuda/fp16"} <= set(off)
     for reason in off.values():
         assert "pip install" in reason or "no CUDA device" in reason or "does not fit" in reason
 

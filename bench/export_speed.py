@@ -116,7 +116,7 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "results")
     args = ap.parse_args()
     from lnet_edge.defaults import DEFAULT_CHECKPOINT
-    from lnet_edge.model.checkpoint import sha256_file
+    from lnet_edge.files import sha256_file
 
     checkpoint = args.checkpoint or DEFAULT_CHECKPOINT
     data = [args.data / s for s in RGB_SETS]

@@ -27,9 +27,9 @@ from lnet_edge.files import write_text_atomic
 
 
 def child(scene: Path, out: Path, model: str) -> None:
+    from lnet_edge.config import ModelConfig
     from lnet_edge.field.pipeline import InferOptions, run_scene
     from lnet_edge.field.synthetic import ThresholdRunner
-    from lnet_edge.model.config import ModelConfig
     from lnet_edge.runners.open import open_model
 
     runner, config = (ThresholdRunner(), ModelConfig()) if model == "-" else open_model(Path(model))

@@ -15,10 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lnet_edge import __version__
+from lnet_edge.config import ModelConfig
 from lnet_edge.errors import LnetError
-from lnet_edge.files import write_text_atomic
-from lnet_edge.model.checkpoint import sha256_file
-from lnet_edge.model.config import ModelConfig
+from lnet_edge.files import sha256_file, write_text_atomic
 
 INDEX = "bundle.json"
 FORMAT = "lnet-edge-bundle"
@@ -108,7 +107,7 @@ def read_bundle(root: Path, verify: bool = True) -> Bundle:
 
 
 def _gate_of(path: Path) -> dict | None:
-    from lnet_edge.runners.open import onnx_metadata
+    from lnet_edge.export.manifest import onnx_metadata
 
     meta = onnx_metadata(path) or {}
     gate = meta.get("gate")
@@ -169,7 +168,7 @@ def pack_bundle(files: dict[str, Path], out: Path, card: Path | None = None) -> 
 def calibration_for(fp32: Path, folder: Path) -> dict[str, Path] | None:
     """The calibration artifacts in ``folder`` made from exactly this fp32 ONNX (by sha256), or None."""
     from lnet_edge.calibration.pipeline import artifact_paths
-    from lnet_edge.runners.open import onnx_metadata
+    from lnet_edge.export.manifest import onnx_metadata
 
     paths = artifact_paths(fp32, folder)
     if not all(paths[k].is_file() for k in ("int8-qdq", "int8-cpu", "cache", "report")):

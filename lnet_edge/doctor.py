@@ -33,7 +33,7 @@ def _version(dist: str) -> str | None:
 
 def _cuda() -> dict:
     """Driver and runtime versions and GPUs through cuda-python (or pycuda)."""
-    from lnet_edge.runners.cuda_memory import cudart, device_count, device_info
+    from lnet_edge.cuda import cudart, device_count, device_info
 
     facts: dict = {"driver": None, "runtime": None, "gpus": []}
     rt = cudart()

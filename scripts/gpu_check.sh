@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# CUDA-only checks of lnet_edge/runners/cuda_memory.py (device + pinned memory, streams, async
+# CUDA-only checks of lnet_edge/cuda.py (device + pinned memory, streams, async
 # copies, CUDA-graph capture and replay, error reporting) on a machine with a CUDA GPU.
 # Needs python with numpy, pytest and cuda-python; no TensorRT and no lnet-edge install needed.
 # Usage: scripts/gpu_check.sh            (PYTHON=/path/to/python to pick the interpreter)
@@ -9,7 +9,7 @@ PY="${PYTHON:-python3}"
 export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
 "$PY" - <<'PYEOF'
 import sys
-from lnet_edge.runners import cuda_memory as cm
+from lnet_edge import cuda as cm
 rt = cm.cudart()
 if rt is None:
     sys.exit("FAIL: cuda-python is not installed (pip install cuda-python)")

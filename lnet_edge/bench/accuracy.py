@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 
 from lnet_edge.calibration.gate import score
+from lnet_edge.config import ModelConfig
 from lnet_edge.export.tiles import batch_of, tiles_from_folders, tiles_sha256
-from lnet_edge.model.config import ModelConfig
 
 REFERENCE = "onnxruntime/fp32"
 

@@ -17,10 +17,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from lnet_edge.config import ModelConfig
 from lnet_edge.errors import LnetError
-from lnet_edge.model.checkpoint import sha256_file
-from lnet_edge.model.config import ModelConfig
-from lnet_edge.runners.open import onnx_metadata
+from lnet_edge.export.manifest import onnx_metadata
+from lnet_edge.files import sha256_file
 
 STEM = "lnet"
 SECONDS_FILE = "build_seconds.json"

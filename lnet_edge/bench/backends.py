@@ -8,17 +8,16 @@ branches on a backend's name. Entries travel to worker processes as plain dicts 
 
 from __future__ import annotations
 
-import importlib.util
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-import numpy as np
-
 from lnet_edge.bench.artifacts import Artifacts
 from lnet_edge.lazy import PIP_HINTS
-from lnet_edge.runners.base import INPUT_NAME, Runner
+from lnet_edge.runners.base import Runner
+from lnet_edge.runners.registry import BACKENDS as REGISTRY
+from lnet_edge.runners.registry import missing_module
 
 
 @dataclass(frozen=True)
@@ -57,18 +56,12 @@ class Backend:
     sources: dict[str, str]  # precision -> the artifact it runs: "checkpoint" or an ONNX precision
     unavailable: Callable[[], str | None]
     open: Callable[[Entry, Settings], tuple[Runner, dict]]  # (runner, facts such as plan size/build seconds)
-    compute_only: Callable[[Runner, np.ndarray], Callable[[], None]] | None = None  # GPU: no host copies
-
-
-def _missing(module: str) -> str | None:
-    if importlib.util.find_spec(module) is None:
-        return f"{module} is not installed: {PIP_HINTS.get(module, f'pip install {module}')}"
-    return None
+    compute_only: bool = False  # GPU: also time Runner.compute_only (no host copies)
 
 
 def _cuda_device() -> tuple[str, str] | None:
     """(name, compute capability) of CUDA device 0, None where none is visible."""
-    from lnet_edge.runners.cuda_memory import device_count, device_info
+    from lnet_edge.cuda import device_count, device_info
 
     try:
         return (lambda d: (d.name, d.compute_capability))(device_info(0)) if device_count() else None
@@ -92,8 +85,8 @@ def _torch_open(entry: Entry, s: Settings) -> tuple[Runner, dict]:
 
 
 def _torch_cuda_unavailable() -> str | None:
-    if _missing("torch"):
-        return _missing("torch")
+    if missing_module("torch"):
+        return missing_module("torch")
     import torch
 
     if not torch.cuda.is_available():
@@ -104,18 +97,6 @@ def _torch_cuda_unavailable() -> str | None:
         )
         return f"no CUDA device visible to PyTorch (torch {torch.__version__}, {built})"
     return None
-
-
-def _torch_compute(runner: Runner, x: np.ndarray) -> Callable[[], None]:
-    torch = runner.torch
-    dev = torch.from_numpy(x).to(runner.device, dtype=runner.dtype)
-
-    def call() -> None:
-        with torch.inference_mode():
-            runner.model(dev)
-        torch.cuda.synchronize()
-
-    return call
 
 
 # --- ONNX Runtime (CPU) -----------------------------------------------------------------------
@@ -132,8 +113,8 @@ def _ort_open(entry: Entry, s: Settings) -> tuple[Runner, dict]:
 
 def _trt_unavailable(module: str) -> Callable[[], str | None]:
     def reason() -> str | None:
-        if _missing(module):
-            return _missing(module)
+        if missing_module(module):
+            return missing_module(module)
         dev = _cuda_device()
         if dev is None:
             return f"no CUDA device visible (with cuda-python: {PIP_HINTS['cuda']}): {module} has no runtime here"
@@ -164,38 +145,28 @@ def _trt_open(flavour: str) -> Callable[[Entry, Settings], tuple[Runner, dict]]:
     return open_
 
 
-def _trt_compute(runner: Runner, x: np.ndarray) -> Callable[[], None]:
-    runner.infer({INPUT_NAME: x})  # sets the input shape and leaves x on the device
-
-    def call() -> None:
-        runner._execute()  # the enqueue alone: no host-device copies
-        runner.stream.synchronize()
-
-    return call
-
-
 CHECKPOINT = "checkpoint"
 TRT_SOURCES = {"fp32": "fp32", "fp16": "fp16", "int8": "int8-qdq"}  # plan precision -> the ONNX it is built from
 
 BACKENDS: dict[str, Backend] = {
     b.name: b
     for b in (
-        Backend("torch", "cpu", {"fp32": CHECKPOINT}, lambda: _missing("torch"), _torch_open),
+        Backend("torch", "cpu", {"fp32": CHECKPOINT}, REGISTRY["torch"].unavailable, _torch_open),
         Backend(
             "onnxruntime",
             "cpu",
             {p: p for p in ("fp32", "fp16", "int8-cpu", "int8-qdq")},
-            lambda: _missing("onnxruntime"),
+            REGISTRY["onnxruntime"].unavailable,
             _ort_open,
         ),
-        Backend("tensorrt", "cuda", TRT_SOURCES, _trt_unavailable("tensorrt"), _trt_open("tensorrt"), _trt_compute),
+        Backend("tensorrt", "cuda", TRT_SOURCES, _trt_unavailable("tensorrt"), _trt_open("tensorrt"), True),
         Backend(
             "tensorrt-rtx",
             "cuda",
             TRT_SOURCES,
             _trt_unavailable("tensorrt_rtx"),
             _trt_open("tensorrt-rtx"),
-            _trt_compute,
+            True,
         ),
         Backend(
             "torch-cuda",
@@ -203,7 +174,7 @@ BACKENDS: dict[str, Backend] = {
             {"fp32": CHECKPOINT, "fp16": CHECKPOINT},
             _torch_cuda_unavailable,
             _torch_open,
-            _torch_compute,
+            True,
         ),
     )
 }

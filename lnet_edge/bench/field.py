@@ -10,8 +10,8 @@ from __future__ import annotations
 import statistics
 from pathlib import Path
 
+from lnet_edge.config import ModelConfig
 from lnet_edge.field.pipeline import InferOptions, run_scene
-from lnet_edge.model.config import ModelConfig
 from lnet_edge.runners.base import Runner
 
 

@@ -76,7 +76,7 @@ def _mem_total_mib() -> int | None:
 
 def gpu_facts() -> dict | None:
     """GPU 0 name, compute capability, memory and driver (None where no CUDA device is visible)."""
-    from lnet_edge.runners.cuda_memory import cudart, device_count, device_info
+    from lnet_edge.cuda import cudart, device_count, device_info
 
     try:
         if not device_count():

@@ -15,8 +15,8 @@ import resource
 import sys
 from pathlib import Path
 
+from lnet_edge.config import ModelConfig
 from lnet_edge.errors import LnetError
-from lnet_edge.model.config import ModelConfig
 
 # Live fp32 tensors per pixel of a stage, in units of that stage's width: the stage input, the
 # two residual-block temporaries, the attention product, the skip kept for the decoder and the

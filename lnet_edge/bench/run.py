@@ -19,8 +19,8 @@ from lnet_edge.bench.artifacts import Artifacts, artifacts_from_checkpoint
 from lnet_edge.bench.backends import BACKENDS, CHECKPOINT, Entry, candidates, known_keys, needed_sources
 from lnet_edge.bench.machine import machine_facts, machine_tag
 from lnet_edge.bench.memory import check_fits
+from lnet_edge.config import TILE_MULTIPLE as MULTIPLE
 from lnet_edge.errors import LnetError
-from lnet_edge.export.manifest import MULTIPLE
 
 
 @dataclass(frozen=True)

@@ -18,8 +18,8 @@ import numpy as np
 from lnet_edge.bench.backends import BACKENDS, Entry, Settings
 from lnet_edge.bench.memory import peak_rss_mib, rss_mib
 from lnet_edge.bench.timing import TegraStats, throughput, time_calls
+from lnet_edge.config import ModelConfig
 from lnet_edge.errors import LnetError
-from lnet_edge.model.config import ModelConfig
 from lnet_edge.runners.base import INPUT_NAME
 
 ACCURACY_BATCH = 4
@@ -27,7 +27,7 @@ ACCURACY_BATCH = 4
 
 def gpu_used_mib() -> float | None:
     """Device-wide used GPU memory (cudaMemGetInfo), None without cuda-python or a device."""
-    from lnet_edge.runners.cuda_memory import cudart
+    from lnet_edge.cuda import cudart
 
     rt = cudart()
     if rt is None:
@@ -47,7 +47,7 @@ def sweep(runner, backend, spec: dict, config: ModelConfig) -> list[dict]:
             x = rng.standard_normal((batch, config.in_channels, tile, tile), dtype=np.float32)
             modes = {"with_copies" if backend.compute_only else "cpu": lambda x=x: runner.infer({INPUT_NAME: x})}
             if backend.compute_only:
-                modes["compute"] = backend.compute_only(runner, x)
+                modes["compute"] = runner.compute_only(x)
             for mode, fn in modes.items():
                 with TegraStats() as power:
                     lat = time_calls(fn, spec["runs"], spec["warmup"])

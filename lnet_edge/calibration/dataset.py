@@ -12,9 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from lnet_edge.config import ModelConfig
 from lnet_edge.errors import LnetError
 from lnet_edge.export.tiles import Tile, tiles_from_folders, tiles_sha256
-from lnet_edge.model.config import ModelConfig
 
 MIN_TILES = 16  # below this, per-tensor ranges of a ~90-layer network are too noisy to trust
 

@@ -144,10 +144,10 @@ def screen(fp32: Path, int8: Path, batch: np.ndarray) -> list[tuple[str, float]]
 
 
 def _run_all(path: Path, names: list[str], batch: np.ndarray) -> dict[str, np.ndarray]:
-    import onnxruntime as ort
+    from lnet_edge.runners.onnxrt import ort_session
 
     names = [n for n in names if n != "image"]
-    sess = ort.InferenceSession(_all_outputs(path, names), providers=["CPUExecutionProvider"])
+    sess = ort_session(_all_outputs(path, names))
     return dict(zip(names, sess.run(names, {"image": batch})))
 
 

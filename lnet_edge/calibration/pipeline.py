@@ -33,8 +33,7 @@ from lnet_edge.export.manifest import (
     save_artifact,
 )
 from lnet_edge.export.tiles import Tile, batch_of, tiles_from_folders, tiles_sha256
-from lnet_edge.files import write_text_atomic
-from lnet_edge.model.checkpoint import sha256_file
+from lnet_edge.files import sha256_file, write_text_atomic
 
 
 @dataclass(frozen=True)

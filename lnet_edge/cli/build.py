@@ -128,7 +128,7 @@ def resolve_source(onnx: Path, precision, cache: Path | None, data: list[Path] |
     artifacts made from it (by sha256), or made now from --data (accuracy gate included)."""
     from lnet_edge.bundle import calibration_for, is_bundle, read_bundle
     from lnet_edge.errors import LnetError
-    from lnet_edge.runners.open import onnx_metadata
+    from lnet_edge.export.manifest import onnx_metadata
 
     if onnx.is_dir():
         if not is_bundle(onnx):

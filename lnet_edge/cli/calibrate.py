@@ -3,19 +3,13 @@ real tiles, gated on accuracy against the fp32 model."""
 
 from __future__ import annotations
 
-from enum import Enum
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
+from lnet_edge.calibration.quantize import Method
 from lnet_edge.cli.common import console, user_errors
-
-
-class MethodChoice(str, Enum):
-    entropy = "entropy"
-    percentile = "percentile"
-    minmax = "minmax"
 
 
 @user_errors
@@ -36,9 +30,7 @@ def calibrate_command(
     out: Annotated[Path, typer.Option("--out", "-o", help="Folder for the int8 models, cache and report.")] = Path(
         "calibration"
     ),
-    method: Annotated[
-        MethodChoice, typer.Option(help="Calibration method of the TensorRT QDQ model.")
-    ] = MethodChoice.entropy,
+    method: Annotated[Method, typer.Option(help="Calibration method of the TensorRT QDQ model.")] = Method.entropy,
     tiles: Annotated[int, typer.Option(help="Calibration tiles (stratified: with and without landslides).")] = 32,
     batch: Annotated[int, typer.Option(help="Calibration batch size.")] = 8,
     gate_tiles: Annotated[int, typer.Option(help="Validation tiles scored by the accuracy gate.")] = 48,
@@ -65,7 +57,7 @@ def calibrate_command(
         calibration_from_onnx,
         report_markdown,
     )
-    from lnet_edge.calibration.quantize import CpuInt8Options, Method, QdqOptions
+    from lnet_edge.calibration.quantize import CpuInt8Options, QdqOptions
     from lnet_edge.calibration.trt_cache import installed_tensorrt_version, version_tag
 
     if trt_version is not None:
@@ -75,7 +67,7 @@ def calibrate_command(
     fp16 = fp16 or (sibling if sibling.is_file() else None)
     options = CalibrateOptions(
         tiles=tiles,
-        qdq=QdqOptions(method=Method(method.value), batch=batch),
+        qdq=QdqOptions(method=method, batch=batch),
         cpu=CpuInt8Options(batch=batch),
         gate=GateOptions(tiles=gate_tiles, max_iou_drop=max_iou_drop, auto_fallback=auto_fallback),
         trt_version=trt_version or installed_tensorrt_version(),

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from lnet_edge.cli.common import console, user_errors
+from lnet_edge.config import Preset
 
 
 @user_errors
@@ -25,7 +26,7 @@ def export_command(
     fp16: Annotated[
         bool, typer.Option("--fp16/--no-fp16", help="Also write <name>.fp16.onnx (fp32 inputs and outputs).")
     ] = True,
-    preset: Annotated[str | None, typer.Option(help="Refuse a checkpoint of another width preset.")] = None,
+    preset: Annotated[Preset | None, typer.Option(help="Refuse a checkpoint of another width preset.")] = None,
     bands: Annotated[int | None, typer.Option(help="Refuse a checkpoint of another input band count.")] = None,
     opset: Annotated[int, typer.Option(help="ONNX opset.")] = 17,
 ) -> None:
@@ -47,7 +48,7 @@ def export_command(
     blocker = next((p for p in out.parents if p.exists() and not p.is_dir()), None)
     if blocker is not None:
         raise LnetError(f"--out {out}: {blocker} is a file, not a folder: choose another --out")
-    options = ExportOptions(opset=opset, expect_preset=preset, expect_bands=bands)
+    options = ExportOptions(opset=opset, expect_preset=preset.value if preset else None, expect_bands=bands)
     path = onnx_from_checkpoint(checkpoint, out, data, options)
     _print_parity(path)
     if fp16:

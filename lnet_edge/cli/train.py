@@ -7,8 +7,8 @@ from pathlib import Path
 import typer
 
 from lnet_edge.cli.common import console, progress_bar, user_errors
-from lnet_edge.model.config import PRESETS, ModelConfig, Variant
-from lnet_edge.train.trainer import Loss, Optimizer, Schedule
+from lnet_edge.config import ModelConfig, Preset, Variant
+from lnet_edge.train.options import Loss, Optimizer, Schedule
 
 
 @user_errors
@@ -16,7 +16,7 @@ def train(
     data: list[Path] = typer.Option(..., "--data", "-d", help="Folder with images/ and masks/ (repeatable)."),
     out: Path = typer.Option(Path("runs/train"), "--out", "-o", help="Where checkpoints and metrics go."),
     variant: Variant = typer.Option(Variant.lnet, help="Architecture: the paper's Table 1 ablations."),
-    preset: str = typer.Option("edge-s", help=f"Width preset: {', '.join(PRESETS)}."),
+    preset: Preset = typer.Option("edge-s", help="Width preset."),
     bands: str = typer.Option("0,1,2", help="Source bands in model order, comma-separated."),
     tile: int = typer.Option(256, help="Training tile size (divisible by 16)."),
     epochs: int = typer.Option(100),
@@ -42,12 +42,9 @@ def train(
     amp: bool = typer.Option(True, help="bf16 autocast + channels-last (fp32 master weights); --no-amp for fp32."),
 ) -> None:
     """Train with the paper's recipe (SGD, lr 1e-3, batch 8, plateau x0.1, 100 epochs)."""
-    from lnet_edge.errors import LnetError
-    from lnet_edge.train.trainer import FINE_TUNE_LR_FACTOR, TrainOptions
+    from lnet_edge.train.options import FINE_TUNE_LR_FACTOR, TrainOptions
     from lnet_edge.train.trainer import train as run_train
 
-    if tile % 16:
-        raise LnetError(f"--tile {tile} is not divisible by 16: the network halves the size four times")
     band_idx = _parse_bands(bands)
     base = ModelConfig()
     names = base.band_names if len(band_idx) == 3 else tuple(f"band{i}" for i in band_idx)
@@ -56,7 +53,7 @@ def train(
         if len(band_idx) == 3
         else type(base.norm)(scale=base.norm.scale, mean=(0.5,) * len(band_idx), std=(0.25,) * len(band_idx))
     )
-    config = ModelConfig(variant=variant, preset=preset, bands=band_idx, band_names=names, norm=norm, tile=tile)
+    config = ModelConfig(variant=variant, preset=preset.value, bands=band_idx, band_names=names, norm=norm, tile=tile)
     opts = TrainOptions(
         data=tuple(str(d) for d in data),
         out=str(out),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from lnet_edge.model.config import Normalization
+from lnet_edge.config import Normalization
 
 
 def normalize(image: np.ndarray, norm: Normalization) -> np.ndarray:

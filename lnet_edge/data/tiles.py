@@ -1,17 +1,31 @@
-"""Cutting images into fixed-size training tiles."""
+"""Tile layouts (one rule for training tiles and field scenes) and cutting images into tiles."""
 
 from __future__ import annotations
 
 import numpy as np
 
+from lnet_edge.errors import LnetError
 
-def tile_origins(length: int, tile: int) -> list[int]:
-    """Start offsets covering [0, length) with tiles of ``tile`` px: a regular grid whose last
-    tile is aligned to the far edge (so it overlaps its neighbour instead of running off)."""
+
+def tile_origins(length: int, tile: int, overlap: int = 0) -> list[int]:
+    """Start offsets of tiles of ``tile`` px along an axis of ``length`` px, overlapping by at
+    least ``overlap`` px.
+
+    n = ceil((length - tile) / (tile - overlap)) + 1 tiles, origins spread evenly from 0 to
+    length - tile: origin_i = round(i * (length - tile) / (n - 1)). The spacing is at most the
+    stride tile - overlap, so neighbours overlap by at least ``overlap`` and the last tile ends
+    exactly at the far edge (no tile runs off the scene, none needs padding). An axis shorter
+    than a tile gets one tile at 0 (the caller reflect-pads it).
+    """
+    if tile <= 0 or overlap < 0 or overlap >= tile:
+        raise LnetError(f"overlap {overlap} must be in [0, tile) for tile {tile}: lower --overlap")
+    if length <= 0:
+        raise LnetError(f"an axis of {length} px has no pixels to tile")
     if length <= tile:
         return [0]
-    n = -(-length // tile)
-    return sorted({round(i * (length - tile) / (n - 1)) for i in range(n)})
+    stride = tile - overlap
+    n = -(-(length - tile) // stride) + 1
+    return [round(i * (length - tile) / (n - 1)) for i in range(n)]
 
 
 def pad_to(arr: np.ndarray, height: int, width: int) -> np.ndarray:

@@ -26,7 +26,7 @@ from lnet_edge.engines.onnx_info import OnnxInfo, read_onnx
 from lnet_edge.engines.options import BuildOptions, HardwareCompat, Precision
 from lnet_edge.engines.trt_glue import make_logger, progress_monitor
 from lnet_edge.errors import LnetError
-from lnet_edge.model.checkpoint import sha256_file
+from lnet_edge.files import sha256_file
 
 # What a TensorRT-RTX ahead-of-time build targets when no --target is given (RTX 1.x docs:
 # "compute capability 8.0, 8.6, 8.9, 12.0, and later"; 9.0 (H100) is refused).
@@ -297,7 +297,7 @@ def _build_gpu(flavour: Flavour) -> dict | None:
     """The GPU a full-TensorRT build ran on (it builds for that GPU); None for an RTX AOT build."""
     if flavour is Flavour.tensorrt_rtx:
         return None
-    from lnet_edge.runners.cuda_memory import device_count, device_info
+    from lnet_edge.cuda import device_count, device_info
 
     if not device_count():
         return None

@@ -16,7 +16,7 @@ from pathlib import Path
 from lnet_edge.engines.flavour import Flavour, installed_flavours, version_tuple
 from lnet_edge.engines.manifest import Manifest, read_manifest
 from lnet_edge.errors import LnetError
-from lnet_edge.model.checkpoint import sha256_file
+from lnet_edge.files import sha256_file
 
 # First four bytes of a serialised plan as seen on TensorRT 10 ("ftrt") and TensorRT-RTX 1.7
 # ("vtrt") plans. Not documented by NVIDIA: used only to name a flavour mismatch, never to refuse.
@@ -194,8 +194,8 @@ def rebuild_command(
 
 def this_machine(prefer: Flavour | None = None) -> Installed:
     """The installed TensorRT (``prefer`` if it is installed) and CUDA device 0."""
+    from lnet_edge.cuda import device_count, device_info
     from lnet_edge.engines.flavour import load
-    from lnet_edge.runners.cuda_memory import device_count, device_info
 
     found = installed_flavours()
     trt, flavour = load(prefer if prefer in found else None)

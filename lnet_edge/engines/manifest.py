@@ -10,10 +10,10 @@ import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from lnet_edge.config import ModelConfig
 from lnet_edge.engines.options import BuildOptions
 from lnet_edge.errors import LnetError
 from lnet_edge.files import write_text_atomic
-from lnet_edge.model.config import ModelConfig
 
 FORMAT = "lnet-edge-plan-manifest"
 FORMAT_VERSION = 1

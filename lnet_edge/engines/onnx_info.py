@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from lnet_edge.config import ModelConfig
 from lnet_edge.errors import LnetError
-from lnet_edge.model.checkpoint import sha256_file
-from lnet_edge.model.config import ModelConfig
-from lnet_edge.runners.open import config_from_metadata, embedded_metadata, load_onnx_graph
+from lnet_edge.export.manifest import config_from_metadata, embedded_metadata, load_onnx_graph
+from lnet_edge.files import sha256_file
 
 
 @dataclass(frozen=True)

@@ -6,11 +6,9 @@ from dataclasses import asdict, dataclass, field, replace
 from enum import Enum
 from pathlib import Path
 
+from lnet_edge.config import TILE_MULTIPLE
 from lnet_edge.engines.flavour import Flavour
 from lnet_edge.errors import LnetError
-
-# Four 2x down-samplings: the tile side must be a multiple of 16 for the skips to line up.
-TILE_MULTIPLE = 16
 
 
 class Precision(str, Enum):

@@ -40,8 +40,8 @@ def layer_precisions(plan: Path) -> list[str] | str:
     supports; without them this returns the reason as a string.
     """
     from lnet_edge.engines.check import check_plan
+    from lnet_edge.engines.runtime import deserialize
     from lnet_edge.errors import LnetError
-    from lnet_edge.runners.tensorrt import deserialize
 
     try:
         manifest = check_plan(plan)

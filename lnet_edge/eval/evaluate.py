@@ -8,11 +8,11 @@ from pathlib import Path
 
 import numpy as np
 
+from lnet_edge.config import ModelConfig
 from lnet_edge.data.readers import Sample, read_pair
 from lnet_edge.eval.metrics import Confusion, confusion, scores
 from lnet_edge.eval.predict import predict_logits
 from lnet_edge.files import write_text_atomic
-from lnet_edge.model.config import ModelConfig
 from lnet_edge.runners.base import Runner
 
 

@@ -6,12 +6,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from lnet_edge.config import TILE_MULTIPLE, ModelConfig
 from lnet_edge.data.normalize import normalize
 from lnet_edge.data.tiles import pad_to
-from lnet_edge.model.config import TILE_MULTIPLE, ModelConfig
 from lnet_edge.runners.base import Runner
-
-MULTIPLE = TILE_MULTIPLE  # the network downsamples four times
 
 
 def flip_logits(runner: Runner, x: np.ndarray, tta: bool = False) -> np.ndarray:
@@ -49,7 +47,7 @@ def predict_logits(
     h, w = image.shape[:2]
     sh, sw = scaled_size(h, factor), scaled_size(w, factor)
     scaled = resize(image.astype(np.float32), sh, sw) if factor != 1.0 else image
-    ph, pw = -(-sh // MULTIPLE) * MULTIPLE, -(-sw // MULTIPLE) * MULTIPLE
+    ph, pw = -(-sh // TILE_MULTIPLE) * TILE_MULTIPLE, -(-sw // TILE_MULTIPLE) * TILE_MULTIPLE
     x = normalize(pad_to(scaled, ph, pw), config.norm)[None]
     logits = flip_logits(runner, x, tta)[0, 0, :sh, :sw]
     return resize(np.ascontiguousarray(logits, dtype=np.float32), h, w)

@@ -26,8 +26,8 @@ from lnet_edge.export.manifest import (
 )
 from lnet_edge.export.parity import FP16_TOLERANCE, check_parity, ort_logits, parity_record
 from lnet_edge.export.tiles import batch_of, tiles_from_folders
+from lnet_edge.files import sha256_file
 from lnet_edge.lazy import lazy_import
-from lnet_edge.model.checkpoint import sha256_file
 
 FP16_MAX = 65504.0
 
@@ -53,9 +53,9 @@ def activation_peaks(model, batch: np.ndarray) -> dict[str, float]:
         for name in node.output:
             if name and name not in known:
                 probe.graph.output.append(onnx.helper.make_tensor_value_info(name, onnx.TensorProto.FLOAT, None))
-    import onnxruntime as ort
+    from lnet_edge.runners.onnxrt import ort_session
 
-    sess = ort.InferenceSession(probe.SerializeToString(), providers=["CPUExecutionProvider"])
+    sess = ort_session(probe.SerializeToString())
     names = [o.name for o in sess.get_outputs()]
     values = sess.run(names, {"image": batch})
     return {n: float(np.max(np.abs(v))) if v.size else 0.0 for n, v in zip(names, values)}

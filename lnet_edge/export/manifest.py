@@ -2,7 +2,7 @@
 
 The same JSON object lives in ``metadata_props["lnet_edge"]`` of ``X.onnx`` and in the manifest
 ``X.onnx.json``. It always holds ``config`` (ModelConfig.to_dict()) and ``precision``
-(fp32 | fp16 | int8-qdq | int8-cpu), which :mod:`lnet_edge.runners.open` reads, plus the facts a
+(fp32 | fp16 | int8-qdq | int8-cpu), which :func:`config_from_metadata` reads for every backend, plus the facts a
 field engineer needs without opening the model: bands and their order, normalisation, tile size,
 decision threshold, the source checkpoint's sha256 and the lnet-edge version that made it.
 """
@@ -15,14 +15,77 @@ from pathlib import Path
 from typing import Any
 
 from lnet_edge import __version__
+from lnet_edge.config import TILE_MULTIPLE, ModelConfig
 from lnet_edge.errors import LnetError
-from lnet_edge.model.config import ModelConfig
 from lnet_edge.runners.base import INPUT_NAME, OUTPUT_NAME
-from lnet_edge.runners.open import METADATA_KEY, config_from_metadata, embedded_metadata, load_onnx_graph
+
+METADATA_KEY = "lnet_edge"
+
+
+def load_onnx_graph(path: Path):
+    """The ONNX model at ``path`` without external weights, or one clear error for a foreign file."""
+    import onnx
+
+    try:
+        return onnx.load(str(path), load_external_data=False)
+    except Exception as exc:  # protobuf DecodeError and friends
+        raise LnetError(
+            f"{path} is not an ONNX model (not a readable ONNX protobuf: {type(exc).__name__}): "
+            "give an .onnx from 'lnet-edge export'"
+        ) from exc
+
+
+def embedded_metadata(model, path: Path | str = "the ONNX model") -> dict | None:
+    """The lnet-edge manifest embedded in a loaded ONNX model, or None when it has none."""
+    props = {p.key: p.value for p in model.metadata_props}
+    if METADATA_KEY not in props:
+        return None
+    try:
+        meta = json.loads(props[METADATA_KEY])
+    except ValueError as exc:
+        raise LnetError(
+            f"{path}: the '{METADATA_KEY}' metadata is not valid JSON ({exc}): re-export the model"
+        ) from None
+    if not isinstance(meta, dict):
+        raise LnetError(f"{path}: the '{METADATA_KEY}' metadata is a {type(meta).__name__}, not an object")
+    return meta
+
+
+def config_from_metadata(meta: dict, path: Path, graph=None) -> ModelConfig:
+    """The ModelConfig in an artifact's metadata, checked as user input: every field valid, and
+    (given the ONNX ``graph``) the band count and tile size agreeing with the graph's input."""
+    if "config" not in meta:
+        raise LnetError(f"{path}: the metadata has no 'config' field: re-export the model with 'lnet-edge export'")
+    try:
+        config = ModelConfig.from_dict(meta["config"])
+    except (LnetError, TypeError, ValueError) as exc:
+        raise LnetError(f"{path}: metadata field 'config': {exc}") from None
+    if graph is not None and graph.graph.input:
+        dims = [
+            d.dim_value if d.HasField("dim_value") else None for d in graph.graph.input[0].type.tensor_type.shape.dim
+        ]
+        if len(dims) == 4:
+            if dims[1] is not None and dims[1] != config.in_channels:
+                raise LnetError(
+                    f"{path}: metadata field 'config.bands' lists {config.in_channels} bands but the graph "
+                    f"takes {dims[1]} channels: restore the metadata or re-export the model"
+                )
+            for d in dims[2:]:
+                if d is not None and d != config.tile:
+                    raise LnetError(
+                        f"{path}: metadata field 'config.tile' is {config.tile} but the graph takes {d} px: "
+                        "restore the metadata or re-export the model"
+                    )
+    return config
+
+
+def onnx_metadata(path: Path) -> dict | None:
+    """The lnet-edge manifest embedded in the ONNX model at ``path``, or None when it has none."""
+    return embedded_metadata(load_onnx_graph(path), path)
+
 
 FORMAT = "lnet-edge-onnx"
 PRECISIONS = ("fp32", "fp16", "int8-qdq", "int8-cpu")
-MULTIPLE = 16  # height and width must be divisible by this (four 2x poolings)
 
 
 def export_metadata(config: ModelConfig, precision: str, checkpoint_sha256: str, **extra: Any) -> dict:
@@ -40,7 +103,7 @@ def export_metadata(config: ModelConfig, precision: str, checkpoint_sha256: str,
             "name": INPUT_NAME,
             "layout": "NCHW",
             "dtype": "float32",
-            "multiple_of": MULTIPLE,
+            "multiple_of": TILE_MULTIPLE,
             "bands": list(config.bands),
             "band_names": list(config.band_names),
         },

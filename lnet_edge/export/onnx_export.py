@@ -16,13 +16,15 @@ import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from lnet_edge.config import TILE_MULTIPLE as MULTIPLE
+from lnet_edge.config import ModelConfig
 from lnet_edge.errors import LnetError
-from lnet_edge.export.manifest import MULTIPLE, export_metadata, save_artifact
+from lnet_edge.export.manifest import export_metadata, save_artifact
 from lnet_edge.export.parity import FP32_TOLERANCE, check_parity, ort_logits, parity_record
 from lnet_edge.export.tiles import batch_of, tiles_from_folders
+from lnet_edge.files import sha256_file
 from lnet_edge.lazy import lazy_import
-from lnet_edge.model.checkpoint import load_model, sha256_file
-from lnet_edge.model.config import ModelConfig
+from lnet_edge.model.checkpoint import load_model
 from lnet_edge.runners.base import INPUT_NAME, OUTPUT_NAME
 
 DYNAMIC = {0: "batch", 2: "height", 3: "width"}

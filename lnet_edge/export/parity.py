@@ -81,12 +81,7 @@ def parity_record(reference: str, tol: Tolerance, checks: list[dict], tiles: lis
 
 def ort_logits(model_bytes_or_path, threads: int | None = None) -> Logits:
     """A function batch -> logits through ONNX Runtime on the CPU (for parity and the gate)."""
-    import onnxruntime as ort
+    from lnet_edge.runners.onnxrt import ort_session
 
-    opts = ort.SessionOptions()
-    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    if threads:
-        opts.intra_op_num_threads = threads
-    src = model_bytes_or_path if isinstance(model_bytes_or_path, bytes) else str(model_bytes_or_path)
-    session = ort.InferenceSession(src, opts, providers=["CPUExecutionProvider"])
+    session = ort_session(model_bytes_or_path, threads)
     return lambda batch: session.run(["logits"], {"image": np.ascontiguousarray(batch, np.float32)})[0]

@@ -15,12 +15,12 @@ from pathlib import Path
 
 import numpy as np
 
+from lnet_edge.config import ModelConfig
 from lnet_edge.data.normalize import normalize
 from lnet_edge.data.readers import list_samples, read_pair
 from lnet_edge.data.split import split_samples
 from lnet_edge.data.tiles import pad_to, tile_origins
 from lnet_edge.errors import LnetError
-from lnet_edge.model.config import ModelConfig
 
 # The RGB sets the default model is trained and checked on (folder names under shared/data).
 RGB_SETS = ("bijie_atlan_upscaled", "cas_hokkaido_iburi_atlan512", "sichuan_aerial_atlan1024")

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from enum import Enum
 from pathlib import Path
 from typing import NamedTuple
 
+from lnet_edge.config import ModelConfig
 from lnet_edge.errors import LnetError
-from lnet_edge.model.config import ModelConfig
 from lnet_edge.runners.base import Runner
+from lnet_edge.runners.registry import BACKENDS, for_file
 
 
 class Precision(str, Enum):
@@ -19,20 +19,14 @@ class Precision(str, Enum):
     int8 = "int8"
 
 
-class Backend(str, Enum):
-    auto = "auto"
-    onnxruntime = "onnxruntime"
-    tensorrt = "tensorrt"
-    torch = "torch"
+# --backend choices: "auto" and every registered backend (runners.registry)
+Backend = Enum("Backend", {"auto": "auto", **{name: name for name in BACKENDS}}, type=str)
 
 
 def tensorrt_usable() -> bool:
     """A TensorRT flavour (tensorrt or tensorrt_rtx) is installed and a CUDA device is visible
     (TensorRT-RTX installs and builds on machines without a GPU, where no plan can run)."""
-    from lnet_edge.runners.cuda_memory import device_count
-
-    has_trt = any(importlib.util.find_spec(m) is not None for m in ("tensorrt", "tensorrt_rtx"))
-    return has_trt and device_count() > 0
+    return BACKENDS["tensorrt"].unavailable() is None
 
 
 def plan_fallback_onnx(plan: Path) -> Path | None:
@@ -86,7 +80,7 @@ def open_field_model(
     file is an error, never rewritten.
     """
     from lnet_edge.bundle import is_bundle, read_bundle
-    from lnet_edge.model.checkpoint import sha256_file
+    from lnet_edge.files import sha256_file
     from lnet_edge.runners.open import open_model
 
     path = Path(model) if model else default_model()
@@ -123,13 +117,14 @@ def open_field_model(
         runner, config = open_model(onnx, threads=threads)
         note = f"no TensorRT runtime here: running {onnx.name} on ONNX Runtime instead of {path.name}"
         return FieldModel(runner, config, note, "", sha256_file(onnx))
-    wanted = {".onnx": Backend.onnxruntime, ".pt": Backend.torch}.get(suffix)
-    if wanted is None:
-        raise LnetError(f"model {path}: unknown file type '{suffix}', expected a bundle, .plan, .onnx or .pt")
-    if backend not in (Backend.auto, wanted):
+    spec = for_file(path) if backend == Backend.auto else BACKENDS[backend.value]
+    if suffix not in spec.suffixes:
         raise LnetError(
-            f"backend '{backend.value}' cannot run {path.name}: use --backend {wanted.value} "
-            f"(or auto), or give a model made for {backend.value}"
+            f"backend '{spec.name}' cannot run {path.name}: use --backend {for_file(path).name} "
+            f"(or auto), or give a model made for {spec.name}"
         )
-    runner, config = open_model(path, threads=threads)
+    why = spec.unavailable()
+    if why:
+        raise LnetError(f"backend '{spec.name}' cannot run here: {why}")
+    runner, config = spec.open(path, threads=threads, cuda_graph=cuda_graph)
     return FieldModel(runner, config, "", "", sha256_file(path))

@@ -52,18 +52,12 @@ class Choice:
 
 def here() -> Here:
     from lnet_edge.bench.machine import cpu_facts
-    from lnet_edge.field.backend import tensorrt_usable
-    from lnet_edge.runners.cuda_memory import device_count
+    from lnet_edge.runners.registry import BACKENDS
 
-    try:
-        import onnxruntime
-
-        ort_cuda = "CUDAExecutionProvider" in onnxruntime.get_available_providers()
-    except ImportError:
-        ort_cuda = False
     flags = set(cpu_facts()["flags"])
     fast = next((name for flag, name in INT8_FLAGS.items() if flag in flags), None)
-    return Here(tensorrt_usable(), ort_cuda and device_count() > 0, fast)
+    usable = {name for name, spec in BACKENDS.items() if spec.unavailable() is None}
+    return Here("tensorrt" in usable, "onnxruntime-cuda" in usable, fast)
 
 
 def _gate_text(gate: dict | None) -> str:
@@ -135,7 +129,7 @@ def _reason(name: str, precision: str, art, machine: Here, backend: str, asked: 
 
 def open_choice(bundle: Bundle, choice: Choice, threads: int | None = None, cuda_graph: bool = False, say=None):
     """The Runner for ``choice``; a TensorRT plan is taken from the engine cache or built first."""
-    from lnet_edge.runners.onnxrt import OnnxRuntimeRunner
+    from lnet_edge.runners.registry import BACKENDS
 
     path = bundle.path(choice.role)
     if choice.backend == "tensorrt":
@@ -143,19 +137,10 @@ def open_choice(bundle: Bundle, choice: Choice, threads: int | None = None, cuda
 
         from lnet_edge.engines.cache import cached_plan
         from lnet_edge.engines.options import BuildOptions, Precision
-        from lnet_edge.runners.tensorrt import TensorRTRunner
 
         t0 = time.perf_counter()
         plan = cached_plan(path, BuildOptions(precision=Precision(choice.precision)), warn=say)
         if say:
             say(f"TensorRT plan {plan} ready in {time.perf_counter() - t0:.1f} s (built once, then cached)")
-        return TensorRTRunner(Path(plan), cuda_graph=cuda_graph)
-    providers = (
-        ("CUDAExecutionProvider", "CPUExecutionProvider")
-        if choice.backend == "onnxruntime-cuda"
-        else ("CPUExecutionProvider",)
-    )
-    runner = OnnxRuntimeRunner(path, threads, providers=providers, precision=choice.precision)
-    if choice.backend == "onnxruntime-cuda":
-        runner.name = "onnxruntime-cuda"
-    return runner
+        return BACKENDS["tensorrt"].open(Path(plan), cuda_graph=cuda_graph)[0]
+    return BACKENDS[choice.backend].open(path, threads=threads)[0]

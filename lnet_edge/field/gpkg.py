@@ -4,6 +4,10 @@ A GeoPackage is a SQLite file with three metadata tables (gpkg_spatial_ref_sys, 
 gpkg_geometry_columns) and a feature table whose geometries are "GeoPackage binary": a header
 (magic "GP", version, flags, srs id, xy envelope) followed by little-endian WKB. GDAL, QGIS and
 ArcGIS read it without any extension, so no GDAL vector driver is needed to write one.
+
+The feature table gets the GeoPackage R-tree spatial index (extension ``gpkg_rtree_index``: a
+virtual rtree table filled at close, and the spec's triggers that keep it current when a GIS
+edits the file later), so QGIS and GDAL filter large polygon sets by extent without a scan.
 """
 
 from __future__ import annotations
@@ -35,6 +39,33 @@ CREATE TABLE gpkg_geometry_columns (
   CONSTRAINT pk_geom_cols PRIMARY KEY (table_name, column_name),
   CONSTRAINT fk_gc_tn FOREIGN KEY (table_name) REFERENCES gpkg_contents(table_name),
   CONSTRAINT fk_gc_srs FOREIGN KEY (srs_id) REFERENCES gpkg_spatial_ref_sys (srs_id));
+CREATE TABLE gpkg_extensions (
+  table_name TEXT, column_name TEXT, extension_name TEXT NOT NULL, definition TEXT NOT NULL, scope TEXT NOT NULL,
+  CONSTRAINT ge_tce UNIQUE (table_name, column_name, extension_name));
+"""
+
+# The GeoPackage spec's R-tree triggers (table t, geometry column c, id column i); made after the
+# bulk insert, since ST_* functions exist only in GDAL/SpatiaLite, where later edits happen.
+_RTREE_TRIGGERS = """
+CREATE TRIGGER "rtree_{t}_{c}_insert" AFTER INSERT ON "{t}" WHEN (new."{c}" NOT NULL AND NOT ST_IsEmpty(NEW."{c}"))
+BEGIN INSERT OR REPLACE INTO "rtree_{t}_{c}" VALUES (NEW."{i}", ST_MinX(NEW."{c}"), ST_MaxX(NEW."{c}"),
+  ST_MinY(NEW."{c}"), ST_MaxY(NEW."{c}")); END;
+CREATE TRIGGER "rtree_{t}_{c}_update1" AFTER UPDATE OF "{c}" ON "{t}" WHEN OLD."{i}" = NEW."{i}" AND
+  (NEW."{c}" NOTNULL AND NOT ST_IsEmpty(NEW."{c}"))
+BEGIN INSERT OR REPLACE INTO "rtree_{t}_{c}" VALUES (NEW."{i}", ST_MinX(NEW."{c}"), ST_MaxX(NEW."{c}"),
+  ST_MinY(NEW."{c}"), ST_MaxY(NEW."{c}")); END;
+CREATE TRIGGER "rtree_{t}_{c}_update2" AFTER UPDATE OF "{c}" ON "{t}" WHEN OLD."{i}" = NEW."{i}" AND
+  (NEW."{c}" ISNULL OR ST_IsEmpty(NEW."{c}"))
+BEGIN DELETE FROM "rtree_{t}_{c}" WHERE id = OLD."{i}"; END;
+CREATE TRIGGER "rtree_{t}_{c}_update3" AFTER UPDATE ON "{t}" WHEN OLD."{i}" != NEW."{i}" AND
+  (NEW."{c}" NOTNULL AND NOT ST_IsEmpty(NEW."{c}"))
+BEGIN DELETE FROM "rtree_{t}_{c}" WHERE id = OLD."{i}"; INSERT OR REPLACE INTO "rtree_{t}_{c}" VALUES (NEW."{i}",
+  ST_MinX(NEW."{c}"), ST_MaxX(NEW."{c}"), ST_MinY(NEW."{c}"), ST_MaxY(NEW."{c}")); END;
+CREATE TRIGGER "rtree_{t}_{c}_update4" AFTER UPDATE ON "{t}" WHEN OLD."{i}" != NEW."{i}" AND
+  (NEW."{c}" ISNULL OR ST_IsEmpty(NEW."{c}"))
+BEGIN DELETE FROM "rtree_{t}_{c}" WHERE id IN (OLD."{i}", NEW."{i}"); END;
+CREATE TRIGGER "rtree_{t}_{c}_delete" AFTER DELETE ON "{t}" WHEN old."{c}" NOT NULL
+BEGIN DELETE FROM "rtree_{t}_{c}" WHERE id = OLD."{i}"; END;
 """
 
 _WGS84_WKT = (
@@ -117,6 +148,12 @@ class GeoPackageWriter:
         self.db.execute(
             "INSERT INTO gpkg_geometry_columns VALUES (?, 'geom', 'GEOMETRY', ?, 0, 0)", (TABLE, self.srs_id)
         )
+        self.db.execute(
+            "INSERT INTO gpkg_extensions VALUES (?, 'geom', 'gpkg_rtree_index', "
+            "'http://www.geopackage.org/spec120/#extension_rtree', 'write-only')",
+            (TABLE,),
+        )
+        self.db.execute(f'CREATE VIRTUAL TABLE "rtree_{TABLE}_geom" USING rtree(id, minx, maxx, miny, maxy)')
         marks = ", ".join("?" * (len(fields) + 1))
         names = ", ".join(f'"{n}"' for n in fields)
         self._insert = f'INSERT INTO "{TABLE}" (geom, {names}) VALUES ({marks})'
@@ -131,7 +168,10 @@ class GeoPackageWriter:
         ]
         values = [properties[name] for name in self.fields]
         with os_errors(self.path):
-            self.db.execute(self._insert, [gpkg_geometry(geometry, self.srs_id), *values])
+            cur = self.db.execute(self._insert, [gpkg_geometry(geometry, self.srs_id), *values])
+            self.db.execute(
+                f'INSERT INTO "rtree_{TABLE}_geom" VALUES (?, ?, ?, ?, ?)', (cur.lastrowid, b[0], b[2], b[1], b[3])
+            )
         self.count += 1
 
     def close(self) -> None:
@@ -142,6 +182,7 @@ class GeoPackageWriter:
                         "UPDATE gpkg_contents SET min_x = ?, min_y = ?, max_x = ?, max_y = ? WHERE table_name = ?",
                         (*self.bounds, TABLE),
                     )
+                self.db.executescript(_RTREE_TRIGGERS.format(t=TABLE, c="geom", i="fid"))
                 self.db.commit()
         finally:
             self.db.close()

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
+from lnet_edge.config import ModelConfig
 from lnet_edge.errors import LnetError
-from lnet_edge.model.config import ModelConfig
 
 SCENE_SUFFIXES = (".tif", ".tiff", ".jp2", ".j2k", ".png", ".jpg", ".jpeg", ".vrt", ".img")
 PART = ".part"

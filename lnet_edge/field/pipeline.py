@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from lnet_edge.config import ModelConfig
 from lnet_edge.errors import LnetError
 from lnet_edge.field import io, outputs
 from lnet_edge.field.blending import StripAccumulator, blend_window
@@ -26,7 +27,6 @@ from lnet_edge.field.quicklook import Legend, Quicklook
 from lnet_edge.field.resolution import parse_gsd, pixel_size_m, resample_factor
 from lnet_edge.field.tiling import tile_origins
 from lnet_edge.field.vectorize import GeoJsonWriter, Georef, Polygon, StripVectorizer
-from lnet_edge.model.config import ModelConfig
 from lnet_edge.runners.base import Runner
 
 GDAL_CACHE_MB = 256  # GDAL's block cache defaults to 5 % of RAM: 1+ GB on a 24 GB laptop

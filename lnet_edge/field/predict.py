@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from lnet_edge.config import TILE_MULTIPLE, ModelConfig
 from lnet_edge.data.normalize import normalize
 from lnet_edge.data.tiles import pad_to
 from lnet_edge.errors import LnetError
 from lnet_edge.eval.predict import flip_logits, resize, scaled_size
-from lnet_edge.model.config import TILE_MULTIPLE, ModelConfig
 from lnet_edge.runners.base import Runner
 
 

@@ -16,9 +16,9 @@ from __future__ import annotations
 
 import math
 
+from lnet_edge.config import ModelConfig
 from lnet_edge.errors import LnetError
 from lnet_edge.field.vectorize import Georef, metres_per_degree
-from lnet_edge.model.config import ModelConfig
 
 MAX_METRES = 1000.0
 

@@ -6,24 +6,15 @@ Format (a dict): {"format": "lnet-edge-checkpoint", "format_version": 1, "config
 
 from __future__ import annotations
 
-import hashlib
 import os
 from pathlib import Path
 from typing import Any
 
+from lnet_edge.config import ModelConfig
 from lnet_edge.errors import LnetError
 from lnet_edge.lazy import lazy_import
-from lnet_edge.model.config import ModelConfig
 
 FORMAT = "lnet-edge-checkpoint"
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def save_checkpoint(path: Path, payload: dict[str, Any]) -> None:

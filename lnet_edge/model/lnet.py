@@ -14,6 +14,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from lnet_edge.config import ModelConfig, Variant
 from lnet_edge.model.blocks import (
     MFF,
     BilinearUp,
@@ -22,7 +23,6 @@ from lnet_edge.model.blocks import (
     ResidualNetworkB,
     conv_bn_relu,
 )
-from lnet_edge.model.config import ModelConfig, Variant
 
 DOWNSAMPLE = 16  # four 2x poolings: inputs must be divisible by this
 

@@ -9,6 +9,7 @@ Every lnet-edge model has one input ``image`` (N,C,H,W float32) and one output `
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 
 import numpy as np
 
@@ -49,6 +50,12 @@ class Runner(ABC):
         if self.is_active:
             self.deactivate_impl()
             self.is_active = False
+
+    def compute_only(self, batch: np.ndarray) -> Callable[[], None]:
+        """A call that times the computation alone on ``batch`` (no host-device copies where the
+        backend can avoid them); the default runs the whole ``infer``. For benchmarks."""
+        feed = {INPUT_NAME: np.ascontiguousarray(batch, dtype=np.float32)}
+        return lambda: self.infer(feed)
 
     def logits(self, batch: np.ndarray) -> np.ndarray:
         """Convenience: (N,C,H,W) float32 in, (N,1,H,W) float32 logits out."""

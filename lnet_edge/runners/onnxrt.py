@@ -10,6 +10,20 @@ from lnet_edge.errors import LnetError
 from lnet_edge.runners.base import OUTPUT_NAME, Runner
 
 
+def ort_session(model, threads: int | None = None, providers: tuple[str, ...] = ("CPUExecutionProvider",)):
+    """The one place an ONNX Runtime session is made (runner, export parity, fp16 check,
+    calibration gate): all graph optimisations, ``threads`` intra-op threads (None: ORT's
+    default, every core), ``model`` a path or serialised bytes."""
+    import onnxruntime as ort
+
+    opts = ort.SessionOptions()
+    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    if threads:
+        opts.intra_op_num_threads = threads
+    src = model if isinstance(model, bytes) else str(model)
+    return ort.InferenceSession(src, opts, providers=list(providers))
+
+
 class OnnxRuntimeRunner(Runner):
     name = "onnxruntime"
 
@@ -25,14 +39,8 @@ class OnnxRuntimeRunner(Runner):
         self.session = None
 
     def activate_impl(self) -> None:
-        import onnxruntime as ort
-
-        opts = ort.SessionOptions()
-        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        if self.threads:
-            opts.intra_op_num_threads = self.threads
         try:
-            self.session = ort.InferenceSession(str(self.path), opts, providers=list(self.providers))
+            self.session = ort_session(self.path, self.threads, self.providers)
         except Exception as exc:  # ORT raises its own Fail/InvalidGraph types
             raise LnetError(f"ONNX Runtime cannot load {self.path}: {str(exc)[:300]}") from exc
 

@@ -2,7 +2,7 @@
 
 Loads a plan only after ``check_plan`` has compared its manifest with this machine, then runs it
 with named I/O tensors, dynamic shapes within the plan's profile and ``execute_async_v3`` on a
-CUDA stream; device and pinned host memory come from :mod:`lnet_edge.runners.cuda_memory`.
+CUDA stream; device and pinned host memory come from :mod:`lnet_edge.cuda`.
 With ``cuda_graph=True``: full TensorRT captures the enqueue of one fixed shape once (after one
 plain run) and replays it; TensorRT-RTX uses its own whole-graph capture strategy. TensorRT-RTX
 contexts keep a runtime cache beside the plan (``NAME.plan.rtcache``).
@@ -14,80 +14,12 @@ from pathlib import Path
 
 import numpy as np
 
+from lnet_edge import cuda as cm
 from lnet_edge.engines.check import check_plan
-from lnet_edge.engines.flavour import Flavour, load
-from lnet_edge.engines.manifest import Manifest
-from lnet_edge.engines.trt_glue import make_logger
+from lnet_edge.engines.flavour import Flavour
+from lnet_edge.engines.runtime import deserialize, rtx_context, save_runtime_cache
 from lnet_edge.errors import LnetError
-from lnet_edge.runners import cuda_memory as cm
 from lnet_edge.runners.base import INPUT_NAME, OUTPUT_NAME, Runner
-
-
-def make_runtime(trt, manifest: Manifest, logger):
-    """An IRuntime for ``manifest``'s plan. A version-compatible plan built without
-    EXCLUDE_LEAN_RUNTIME embeds the lean runtime, host code that TensorRT loads only when
-    ``engine_host_code_allowed`` is set (TensorRT's version-compatibility guide)."""
-    runtime = trt.Runtime(logger)
-    if manifest.options.version_compatible:
-        runtime.engine_host_code_allowed = True
-    return runtime
-
-
-def deserialize(plan: Path, manifest: Manifest):
-    """(trt module, ICudaEngine, IRuntime) for a plan that passed ``check_plan`` (keep the runtime alive)."""
-    trt, _ = load(manifest.flavour)
-    logger = make_logger(trt)
-    runtime = make_runtime(trt, manifest, logger)
-    data = Path(plan).read_bytes()
-    if hasattr(runtime, "get_engine_validity"):  # TensorRT-RTX asks the plan's header first
-        validity, diagnostics = runtime.get_engine_validity(data[: int(runtime.engine_header_size)])
-        if validity == trt.EngineValidity.INVALID:
-            why = [
-                d
-                for d in trt.EngineInvalidityDiagnostics.__members__
-                if int(diagnostics) & int(getattr(trt.EngineInvalidityDiagnostics, d))
-            ]
-            raise LnetError(
-                f"{manifest.flavour} {trt.__version__} rejects {plan}: {', '.join(why) or logger.summary()}"
-            )
-    engine = runtime.deserialize_cuda_engine(data)
-    if engine is None:
-        raise LnetError(f"{manifest.flavour} {trt.__version__} cannot load {plan}: {logger.summary()}")
-    return trt, engine, runtime
-
-
-def runtime_cache_path(plan: Path) -> Path:
-    """Where a TensorRT-RTX plan's runtime cache (its JIT-compiled kernels) is kept: beside it."""
-    return Path(plan).with_name(Path(plan).name + ".rtcache")
-
-
-def rtx_context(trt, engine, plan: Path, cuda_graph: bool):
-    """A TensorRT-RTX execution context made through an IRuntimeConfig: the runtime cache loaded
-    from beside the plan (kernels are not JIT-compiled again at every start) and, with
-    ``cuda_graph``, RTX's own whole-graph capture (manual stream capture would need user-managed
-    allocation and ``is_stream_capturable``). Returns (context, runtime config, cache)."""
-    config = engine.create_runtime_config()
-    cache = config.create_runtime_cache()
-    path = runtime_cache_path(plan)
-    if path.is_file():
-        cache.deserialize(path.read_bytes())  # False on a mismatch (other GPU/driver): then it starts empty
-    config.set_runtime_cache(cache)
-    if cuda_graph:
-        config.cuda_graph_strategy = trt.CudaGraphStrategy.WHOLE_GRAPH_CAPTURE
-    return engine.create_execution_context(config), config, cache
-
-
-def save_runtime_cache(cache, plan: Path) -> None:
-    """Write the runtime cache beside the plan (temporary name, then rename); best effort."""
-    import os
-
-    path = runtime_cache_path(plan)
-    tmp = path.with_name(path.name + ".tmp")
-    try:
-        tmp.write_bytes(memoryview(cache.serialize()))
-        os.replace(tmp, path)
-    except OSError:
-        tmp.unlink(missing_ok=True)
 
 
 class TensorRTRunner(Runner):
@@ -146,6 +78,16 @@ class TensorRTRunner(Runner):
         device_out.download(result, self.stream)
         self.stream.synchronize()
         return {OUTPUT_NAME: result.astype(np.float32, copy=True)}
+
+    def compute_only(self, batch: np.ndarray):
+        """The enqueue alone on a batch already on the device (one ``infer`` sets the shape)."""
+        self.infer({INPUT_NAME: batch})
+
+        def call() -> None:
+            self._execute()
+            self.stream.synchronize()
+
+        return call
 
     def _enqueue(self, shape: tuple[int, ...]) -> None:
         if not self.cuda_graph or self.rtx:  # RTX captures its own graphs (rtx_context)

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
+from lnet_edge.config import ModelConfig
 from lnet_edge.data.augment import augment
 from lnet_edge.data.normalize import normalize
 from lnet_edge.data.readers import Sample, list_samples, read_pair
@@ -14,7 +15,6 @@ from lnet_edge.data.split import split_samples
 from lnet_edge.data.tiles import cut_tiles
 from lnet_edge.errors import LnetError
 from lnet_edge.lazy import lazy_import
-from lnet_edge.model.config import ModelConfig
 
 torch = lazy_import("torch")
 

@@ -9,12 +9,12 @@ import json
 import math
 import random
 import time
-from dataclasses import asdict, dataclass, field
-from enum import Enum
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
 
+from lnet_edge.config import ModelConfig
 from lnet_edge.data.readers import Sample, read_pair
 from lnet_edge.errors import LnetError
 from lnet_edge.eval.metrics import Confusion, confusion, scores
@@ -22,72 +22,10 @@ from lnet_edge.eval.predict import predict_logits
 from lnet_edge.files import write_text_atomic
 from lnet_edge.lazy import lazy_import
 from lnet_edge.model.checkpoint import load_model, read_checkpoint, save_checkpoint
-from lnet_edge.model.config import ModelConfig
 from lnet_edge.runners.torch import TorchRunner
+from lnet_edge.train.options import FINE_TUNE_LR_FACTOR, Loss, Optimizer, Schedule, TrainOptions  # noqa: F401
 
 torch = lazy_import("torch")
-
-
-class Optimizer(str, Enum):
-    sgd = "sgd"  # the paper's
-    adamw = "adamw"
-
-
-class Loss(str, Enum):
-    bce = "bce"  # the paper's
-    bce_dice = "bce_dice"  # BCE + soft Dice, for rare landslide pixels
-
-
-class Schedule(str, Enum):
-    plateau = "plateau"  # the paper's: lr x0.1 after `patience` epochs without validation gain
-    cosine = "cosine"  # cosine decay to 1 % of lr over `epochs`
-
-
-FINE_TUNE_LR_FACTOR = 0.1  # --init without --lr: a tenth of the from-scratch learning rate
-
-
-@dataclass(frozen=True)
-class TrainOptions:
-    """Defaults are Dong et al. 2022 section 3.3: SGD, lr 1e-3, batch 8, lr x0.1 after 10
-    epochs without validation gain, 100 epochs. Momentum and weight decay are not stated in the
-    paper; we use 0.9 and 1e-4 (plain SGD at lr 1e-3 barely moves in 100 epochs)."""
-
-    data: tuple[str, ...]
-    out: str = "runs/train"
-    epochs: int = 100
-    batch: int = 8
-    optimizer: Optimizer = Optimizer.sgd
-    loss: Loss = Loss.bce
-    lr: float = 1e-3
-    momentum: float = 0.9
-    weight_decay: float = 1e-4
-    patience: int = 10
-    val_fraction: float = 0.2
-    seed: int = 0
-    workers: int = 2
-    device: str = "auto"
-    steps_per_epoch: int | None = None  # cap on batches per epoch (smoke tests)
-    time_limit_min: float | None = None  # stop after the epoch that crosses this
-    resume: str | None = None
-    schedule: Schedule = Schedule.plateau
-    amp: bool = True  # bf16 autocast (fp32 master weights) + channels-last: 3x faster on AVX-512 CPUs
-    init: str | None = None  # start from this checkpoint's weights (fine-tuning)
-    freeze_encoder: bool = False  # with init: train the bottleneck, decoder and head only
-    config: dict = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        if self.epochs < 1:
-            raise LnetError(f"--epochs {self.epochs}: train for at least one epoch")
-        if self.batch < 1:
-            raise LnetError(f"--batch {self.batch}: give a batch of at least one tile")
-        if not (math.isfinite(self.lr) and self.lr > 0):
-            raise LnetError(f"--lr {self.lr}: give a finite learning rate above 0, e.g. 1e-3")
-        if not 0 < self.val_fraction < 1:
-            raise LnetError(f"--val-fraction {self.val_fraction}: give a fraction between 0 and 1, e.g. 0.2")
-        if self.freeze_encoder and not self.init:
-            raise LnetError("--freeze-encoder needs --init: a random encoder is not worth freezing")
-        if self.time_limit_min is not None and not (self.time_limit_min > 0):
-            raise LnetError(f"--time-limit {self.time_limit_min}: give the minutes a run may take, above 0")
 
 
 def _seed_everything(seed: int) -> None:

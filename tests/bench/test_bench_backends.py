@@ -8,8 +8,8 @@ import pytest
 
 from lnet_edge.bench.artifacts import Artifacts
 from lnet_edge.bench.backends import BACKENDS, candidates, known_keys, needed_sources
+from lnet_edge.config import rgb_config
 from lnet_edge.defaults import DEFAULT_CHECKPOINT
-from lnet_edge.model.config import rgb_config
 
 
 def _artifacts(tmp_path: Path, missing: dict | None = None) -> Artifacts:
@@ -28,7 +28,7 @@ def test_every_backend_and_precision_is_a_candidate(tmp_path: Path) -> None:
 
 def test_gpu_backends_are_unavailable_here_with_the_reason(tmp_path: Path) -> None:
     # This machine (and CI) has no CUDA device: TensorRT, TensorRT-RTX and PyTorch CUDA say why.
-    from lnet_edge.runners.cuda_memory import device_count
+    from lnet_edge.cuda import device_count
 
     if device_count():
         pytest.skip("this machine has a CUDA device: the GPU backends are available here")

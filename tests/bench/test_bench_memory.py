@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from lnet_edge.bench.memory import activation_mib, check_fits, peak_rss_mib, rss_mib
+from lnet_edge.config import rgb_config
 from lnet_edge.errors import LnetError
-from lnet_edge.model.config import rgb_config
 
 
 def test_estimate_grows_with_batch_and_tile() -> None:

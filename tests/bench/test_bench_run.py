@@ -94,7 +94,7 @@ def test_every_field_is_filled_and_sane(cpu_run) -> None:
 def test_unavailable_backends_are_listed_with_reasons(cpu_run) -> None:
     report, _ = cpu_run
     off = {e["key"]: e["reason"] for e in report["entries"] if not e["available"]}
-    from lnet_edge.runners.cuda_memory import device_count
+    from lnet_edge.cuda import device_count
 
     if device_count():
         pytest.skip("this machine has a CUDA device: the GPU backends are available, not listed with reasons")

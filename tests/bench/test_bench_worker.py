@@ -6,7 +6,7 @@ from pathlib import Path
 
 from lnet_edge.bench.backends import Entry
 from lnet_edge.bench.run import run_worker
-from lnet_edge.model.config import rgb_config
+from lnet_edge.config import rgb_config
 
 
 def test_a_refused_artifact_becomes_the_entry_reason(tmp_path: Path) -> None:

@@ -27,10 +27,10 @@ def rgb_folders(shared_data: Path) -> list[Path]:
 def trained_onnx(rgb_folders: list[Path], tmp_path_factory: pytest.TempPathFactory) -> Path:
     import torch
 
+    from lnet_edge.config import ModelConfig
     from lnet_edge.export.onnx_export import ExportOptions, onnx_from_checkpoint
     from lnet_edge.export.tiles import batch_of, tiles_from_folders
     from lnet_edge.model.checkpoint import save_checkpoint
-    from lnet_edge.model.config import ModelConfig
     from lnet_edge.model.lnet import LNet
 
     torch.manual_seed(0)

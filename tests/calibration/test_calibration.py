@@ -18,8 +18,8 @@ from lnet_edge.calibration.pipeline import CalibrateOptions, artifact_paths, cal
 from lnet_edge.calibration.quantize import Method, QdqOptions
 from lnet_edge.calibration.trt_cache import activation_scales, read_calibration_cache
 from lnet_edge.errors import LnetError
+from lnet_edge.export.manifest import onnx_metadata
 from lnet_edge.export.tiles import Tile
-from lnet_edge.runners.open import onnx_metadata
 
 # Small and fast on 2 cores: 16 calibration tiles, 32 gate tiles of 128 px.
 FAST = CalibrateOptions(

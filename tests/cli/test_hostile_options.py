@@ -89,9 +89,9 @@ def test_a_crs_without_a_geotransform_is_mapped_in_pixels(tmp_path: Path) -> Non
         scene, "w", driver="GTiff", width=300, height=300, count=3, dtype="uint8", crs="EPSG:32648"
     ) as dst:
         dst.write(rgb_from_mask(mask))
+    from lnet_edge.config import ModelConfig
     from lnet_edge.field.pipeline import InferOptions, run_scene
     from lnet_edge.field.synthetic import ThresholdRunner
-    from lnet_edge.model.config import ModelConfig
 
     with ThresholdRunner() as r:
         summary = run_scene(scene, tmp_path / "out", r, ModelConfig(), InferOptions(min_area_m2=1), {})

@@ -120,8 +120,8 @@ def _qdq(src: Path, out: Path, config) -> Path:
 @pytest.fixture(scope="session")
 def onnx_models(tmp_path_factory) -> dict[str, Path]:
     """{"fp32": path, "fp16": path, "int8": path} with lnet-edge metadata."""
+    from lnet_edge.config import ModelConfig
     from lnet_edge.model.checkpoint import read_checkpoint
-    from lnet_edge.model.config import ModelConfig
 
     root = tmp_path_factory.mktemp("onnx")
     config = ModelConfig.from_dict(read_checkpoint(DEFAULT_CHECKPOINT)["config"])

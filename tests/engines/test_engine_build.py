@@ -9,7 +9,7 @@ import pytest
 from lnet_edge.engines.check import header_flavour, rtx_validity
 from lnet_edge.engines.flavour import Flavour
 from lnet_edge.engines.manifest import manifest_path, read_manifest
-from lnet_edge.model.checkpoint import sha256_file
+from lnet_edge.files import sha256_file
 
 pytestmark = pytest.mark.slow
 

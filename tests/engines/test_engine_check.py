@@ -152,7 +152,7 @@ def test_rebuild_command_is_a_valid_shell_command(plan):
 
 
 def test_open_model_checks_a_plan_before_loading(plan):
-    from lnet_edge.runners.cuda_memory import device_count
+    from lnet_edge.cuda import device_count
     from lnet_edge.runners.open import open_model
 
     if device_count():

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from lnet_edge.config import l4s_config
 from lnet_edge.engines.manifest import Manifest, manifest_path, read_manifest
 from lnet_edge.engines.options import BuildOptions, HardwareCompat, Precision, Profile
 from lnet_edge.errors import LnetError
-from lnet_edge.model.config import l4s_config
 
 
 def make_manifest(**changes) -> Manifest:

@@ -114,7 +114,7 @@ def test_hardware_compat_levels_are_checked_by_membership_and_refused_on_jetson(
 
 def test_version_compatible_plans_get_a_runtime_allowed_to_load_their_host_code(rtx_plans) -> None:
     from lnet_edge.engines.manifest import read_manifest
-    from lnet_edge.runners.tensorrt import make_runtime
+    from lnet_edge.engines.runtime import make_runtime
 
     class StubRuntime:
         engine_host_code_allowed = False
@@ -130,7 +130,7 @@ def test_version_compatible_plans_get_a_runtime_allowed_to_load_their_host_code(
 
 
 def test_pycuda_is_reached_where_cuda_python_is_missing(monkeypatch) -> None:
-    from lnet_edge.runners import cuda_memory
+    from lnet_edge import cuda as cuda_memory
 
     class Device:
         @staticmethod

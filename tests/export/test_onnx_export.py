@@ -10,14 +10,15 @@ import numpy as np
 import onnx
 import pytest
 
+from lnet_edge.config import l4s_config
 from lnet_edge.defaults import DEFAULT_CHECKPOINT
 from lnet_edge.errors import LnetError
 from lnet_edge.export.manifest import read_export_metadata
 from lnet_edge.export.onnx_export import ExportOptions, onnx_from_checkpoint
 from lnet_edge.export.parity import FP32_TOLERANCE, compare_logits, ort_logits
 from lnet_edge.export.tiles import batch_of, tiles_from_folders
-from lnet_edge.model.checkpoint import load_model, save_checkpoint, sha256_file
-from lnet_edge.model.config import l4s_config
+from lnet_edge.files import sha256_file
+from lnet_edge.model.checkpoint import load_model, save_checkpoint
 
 
 @pytest.mark.parametrize(("size", "batch"), [(256, 1), (384, 3)])

@@ -11,11 +11,11 @@ import numpy as np
 import pytest
 import rasterio
 
+from lnet_edge.config import ModelConfig
 from lnet_edge.defaults import SAMPLE_SCENE
 from lnet_edge.field import io
 from lnet_edge.field.gpkg import GeoPackageWriter
 from lnet_edge.field.pipeline import InferOptions, output_file, run_scenes, scene_outputs
-from lnet_edge.model.config import ModelConfig
 from tests.field.field_helpers import ThresholdRunner, rgb_from_mask, write_scene
 
 INFO = {"model": "test", "backend": "test", "precision": "fp32"}

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 import shapely
 
+from lnet_edge.config import ModelConfig
 from lnet_edge.field.gpkg import APPLICATION_ID, TABLE, USER_VERSION
 from lnet_edge.field.pipeline import InferOptions, output_file, run_scene
-from lnet_edge.model.config import ModelConfig
 from tests.field.field_helpers import ThresholdRunner, rgb_from_mask, write_scene
 
 INFO = {"model": "test", "backend": "test", "precision": "fp32"}
@@ -59,3 +59,21 @@ def test_geopackage_metadata_follows_the_standard(mapped: dict) -> None:
         assert blob[:2] == b"GP" and blob[2] == 0 and int.from_bytes(blob[4:8], "little") == 32648
     finally:
         db.close()
+
+
+def test_geopackage_has_a_spatial_index_that_gdal_uses(mapped: dict) -> None:
+    """GDAL reports a fast spatial filter only when the gpkg_rtree_index extension is in place;
+    a bounding-box read returns the polygons whose extent meets the box, as a scan would."""
+    pyogrio = pytest.importorskip("pyogrio")
+    path = output_file(mapped, "geopackage")
+    assert pyogrio.read_info(path)["capabilities"]["fast_spatial_filter"]
+    _, _, wkb, _ = pyogrio.raw.read(path)
+    geoms = shapely.from_wkb(wkb)
+    minx, miny, maxx, maxy = shapely.total_bounds(geoms)
+    box = (minx, (miny + maxy) / 2, (minx + maxx) / 2, maxy)  # the upper-left quarter: one of the two
+    _, _, hit, _ = pyogrio.raw.read(path, bbox=box)
+    expected = int(shapely.intersects(geoms, shapely.box(*box)).sum())
+    assert len(hit) == expected == 1 < len(geoms)
+    db = sqlite3.connect(path)
+    (n,) = db.execute("SELECT count(*) FROM rtree_landslides_geom").fetchone()
+    assert n == len(geoms)

@@ -16,10 +16,10 @@ import numpy as np
 import pytest
 import rasterio
 
+from lnet_edge.config import ModelConfig
 from lnet_edge.field import io
 from lnet_edge.field.outputs import SceneLock
 from lnet_edge.field.pipeline import InferOptions, output_file, run_scenes, scene_outputs
-from lnet_edge.model.config import ModelConfig
 from lnet_edge.runners.base import OUTPUT_NAME
 from tests.field.field_helpers import ThresholdRunner, rgb_from_mask, write_scene
 
@@ -62,7 +62,7 @@ RACER = """
 import sys
 from pathlib import Path
 from lnet_edge.field.pipeline import InferOptions, run_scenes
-from lnet_edge.model.config import ModelConfig
+from lnet_edge.config import ModelConfig
 from tests.field.field_helpers import ThresholdRunner
 with ThresholdRunner() as r:
     (res,) = run_scenes([Path(sys.argv[1])], Path(sys.argv[2]), r, ModelConfig(),

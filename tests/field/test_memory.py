@@ -9,9 +9,9 @@ from __future__ import annotations
 import tracemalloc
 from pathlib import Path
 
+from lnet_edge.config import ModelConfig
 from lnet_edge.field.pipeline import InferOptions, run_scene
 from lnet_edge.field.synthetic import ThresholdRunner, write_blob_scene
-from lnet_edge.model.config import ModelConfig
 
 
 def test_peak_memory_is_bounded_by_a_strip_not_the_scene(tmp_path: Path) -> None:

@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 import rasterio
 
+from lnet_edge.config import ModelConfig
 from lnet_edge.defaults import DEFAULT_ONNX
 from lnet_edge.eval.predict import predict_logits
 from lnet_edge.field.pipeline import InferOptions, output_file, run_scene, run_scenes, scene_outputs
-from lnet_edge.model.config import ModelConfig
 from lnet_edge.runners.open import open_model
 from tests.field.field_helpers import TRANSFORM, UTM48N, ThresholdRunner, rgb_from_mask, write_scene
 

@@ -8,9 +8,9 @@ import cv2
 import numpy as np
 import pytest
 
+from lnet_edge.config import ModelConfig
 from lnet_edge.field.pipeline import InferOptions, output_file, run_scene
 from lnet_edge.field.quicklook import Legend, area_text, legend_lines, nice_length
-from lnet_edge.model.config import ModelConfig
 from tests.field.field_helpers import ThresholdRunner, rgb_from_mask, write_scene
 
 

@@ -12,11 +12,11 @@ from rasterio.transform import from_origin
 from typer.testing import CliRunner
 
 from lnet_edge.cli.main import app
+from lnet_edge.config import ModelConfig
 from lnet_edge.defaults import SAMPLE_SCENE
 from lnet_edge.errors import LnetError
 from lnet_edge.field.pipeline import InferOptions, output_file, run_scene
 from lnet_edge.field.resolution import parse_gsd, pixel_size_m, resample_factor
-from lnet_edge.model.config import ModelConfig
 from tests.field.field_helpers import ThresholdRunner, rgb_from_mask, write_scene
 
 MODEL = ModelConfig(gsd=(0.2, 1.0))

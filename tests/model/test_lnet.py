@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from lnet_edge.model.config import PRESETS, ModelConfig, Variant, l4s_config
+from lnet_edge.config import PRESETS, ModelConfig, Variant, l4s_config
 from lnet_edge.model.lnet import LNet, count_macs, count_parameters
 
 

@@ -6,7 +6,7 @@ import pytest
 
 
 def _cuda_devices() -> int:
-    from lnet_edge.runners.cuda_memory import device_count
+    from lnet_edge.cuda import device_count
 
     return device_count()
 
@@ -18,6 +18,6 @@ requires_cuda = pytest.mark.skipif(_cuda_devices() == 0, reason="needs a CUDA de
 def cuda_device():
     if _cuda_devices() == 0:
         pytest.skip("needs a CUDA device and cuda-python")
-    from lnet_edge.runners.cuda_memory import device_info
+    from lnet_edge.cuda import device_info
 
     return device_info(0)

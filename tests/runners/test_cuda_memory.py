@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from lnet_edge.runners import cuda_memory as cm
+from lnet_edge import cuda as cm
 
 
 def test_check_reports_the_cuda_error_by_name():

@@ -35,6 +35,10 @@ def _finite(x) -> bool:
     return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
 
 
+# the CLI's choices of preset (typer needs an Enum)
+Preset = Enum("Preset", {name: name for name in PRESETS}, type=str)
+
+
 @dataclass(frozen=True)
 class Normalization:
     """x_model = (x_raw * scale - mean[band]) / std[band], per input band."""

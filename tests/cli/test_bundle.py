@@ -124,7 +124,7 @@ def test_infer_with_the_bundle_says_what_runs_and_records_it(flow: dict, tmp_pat
     assert result.exit_code == 0, result.output
     assert "running onnxruntime" in result.output
     summary = json.loads(next((tmp_path / "o").glob("*/*_summary.json")).read_text())
-    assert summary["choice"].startswith("onnxruntime") and summary["precision"] in ("int8", "fp32")
+    assert summary["choice"].startswith("onnxruntime") and summary["precision"] in ("int8-cpu", "fp32")
     forced = runner.invoke(app, ["infer", str(SAMPLE_SCENE), "-m", str(flow["bundle"]), "-o", str(tmp_path / "p"),
                                  "--precision", "fp32"])  # fmt: skip
     assert forced.exit_code == 0 and "as asked" in forced.output

@@ -90,6 +90,8 @@ def release_checkpoint(src: Path, dst: Path, **config_updates: Any) -> Path:
     state = {k: v.half() if v.is_floating_point() and "running_" not in k else v for k, v in ckpt["state_dict"].items()}
     keep = ("config", "epoch", "metrics", "metrics_per_dataset", "options", "split")
     config = ModelConfig.from_dict({**ckpt["config"], **config_updates}).to_dict()
+    if isinstance(ckpt.get("options"), dict):  # enum members as plain values
+        ckpt["options"] = {k: getattr(v, "value", v) for k, v in ckpt["options"].items()}
     save_checkpoint(
         Path(dst),
         {

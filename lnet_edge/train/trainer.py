@@ -10,6 +10,7 @@ import math
 import random
 import time
 from dataclasses import asdict
+from enum import Enum
 from pathlib import Path
 
 import numpy as np
@@ -205,7 +206,7 @@ def train(config: ModelConfig, opts: TrainOptions, progress=None) -> Path:
             "epoch": epoch,
             "metrics": val,
             "metrics_per_dataset": per_set,
-            "options": asdict(opts),
+            "options": plain(asdict(opts)),
             "split": split,
         }
         if val["f1"] > best_f1:  # the shipped checkpoint carries the threshold chosen on validation
@@ -230,6 +231,11 @@ def train(config: ModelConfig, opts: TrainOptions, progress=None) -> Path:
         if opts.time_limit_min is not None and time.monotonic() - t0 > 60 * opts.time_limit_min:
             break
     return out / "best.pt"
+
+
+def plain(d: dict) -> dict:
+    """Options with enum members as their values: a checkpoint must not pickle classes by name."""
+    return {k: v.value if isinstance(v, Enum) else v for k, v in d.items()}
 
 
 def _write_history(out: Path, history: list[dict]) -> None:

@@ -55,7 +55,9 @@ def test_calibrate_default_model(default_export: Path, shared_data: Path, tmp_pa
         assert report["gate"][name]["passed"]
         assert report["gate"][name]["flip_rate"] < 0.01
         assert (tmp_path / f"lnet-edge-s.{name}.onnx").is_file()
-    assert (tmp_path / "lnet-edge-s.int8-qdq.calibration.cache").read_text().startswith("TRT-8601-MinMaxCalibration\n")
+    assert (
+        (tmp_path / "lnet-edge-s.int8-qdq.calibration.cache").read_text().startswith("TRT-100300-MinMaxCalibration\n")
+    )
     assert "| int8-cpu |" in result.output
 
 

@@ -43,7 +43,7 @@ def test_not_an_onnx_file(tmp_path):
 @pytest.mark.parametrize(
     "args, pattern",
     [
-        (["--int8"], "int8 without calibration.*lnet-edge calibrate"),
+        (["--int8"], "no int8 model made from.*lnet-edge calibrate -m"),
         (["--precision", "fp16"], "strongly typed.*fp32, not fp16"),
         (["--dla-core", "0"], "sees no DLA core.*Jetson"),
         (["--hardware-compat", "ampere-plus"], "does not support hardware-compatible"),

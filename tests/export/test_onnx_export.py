@@ -63,8 +63,9 @@ def test_graph_form(exported: Path):
 
 
 def test_metadata_round_trip(exported: Path):
+    from lnet_edge.export.manifest import onnx_metadata
     from lnet_edge.runners.onnxrt import OnnxRuntimeRunner
-    from lnet_edge.runners.open import onnx_metadata, open_model
+    from lnet_edge.runners.open import open_model
 
     embedded = onnx_metadata(exported)
     assert embedded == json.loads(Path(f"{exported}.json").read_text())

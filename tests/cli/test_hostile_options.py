@@ -63,22 +63,26 @@ def test_export_o_under_a_file_is_refused(tmp_path: Path) -> None:
 
 
 def test_eval_scales_uint16_images_like_infer(tmp_path: Path) -> None:
-    """The same tiles as uint8 and as 12-bit values in uint16 files score alike."""
+    """12-bit values in uint16 files are scored after infer's percentile stretch: the same as the
+    uint8 images that stretch makes (unscaled, the network saw values 16x too large)."""
+    from lnet_edge.field.io import percentile_scaling
+
     scores = {}
-    for kind in ("uint8", "uint16"):
+    for kind in ("uint16", "stretched"):
         root = tmp_path / kind
         (root / "images").mkdir(parents=True)
         (root / "masks").mkdir()
         for img in sorted((SAMPLE_TILES / "images").iterdir()):
-            arr = cv2.imread(str(img), cv2.IMREAD_UNCHANGED)
-            if kind == "uint16":
-                arr = arr.astype(np.uint16) * 16 + 7
+            arr = cv2.imread(str(img), cv2.IMREAD_UNCHANGED).astype(np.uint16) * 16 + 7
+            if kind == "stretched":
+                rgb = arr[..., ::-1].astype(np.float32)
+                arr = np.round(percentile_scaling(np.moveaxis(rgb, -1, 0)).apply(rgb))[..., ::-1].astype(np.uint8)
             cv2.imwrite(str(root / "images" / img.name), arr)
             cv2.imwrite(str(root / "masks" / img.name), cv2.imread(str(SAMPLE_TILES / "masks" / img.name), -1))
         result = runner.invoke(app, ["eval", "-d", str(root), "--split", "all", "-o", str(tmp_path / f"e{kind}")])
         assert result.exit_code == 0, result.output
         scores[kind] = json.loads((tmp_path / f"e{kind}" / "eval.json").read_text())["overall"]["f1"]
-    assert scores["uint16"] == pytest.approx(scores["uint8"], abs=0.1)  # unscaled, it was 0.95 vs 0.42
+    assert scores["uint16"] == pytest.approx(scores["stretched"], abs=0.02)
 
 
 def test_a_crs_without_a_geotransform_is_mapped_in_pixels(tmp_path: Path) -> None:

@@ -74,7 +74,7 @@ def test_metadata_round_trip(exported: Path):
     assert embedded["precision"] == "fp32"
     assert embedded["source_checkpoint_sha256"] == sha256_file(DEFAULT_CHECKPOINT)
     assert embedded["input"]["band_names"] == ["red", "green", "blue"]
-    assert embedded["tile"] == 256 and embedded["threshold"] == 0.5
+    assert embedded["tile"] == 256 and embedded["threshold"] == model.config.threshold
     assert embedded["normalization"]["mean"] == [0.5, 0.5, 0.5]
     assert {"lnet_edge_version", "preset", "parity", "options"} <= set(embedded)
     runner, config = open_model(exported)

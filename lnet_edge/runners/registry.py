@@ -38,7 +38,12 @@ class BackendSpec:
 
 
 def missing_module(module: str) -> str | None:
-    if importlib.util.find_spec(module) is None:
+    """None when ``module`` can be imported, else the reason with the pip command that fixes it."""
+    try:
+        found = importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):  # a broken or blocked install counts as missing
+        found = False
+    if not found:
         return f"{module} is not installed: {PIP_HINTS.get(module, f'pip install {module}')}"
     return None
 

@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 
 BLOCK_TORCH = """
@@ -18,15 +20,17 @@ sys.meta_path.insert(0, NoTorch())
 import lnet_edge.field, lnet_edge.field.pipeline, lnet_edge.config, lnet_edge.bundle
 assert "torch" not in sys.modules
 from lnet_edge.cli.main import app
-app(["infer", "--model", sys.argv[1], "-o", sys.argv[2]])
+args = ["infer", "-o", sys.argv[2]] + (["--model", sys.argv[1]] if sys.argv[1] != "-" else [])
+app(args)
 """
 
 
-def test_infer_runs_without_torch(tmp_path: Path) -> None:
+@pytest.mark.parametrize("model", ["onnx", "default bundle"])
+def test_infer_runs_without_torch(tmp_path: Path, model: str) -> None:
     from lnet_edge.defaults import DEFAULT_ONNX
 
     done = subprocess.run(
-        [sys.executable, "-c", BLOCK_TORCH, str(DEFAULT_ONNX), str(tmp_path / "out")],
+        [sys.executable, "-c", BLOCK_TORCH, str(DEFAULT_ONNX) if model == "onnx" else "-", str(tmp_path / "out")],
         cwd=ROOT,
         capture_output=True,
         text=True,

@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from lnet_edge.cli.main import app
 from lnet_edge.engines.build import decide_precision, plan_from_onnx
-from lnet_edge.engines.flavour import Capabilities, Flavour
+from lnet_edge.engines.flavour import Flavour
 from lnet_edge.engines.onnx_info import read_onnx
 from lnet_edge.engines.options import BuildOptions, HardwareCompat, Precision, Profile
 from lnet_edge.errors import LnetError
@@ -78,18 +78,8 @@ def test_onnx_without_metadata_builds_with_a_warning(onnx_models, tmp_path):
 
 def test_flag_path_of_older_tensorrt(onnx_models):
     """TensorRT < 10.12 (JetPack 6): int8 from an fp32 ONNX needs a calibration cache, and may use one."""
-    caps = Capabilities(
-        Flavour.tensorrt,
-        "10.3.0.26",
-        strongly_typed=False,
-        precision_flags=True,
-        progress_monitor=True,
-        hardware_compatibility=True,
-        version_compatible=True,
-        timing_cache=True,
-        target_compute_capabilities=False,
-        dla=True,
-    )
+    from tests.engines.test_trt_docs import JETPACK6 as caps  # what TensorRT 10.3 on a Jetson can do
+
     info = read_onnx(onnx_models["fp32"])
     with pytest.raises(LnetError, match="--calibration-cache"):
         decide_precision(BuildOptions(precision=Precision.int8), info, caps)

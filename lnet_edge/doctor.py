@@ -12,8 +12,7 @@ import subprocess
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-# compute capabilities the TensorRT-RTX runtime runs on (its documentation: 8.0, 8.6, 8.9, 12.x)
-RTX_RUNTIME_CCS = ("8.0", "8.6", "8.7", "8.9", "12.0", "12.1")
+from lnet_edge.engines.flavour import rtx_runs_on
 
 
 @dataclass(frozen=True)
@@ -171,14 +170,14 @@ def backends(info: dict) -> list[BackendStatus]:
     if info["tensorrt_rtx"] is None:
         rtx = BackendStatus("tensorrt-rtx", False, "TensorRT-RTX is not installed", "pip install -e '.[tensorrt-rtx]'")
     else:
-        runnable = [cc for cc in ccs if cc in RTX_RUNTIME_CCS or cc.startswith("12.")]
+        runnable = [cc for cc in ccs if rtx_runs_on(cc)]
         if runnable and cuda_binding:
             rtx = BackendStatus(
                 "tensorrt-rtx", True, f"TensorRT-RTX {info['tensorrt_rtx']}: builds and runs on {', '.join(runnable)}"
             )
         else:
             why = (
-                f"the GPU's compute capability {', '.join(ccs)} is not one the RTX runtime runs on ({', '.join(RTX_RUNTIME_CCS)})"
+                f"the GPU's compute capability {', '.join(ccs)} is not one the RTX runtime runs on (7.5 and later, not 9.0)"
                 if gpus
                 else "no CUDA GPU visible"
             )

@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from lnet_edge.bench.artifacts import Artifacts
+from lnet_edge.engines.flavour import rtx_runs_on
 from lnet_edge.lazy import PIP_HINTS
 from lnet_edge.runners.base import Runner
 from lnet_edge.runners.registry import BACKENDS as REGISTRY
@@ -119,7 +120,7 @@ def _trt_unavailable(module: str) -> Callable[[], str | None]:
         if dev is None:
             return f"no CUDA device visible (with cuda-python: {PIP_HINTS['cuda']}): {module} has no runtime here"
         name, cc = dev
-        if module == "tensorrt_rtx" and (cc == "9.0" or tuple(map(int, cc.split("."))) < (7, 5)):
+        if module == "tensorrt_rtx" and not rtx_runs_on(cc):
             return f"TensorRT-RTX does not run on {name} (compute capability {cc}); use full TensorRT there"
         return None
 

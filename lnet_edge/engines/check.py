@@ -13,7 +13,7 @@ import shlex
 from dataclasses import dataclass
 from pathlib import Path
 
-from lnet_edge.engines.flavour import Flavour, installed_flavours, version_tuple
+from lnet_edge.engines.flavour import Flavour, installed_flavours, rtx_runs_on, version_tuple
 from lnet_edge.engines.manifest import Manifest, read_manifest
 from lnet_edge.errors import LnetError
 from lnet_edge.files import sha256_file
@@ -49,16 +49,12 @@ def rtx_validity(plan: Path, trt=None) -> tuple[str, list[str]]:
         if Flavour.tensorrt_rtx not in installed_flavours():
             return "unknown", []
         import tensorrt_rtx as trt
+    from lnet_edge.engines.runtime import header_validity
     from lnet_edge.engines.trt_glue import make_logger
 
     runtime = trt.Runtime(make_logger(trt))
     with open(plan, "rb") as f:
-        header = f.read(int(runtime.engine_header_size))
-    validity, diagnostics = runtime.get_engine_validity(header)
-    names = [
-        name for name, member in trt.EngineInvalidityDiagnostics.__members__.items() if int(diagnostics) & int(member)
-    ]
-    return validity.name.lower(), names
+        return header_validity(trt, runtime, f.read(int(runtime.engine_header_size)))
 
 
 def check_plan(plan: Path, installed: Installed | None = None, verify_hash: bool = True) -> Manifest:
@@ -140,7 +136,7 @@ def _cc_fits(m: Manifest, cc: str) -> bool:
 def _cc_message(m: Manifest, here: Installed, plan: Path | None) -> str:
     gpu = f"{here.gpu_name} (compute capability {here.compute_capability})"
     if m.flavour == Flavour.tensorrt_rtx.value:
-        if version_tuple(here.compute_capability) == (9, 0) or version_tuple(here.compute_capability) < (7, 5):
+        if not rtx_runs_on(here.compute_capability):
             return (
                 f"TensorRT-RTX does not run on {gpu} at all; build with full TensorRT instead: "
                 f"{rebuild_command(m, plan, flavour=Flavour.tensorrt)}"

@@ -55,6 +55,13 @@ def load(flavour: Flavour | str | None = None) -> tuple[ModuleType, Flavour]:
     return lazy_import(flav.module_name), flav
 
 
+def rtx_runs_on(compute_capability: str) -> bool:
+    """Whether the TensorRT-RTX runtime runs on a GPU of this compute capability: Turing (7.5)
+    and later, except the datacenter Hopper 9.0 (an H100 refuses RTX plans at deserialisation)."""
+    cc = version_tuple(compute_capability)
+    return cc != (9, 0) and cc >= (7, 5)
+
+
 def version_tuple(version: str) -> tuple[int, ...]:
     """'10.3.0.26' -> (10, 3, 0, 26); non-numeric parts are dropped."""
     out = []

@@ -22,6 +22,15 @@ def make_runtime(trt, manifest: Manifest, logger):
     return runtime
 
 
+def header_validity(trt, runtime, data: bytes) -> tuple[str, list[str]]:
+    """TensorRT-RTX's verdict on a plan's header (``Runtime.engine_header_size`` and
+    ``get_engine_validity``, documented since RTX 1.1): ("valid" | "suboptimal" | "invalid", the
+    names of the diagnostic flags set). ``data``: the plan, or at least its header."""
+    validity, diagnostics = runtime.get_engine_validity(data[: int(runtime.engine_header_size)])
+    flags = trt.EngineInvalidityDiagnostics.__members__.items()
+    return validity.name.lower(), [name for name, member in flags if int(diagnostics) & int(member)]
+
+
 def deserialize(plan: Path, manifest: Manifest):
     """(trt module, ICudaEngine, IRuntime) for a plan that passed ``check_plan`` (keep the runtime alive)."""
     trt, _ = load(manifest.flavour)
@@ -29,13 +38,8 @@ def deserialize(plan: Path, manifest: Manifest):
     runtime = make_runtime(trt, manifest, logger)
     data = Path(plan).read_bytes()
     if hasattr(runtime, "get_engine_validity"):  # TensorRT-RTX asks the plan's header first
-        validity, diagnostics = runtime.get_engine_validity(data[: int(runtime.engine_header_size)])
-        if validity == trt.EngineValidity.INVALID:
-            why = [
-                d
-                for d in trt.EngineInvalidityDiagnostics.__members__
-                if int(diagnostics) & int(getattr(trt.EngineInvalidityDiagnostics, d))
-            ]
+        verdict, why = header_validity(trt, runtime, data)
+        if verdict == "invalid":
             raise LnetError(
                 f"{manifest.flavour} {trt.__version__} rejects {plan}: {', '.join(why) or logger.summary()}"
             )

@@ -85,14 +85,17 @@ def choose(
     candidates: list[tuple[str, list[str]]] = []
     if machine.tensorrt and backend in ("auto", "tensorrt"):
         candidates.append(("tensorrt", ["int8", "fp16", "fp32"]))
-    if machine.ort_cuda and backend in ("auto", "onnxruntime"):
+    if machine.ort_cuda and backend in ("auto", "onnxruntime-cuda"):
         candidates.append(("onnxruntime-cuda", ["fp16", "fp32"]))
     if backend in ("auto", "onnxruntime"):
         candidates.append(("onnxruntime", ["int8", "fp32"] if machine.cpu_int8 or precision == "int8" else ["fp32"]))
-    if backend == "tensorrt" and not machine.tensorrt:
+    absent = {
+        "tensorrt": None if machine.tensorrt else "no TensorRT runtime with a CUDA GPU here",
+        "onnxruntime-cuda": None if machine.ort_cuda else "no ONNX Runtime CUDA provider with a CUDA GPU here",
+    }.get(backend)
+    if absent:
         raise LnetError(
-            "--backend tensorrt: no TensorRT runtime with a CUDA GPU here ('lnet-edge doctor' says why); "
-            "use --backend onnxruntime or auto"
+            f"--backend {backend}: {absent} ('lnet-edge doctor' says why); use --backend onnxruntime or auto"
         )
     for name, order in candidates:
         for p in [precision] if precision else order:

@@ -101,6 +101,12 @@ def test_the_automatic_choice_on_this_kind_of_cpu_is_int8(flow: dict) -> None:
     assert (gpu.backend, gpu.precision) == ("tensorrt", "int8")
     with pytest.raises(LnetError, match="no TensorRT runtime"):
         choose(bundle, VNNI_CPU, backend="tensorrt")
+    cuda = Here(tensorrt=False, ort_cuda=True, cpu_int8="AVX-512 VNNI")
+    assert choose(bundle, cuda).backend == "onnxruntime-cuda"
+    assert choose(bundle, cuda, backend="onnxruntime-cuda").backend == "onnxruntime-cuda"
+    assert choose(bundle, cuda, backend="onnxruntime").backend == "onnxruntime"  # the CPU provider, as registered
+    with pytest.raises(LnetError, match="no ONNX Runtime CUDA provider"):
+        choose(bundle, VNNI_CPU, backend="onnxruntime-cuda")
 
 
 def test_an_int8_model_that_failed_its_gate_is_never_chosen(flow: dict, tmp_path: Path) -> None:

@@ -34,7 +34,7 @@ def eval_command(
     from lnet_edge.defaults import DEFAULT_ONNX
     from lnet_edge.errors import LnetError
     from lnet_edge.eval.evaluate import evaluate, markdown_table, write_report
-    from lnet_edge.field.resolution import check_metres, parse_gsd, resample_factor
+    from lnet_edge.field.resolution import check_options, resample_factor
     from lnet_edge.runners.open import open_model
 
     if out.exists() and not out.is_dir():
@@ -46,9 +46,7 @@ def eval_command(
         samples = split_samples(samples, val_fraction)[0 if split == Split.train else 1]
     if not samples:
         raise LnetError(f"no images on the '{split.value}' side of the split: use --split all for small folders")
-    gsd_choice = parse_gsd(gsd)
-    if pixel_size is not None:
-        check_metres(pixel_size, "--pixel-size")
+    gsd_choice = check_options(gsd, pixel_size)
     runner, config = open_model(model or DEFAULT_ONNX)
     factor, note = resample_factor(pixel_size, config, gsd_choice)
     if note:

@@ -9,8 +9,9 @@ from typing import Annotated
 import typer
 
 from lnet_edge.cli.common import console, err_console, interrupts_as_keyboard, progress_bar, user_errors
+from lnet_edge.engines.options import Precision
 from lnet_edge.errors import LnetError
-from lnet_edge.field.backend import Backend, Precision
+from lnet_edge.field.backend import Backend
 
 
 @user_errors
@@ -63,7 +64,7 @@ def infer_command(
     from lnet_edge.field.backend import open_field_model
     from lnet_edge.field.io import list_scenes, parse_scale_factor
     from lnet_edge.field.pipeline import InferOptions, run_scenes
-    from lnet_edge.field.resolution import check_metres, parse_gsd
+    from lnet_edge.field.resolution import check_options
 
     if not scenes:
         console.print(f"no scene given: mapping the shipped sample scene {SAMPLE_SCENE}")
@@ -74,9 +75,7 @@ def infer_command(
         raise LnetError(f"--threshold {threshold}: give a probability strictly between 0 and 1")
     if scale not in ("auto", "percentile", "none"):
         parse_scale_factor(scale)
-    parse_gsd(gsd)
-    if pixel_size is not None:
-        check_metres(pixel_size, "--pixel-size")
+    check_options(gsd, pixel_size)
     options = InferOptions(
         overlap, batch, threshold, min_area, scale, gsd=gsd, pixel_size=pixel_size, tta=tta, overwrite=overwrite
     )

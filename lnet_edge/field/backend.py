@@ -12,13 +12,6 @@ from lnet_edge.errors import LnetError
 from lnet_edge.runners.base import Runner
 from lnet_edge.runners.registry import BACKENDS, for_file
 
-
-class Precision(str, Enum):
-    fp32 = "fp32"
-    fp16 = "fp16"
-    int8 = "int8"
-
-
 # --backend choices: "auto" and every registered backend (runners.registry)
 Backend = Enum("Backend", {"auto": "auto", **{name: name for name in BACKENDS}}, type=str)
 

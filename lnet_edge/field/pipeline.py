@@ -47,6 +47,10 @@ class InferOptions:
     quicklook_size: int = 2048  # long side of the quicklook PNG, px
     overwrite: bool = False
 
+    def threshold_for(self, config: ModelConfig) -> float:
+        """The mask threshold of a run: ``threshold`` if given, else the model's own."""
+        return config.threshold if self.threshold is None else self.threshold
+
 
 @dataclass(frozen=True)
 class SceneResult:
@@ -82,7 +86,8 @@ def shaping_options(options: InferOptions, threshold: float) -> dict:
 
 
 class _Sinks:
-    """The writers of one scene; ``rows`` feeds them final rows, ``close`` commits or discards."""
+    """The writers of one scene; ``rows`` feeds them final rows, ``finish`` closes them with every
+    output under its ``.part`` name (outputs.commit_set swaps the set in), ``abandon`` after a failure."""
 
     def __init__(
         self,
@@ -267,7 +272,7 @@ def _run_scene(scene, paths, runner, config, options, model_info, on_start, on_t
         n_tiles = len(tile_origins(src.height, tile_s, overlap_s)) * len(tile_origins(src.width, tile_s, overlap_s))
         if on_start:
             on_start(n_tiles)
-        threshold = config.threshold if options.threshold is None else options.threshold
+        threshold = options.threshold_for(config)
         sinks = None
         try:
             model_name = Path(str(model_info.get("model", "lnet-edge"))).name
@@ -355,8 +360,7 @@ def run_scenes(
     """
     results = []
     names = outputs.scene_folders(scenes, out)
-    threshold = config.threshold if options.threshold is None else options.threshold
-    shaping = shaping_options(options, threshold)
+    shaping = shaping_options(options, options.threshold_for(config))
     for scene in scenes:
         paths = scene_outputs(out, scene, names[scene])
         d = paths["summary"].parent

@@ -41,19 +41,26 @@ def parse_gsd(text: str) -> str | float:
     return check_metres(value, "--gsd")
 
 
+def check_options(gsd: str, pixel_size: float | None) -> str | float:
+    """``--gsd`` parsed and ``--pixel-size`` checked, as ``infer`` and ``eval`` take them."""
+    if pixel_size is not None:
+        check_metres(pixel_size, "--pixel-size")
+    return parse_gsd(gsd)
+
+
 def pixel_size_m(src) -> float | None:
     """Metres per pixel of an open rasterio dataset (the square root of the pixel's area, so
     non-square pixels get their mean side), or None when the georeference cannot tell."""
     georef = Georef.from_dataset(src)
-    a, b, _, d, e, _ = georef.transform
+    a, b, _, d, e, f = georef.transform
     if georef.kind == "pixel":
         return None
-    side = math.sqrt(abs(a * e - b * d))
     if georef.kind == "geographic":
-        centre_lat = georef.transform[5] + e * src.height / 2 + d * src.width / 2
-        east, north = metres_per_degree(centre_lat)
-        return math.sqrt(abs(a * e - b * d) * east * north)
-    return side * georef.unit_m
+        east, north = metres_per_degree(f + e * src.height / 2 + d * src.width / 2)  # at the scene centre
+        m2_per_unit2 = east * north
+    else:
+        m2_per_unit2 = georef.unit_m**2
+    return math.sqrt(abs(a * e - b * d) * m2_per_unit2)
 
 
 def resample_factor(scene_m: float | None, config: ModelConfig, gsd: str | float) -> tuple[float, str]:

@@ -24,8 +24,6 @@ from lnet_edge.model.blocks import (
     conv_bn_relu,
 )
 
-DOWNSAMPLE = 16  # four 2x poolings: inputs must be divisible by this
-
 
 class EncoderStage(nn.Sequential):
     def __init__(self, cin: int, cout: int, residual: bool) -> None:

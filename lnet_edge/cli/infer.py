@@ -126,17 +126,18 @@ def _report(results) -> None:
     from rich.table import Table
 
     table = Table(title="lnet-edge infer")
-    for col in ("scene", "status", "landslides", "area m²", "km²/s", "outputs"):
+    for col in ("scene", "status", "landslides", "area", "km²/s", "outputs"):
         table.add_column(col)
     for r in results:
         s = r.summary or {}
-        area = s.get("landslide_area_m2", s.get("landslide_area_px2"))
+        metric = "landslide_area_m2" in s  # a scene without a georeference is measured in pixels
+        area = s.get("landslide_area_m2" if metric else "landslide_area_px2")
         rate = s.get("km2_per_second")
         table.add_row(
             r.scene.name,
             {"done": "[green]done", "skipped": "skipped", "failed": "[red]failed"}[r.status],
             str(s.get("landslide_count", "")),
-            f"{area:,.0f}" if area is not None else "",
+            f"{area:,.0f} {'m²' if metric else 'px²'}" if area is not None else "",
             f"{rate:.4f}" if rate else "",
             str(r.out_dir),
         )

@@ -262,7 +262,15 @@ def _run_scene(scene, paths, runner, config, options, model_info, on_start, on_t
         for n in notes:
             if warn:
                 warn(n)
-        scene_m = options.pixel_size or pixel_size_m(src)
+        scene_m = pixel_size_m(src)  # the georeference wins; --pixel-size speaks for scenes without one
+        if scene_m is None:
+            scene_m = options.pixel_size
+        elif options.pixel_size is not None and abs(options.pixel_size - scene_m) > 0.01 * scene_m:
+            notes.append(
+                f"{scene.name}: --pixel-size {options.pixel_size:g} ignored, its georeference gives {scene_m:.3g} m"
+            )
+            if warn:
+                warn(notes[-1])
         factor, gsd_note = resample_factor(scene_m, config, parse_gsd(options.gsd))
         if gsd_note:
             notes.append(f"{scene.name}: {gsd_note}")

@@ -35,11 +35,14 @@ def outline(image: np.ndarray, mask: np.ndarray, rgb: tuple[int, int, int] = OUT
     return out
 
 
+MIN_SIDE = 512  # quicklooks of smaller scenes are enlarged (nearest neighbour) to at least this
+
+
 class Quicklook:
     """Collects every ``step``-th row and column of image and mask as strips arrive."""
 
     def __init__(self, height: int, width: int, max_side: int = 2048) -> None:
-        self.step = quicklook_step(height, width, max_side)
+        self.step, self.max_side = quicklook_step(height, width, max_side), max_side
         self.images: list[np.ndarray] = []
         self.masks: list[np.ndarray] = []
 
@@ -52,9 +55,15 @@ class Quicklook:
         """Encode the PNG into ``path`` (the caller writes under a temporary name)."""
         import cv2
 
-        img = outline(fill(np.concatenate(self.images), np.concatenate(self.masks)), np.concatenate(self.masks))
+        image, mask = np.concatenate(self.images), np.concatenate(self.masks)
+        long = max(mask.shape)  # a small scene is enlarged (within max_side) so the legend leaves it visible
+        zoom = max(1, min(-(-MIN_SIDE // long), self.max_side // long))
+        if zoom > 1:
+            image = np.repeat(np.repeat(image, zoom, 0), zoom, 1)
+            mask = np.repeat(np.repeat(mask, zoom, 0), zoom, 1)
+        img = outline(fill(image, mask), mask)
         if legend is not None:
-            img = annotate(img, legend, self.step)
+            img = annotate(img, legend, self.step / zoom)
         ok, buf = cv2.imencode(".png", img[..., ::-1])
         if not ok:
             raise RuntimeError("OpenCV could not encode the quicklook PNG")
@@ -100,7 +109,7 @@ def nice_length(metres: float) -> float:
     return max(f * k for f in (1, 2, 5) if f * k <= metres)
 
 
-def annotate(img: np.ndarray, legend: Legend, step: int) -> np.ndarray:
+def annotate(img: np.ndarray, legend: Legend, step: float) -> np.ndarray:
     """Legend box (bottom left), scale bar and north arrow (bottom right) when georeferenced, and
     the label (top right)."""
     import cv2

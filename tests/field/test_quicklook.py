@@ -58,3 +58,16 @@ def test_scale_bar_and_arrow_are_drawn_only_when_meaningful(north_up: bool) -> N
     without = annotate(img, Legend(3, 500.0, None, False, "lnet-edge-s int8 | 2026-11-29"), 1)
     corner = (slice(380, 490), slice(560, 790))  # bottom right: scale bar and arrow
     assert (with_bar[corner] != 128).any() and (without[corner] == 128).all()
+
+
+def test_a_small_scene_is_enlarged_so_the_legend_leaves_it_visible(tmp_path: Path) -> None:
+    mask = np.zeros((130, 140), np.uint8)
+    mask[40:90, 50:110] = 1
+    scene = write_scene(tmp_path / "small.tif", rgb_from_mask(mask))
+    with ThresholdRunner() as r:
+        summary = run_scene(scene, tmp_path / "out", r, ModelConfig(), InferOptions(min_area_m2=0), {})
+    png = cv2.imread(str(output_file(summary, "quicklook")))
+    assert png.shape[:2] == (130 * 4, 140 * 4)  # nearest-neighbour x4: at least 512 px on the long side
+    with ThresholdRunner() as r:
+        capped = run_scene(scene, tmp_path / "o2", r, ModelConfig(), InferOptions(quicklook_size=300), {})
+    assert max(cv2.imread(str(output_file(capped, "quicklook"))).shape[:2]) <= 300

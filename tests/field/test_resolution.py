@@ -101,3 +101,13 @@ def test_tta_averages_four_flips_of_an_asymmetric_model(tmp_path: Path) -> None:
         x = np.zeros((2, 3, 16, 32), np.float32)
         assert (flip_logits(r, x, tta=True) == (32 - 1) / 2).all()
         assert (flip_logits(r, x, tta=False)[0, 0, 0] == np.arange(32)).all()
+
+
+def test_the_georeference_wins_over_pixel_size_and_says_so(tmp_path: Path) -> None:
+    """--pixel-size speaks for scenes without a georeference; a georeferenced scene keeps its own
+    pixel size (for the resampling decision and the scale bar), and the run says what it ignored."""
+    scene = write_scene(tmp_path / "geo.tif", rgb_from_mask(_mask()))  # 0.5 m, UTM 48N
+    with ThresholdRunner() as runner:
+        summary = run_scene(scene, tmp_path / "out", runner, MODEL, InferOptions(pixel_size=3.0), {})
+    assert summary["pixel_size_m"] == pytest.approx(0.5) and summary["resample_factor"] == 1.0
+    assert any("--pixel-size 3 ignored" in n for n in summary["notes"])

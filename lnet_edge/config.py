@@ -95,6 +95,11 @@ class ModelConfig:
             raise LnetError(f"{len(self.band_names)} band names for {n} bands: give one name per band")
 
     @property
+    def uint8_range(self) -> bool:
+        """Trained on 0..255 imagery (scale 1/255): other dtypes are stretched to that range."""
+        return abs(self.norm.scale - 1 / 255) < 1e-6
+
+    @property
     def in_channels(self) -> int:
         return len(self.bands)
 

@@ -47,8 +47,7 @@ def to_model_range(image: np.ndarray, config: ModelConfig) -> np.ndarray:
     gives such scenes (io.percentile_scaling); anything else is returned unchanged."""
     from lnet_edge.field.io import percentile_scaling
 
-    uint8_model = abs(config.norm.scale - 1 / 255) < 1e-6
-    if not uint8_model or image.dtype == np.uint8:
+    if not config.uint8_range or image.dtype == np.uint8:
         return image
     return percentile_scaling(np.moveaxis(image, -1, 0)).apply(image)
 

@@ -126,7 +126,7 @@ def choose_scaling(src, indexes: list[int], config: ModelConfig, scale: str) -> 
     "none", or a number (raw x factor, e.g. 0.0625 for 12-bit data in 16-bit files).
     """
     n = len(indexes)
-    uint8_model = abs(config.norm.scale - 1 / 255) < 1e-6
+    uint8_model = config.uint8_range
     method = scale
     if scale == "auto":
         method = "percentile" if uint8_model and src.dtypes[indexes[0] - 1] != "uint8" else "none"

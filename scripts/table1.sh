@@ -3,15 +3,15 @@
 # trained with one recipe, width, epoch count and seed, each scored on the fixed test quarter.
 # Resumable: a variant with a last.pt continues where it stopped (each sitting is limited to
 # MINUTES per variant), one with a finished run is only re-scored.
-# Usage: scripts/table1.sh [DATA_ROOT] [OUT_DIR] [EPOCHS] [MINUTES]
+# Usage: scripts/table1.sh [DATA_ROOT] [OUT_DIR] [EPOCHS] [MINUTES] [PRESET]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-root=${1:-../shared/data}; out=${2:-runs/table1}; epochs=${3:-40}; minutes=${4:-600}
+root=${1:-../shared/data}; out=${2:-runs/table1}; epochs=${3:-40}; minutes=${4:-600}; preset=${5:-edge-s}
 for v in unet unet_mff unet_mff_res lnet; do
   run="$out/$v"
   resume=()
   if [ -f "$run/last.pt" ]; then resume=(--resume "$run/last.pt"); fi
-  lnet-edge train -d "$root/bijie_native" -o "$run" --variant "$v" --preset edge-s \
+  lnet-edge train -d "$root/bijie_native" -o "$run" --variant "$v" --preset "$preset" \
     --optimizer adamw --loss bce_dice --schedule cosine --lr 1e-3 --epochs "$epochs" --seed 0 \
     --workers 1 --time-limit "$minutes" "${resume[@]}"
   lnet-edge eval -m "$run/best.pt" -d "$root/bijie_native" --split test -o "$run/eval-test"

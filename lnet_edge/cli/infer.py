@@ -48,6 +48,10 @@ def infer_command(
         bool, typer.Option("--tta", help="Test-time augmentation: four flips, logits averaged (4x time).")
     ] = False,
     threads: Annotated[int | None, typer.Option(min=1, help="CPU threads for ONNX Runtime.")] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(help="1: read, model and write take turns; 2+: they overlap. Default: 2 when 2+ cores."),
+    ] = None,
     cuda_graph: Annotated[
         bool, typer.Option("--cuda-graph", help="TensorRT: replay each call as a CUDA graph.")
     ] = False,
@@ -63,7 +67,7 @@ def infer_command(
     from lnet_edge.defaults import SAMPLE_SCENE
     from lnet_edge.field.backend import open_field_model
     from lnet_edge.field.io import list_scenes, parse_scale_factor
-    from lnet_edge.field.pipeline import InferOptions, run_scenes
+    from lnet_edge.field.pipeline import InferOptions, check_workers, run_scenes
     from lnet_edge.field.resolution import check_options
 
     if not scenes:
@@ -77,7 +81,16 @@ def infer_command(
         parse_scale_factor(scale)
     check_options(gsd, pixel_size)
     options = InferOptions(
-        overlap, batch, threshold, min_area, scale, gsd=gsd, pixel_size=pixel_size, tta=tta, overwrite=overwrite
+        overlap,
+        batch,
+        threshold,
+        min_area,
+        scale,
+        gsd=gsd,
+        pixel_size=pixel_size,
+        tta=tta,
+        overwrite=overwrite,
+        workers=check_workers(workers),
     )
     opened = open_field_model(
         model,

@@ -127,7 +127,8 @@ class GeoPackageWriter:
 
     def _create(self, crs) -> None:
         fields = self.fields
-        self.db = sqlite3.connect(self.path)
+        # made here, written from the field run's writer thread: one thread at a time, never two
+        self.db = sqlite3.connect(self.path, check_same_thread=False)
         self.db.execute(f"PRAGMA application_id = {APPLICATION_ID}")
         self.db.execute(f"PRAGMA user_version = {USER_VERSION}")
         self.db.execute("PRAGMA journal_mode = MEMORY")  # no side file next to the .part name

@@ -108,9 +108,10 @@ class Scaling:
     method: str
 
     def apply(self, data: np.ndarray) -> np.ndarray:
-        x = data.astype(np.float32)
+        """Scaled values (float32); ``data`` itself, any dtype, when the method is "none"."""
         if self.method == "none":
-            return x
+            return data
+        x = data.astype(np.float32)
         x -= np.asarray(self.low, dtype=np.float32)
         x *= np.asarray(self.gain, dtype=np.float32)
         return np.clip(x, 0, 255, out=x) if self.clip else x
@@ -193,7 +194,7 @@ def root_os_error(exc: BaseException) -> OSError | None:
         seen.add(id(e))
         if isinstance(e, OSError) and e.errno:
             return e
-        e = e.__cause__ or e.__context__
+        e = e.__cause__ or (None if e.__suppress_context__ else e.__context__)  # `from None` ends the chain
     text = str(exc).lower()
     for code, words in ((errno.ENOSPC, "no space left"), (errno.EACCES, "permission denied")):
         if words in text:

@@ -10,8 +10,9 @@ O(tile x scene width).
 from __future__ import annotations
 
 import json
+import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -21,12 +22,13 @@ from lnet_edge.config import ModelConfig
 from lnet_edge.errors import LnetError
 from lnet_edge.field import io, outputs
 from lnet_edge.field.blending import StripAccumulator, blend_window
-from lnet_edge.field.gpkg import GeoPackageWriter
-from lnet_edge.field.predict import predict_tiles, scene_tiling, sigmoid  # noqa: F401 - sigmoid for bench
+from lnet_edge.field.polygons import PolygonSpec, polygon_sink
+from lnet_edge.field.predict import prepare_batches, run_batches, scene_tiling, sigmoid  # noqa: F401 - sigmoid for bench
 from lnet_edge.field.quicklook import Legend, Quicklook
 from lnet_edge.field.resolution import parse_gsd, pixel_size_m, resample_factor
+from lnet_edge.field.stages import run_staged
 from lnet_edge.field.tiling import tile_origins
-from lnet_edge.field.vectorize import GeoJsonWriter, Georef, Polygon, StripVectorizer
+from lnet_edge.field.vectorize import Georef
 from lnet_edge.runners.base import Runner
 
 GDAL_CACHE_MB = 256  # GDAL's block cache defaults to 5 % of RAM: 1+ GB on a 24 GB laptop
@@ -46,6 +48,7 @@ class InferOptions:
     tta: bool = False  # test-time augmentation: the four flips, logits averaged
     quicklook_size: int = 2048  # long side of the quicklook PNG, px
     overwrite: bool = False
+    workers: int = 2  # 1: read, model and write take turns; 2+: they overlap (same outputs)
 
     def threshold_for(self, config: ModelConfig) -> float:
         """The mask threshold of a run: ``threshold`` if given, else the model's own."""
@@ -59,6 +62,16 @@ class SceneResult:
     message: str
     out_dir: Path
     summary: dict | None = None
+
+
+def check_workers(workers: int | None) -> int:
+    """``--workers``: a count of at least 1, or None for the default (2 where there are 2+ cores)."""
+    if workers is None:
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+        return 2 if cores >= 2 else 1
+    if workers < 1:
+        raise LnetError(f"--workers {workers}: give 1 (no overlap) or more (read, model and write overlap)")
+    return workers
 
 
 def scene_outputs(out: Path, scene: Path, name: str | None = None) -> dict[str, Path]:
@@ -111,15 +124,16 @@ class _Sinks:
             src.transform,
             {"lnet_edge": f"mask: 1 = landslide (p > {threshold}), 0 = none, 255 = nodata"},
         )
-        epsg = src.crs.to_epsg() if src.crs else None
-        crs_name = f"urn:ogc:def:crs:EPSG::{epsg}" if epsg else (src.crs.to_wkt() if src.crs else None)
-        self.geojson = GeoJsonWriter(io.part_path(paths["polygons"]), crs_name)
-        self.unit = "px" if georef.kind == "pixel" else "m"
-        fields = {"id": int, f"area_{self.unit}2": float, f"perimeter_{self.unit}": float}
-        fields |= {"mean_probability": float, "max_probability": float, "pixels": int}
-        self.gpkg = GeoPackageWriter(io.part_path(paths["geopackage"]), src.crs, fields)
+        spec = PolygonSpec(
+            io.part_path(paths["polygons"]),
+            io.part_path(paths["geopackage"]),
+            paths["polygons"].stem,
+            src.crs,
+            georef,
+            options.min_area_m2,
+        )
+        self.polygons = polygon_sink(spec, src.width * src.height, options.workers)
         self.georef, self.options, self.threshold = georef, options, threshold
-        self.vectorizer = StripVectorizer(self._polygon, georef.min_pixels(options.min_area_m2))
         self.quicklook = Quicklook(src.height, src.width, options.quicklook_size)
         self.paths = paths
         self.count, self.area, self.dropped, self.valid, self.nonfinite = 0, 0.0, 0, 0, 0
@@ -127,39 +141,23 @@ class _Sinks:
     def rows(self, prob: np.ndarray, covered: np.ndarray, valid: np.ndarray, image: np.ndarray, row0: int) -> None:
         ok = covered & valid
         landslide = (prob > self.threshold) & ok
-        self.prob.write_rows(np.where(ok, np.round(prob * 100), io.NODATA).astype(np.uint8))
-        self.mask.write_rows(np.where(ok, landslide, io.NODATA).astype(np.uint8))
-        self.vectorizer.add(landslide.astype(np.uint8), prob, row0)
+        percent = np.rint(prob * np.float32(100)).astype(np.uint8)
+        percent[~ok] = io.NODATA
+        self.prob.write_rows(percent)
+        landslide8 = landslide.view(np.uint8)  # bool is one byte of 0/1
+        mask = landslide8.copy()
+        mask[~ok] = io.NODATA
+        self.mask.write_rows(mask)
+        self.polygons.add(landslide8, prob, row0)
         self.quicklook.add(image, landslide, row0)
-        self.valid += int(ok.sum())
-
-    def _polygon(self, poly: Polygon) -> None:
-        geom = self.georef.to_map(poly.geometry)
-        area, perimeter = self.georef.metric(geom)
-        if area < self.options.min_area_m2:
-            self.dropped += 1
-            return
-        self.count += 1
-        self.area += area
-        properties = {
-            "id": self.count,
-            f"area_{self.unit}2": round(area, 2),
-            f"perimeter_{self.unit}": round(perimeter, 2),
-            "mean_probability": round(poly.mean_probability, 4),
-            "max_probability": round(poly.max_probability, 4),
-            "pixels": poly.pixels,
-        }
-        self.geojson.write(properties, geom)
-        self.gpkg.write(properties, geom)
+        self.valid += int(np.count_nonzero(ok))
 
     def finish(self) -> None:
         """Close every writer with its last rows; all outputs stay under their ``.part`` names."""
-        self.vectorizer.close()
-        self.dropped += self.vectorizer.dropped
+        stats = self.polygons.close()
+        self.count, self.area, self.dropped = stats.count, stats.area, stats.dropped
         self.prob.close()
         self.mask.close()
-        self.geojson.close()
-        self.gpkg.close()
         a, b, _, d, e, _ = self.georef.transform
         metric = self.georef.kind != "pixel"
         legend = Legend(
@@ -173,50 +171,88 @@ class _Sinks:
 
     def abandon(self) -> None:
         """Close whatever is still open after a failure; errors here would hide the real cause."""
-        for close in (self.prob.close, self.mask.close, self.geojson.close, self.gpkg.close):
+        for close in (self.polygons.abandon, self.prob.close, self.mask.close):
             try:
                 close()
             except Exception:  # noqa: BLE001 - the first error is the one the user sees
                 pass
 
 
+@dataclass
+class _Strip:
+    """One row of tiles on its way through the run: read and prepared, then predicted."""
+
+    index: int
+    row0: int
+    stop: int  # rows [row0, stop) are final once this strip is blended
+    image: np.ndarray  # HxWxC in the model's 0..255 range (uint8 scenes stay uint8)
+    valid: np.ndarray
+    nonfinite: int  # non-finite pixels among the final rows
+    keep: list[int]  # tile columns with any valid pixel
+    batches: list
+    probs: list | None = None
+    model_s: float = 0.0
+
+
 def _infer_strips(
-    src, indexes, scaling, runner, config, options, sinks: _Sinks, on_tiles, factor: float = 1.0
+    src, indexes, scaling, runner, config, options, sinks: _Sinks, on_tiles, factor: float = 1.0, workers: int = 1
 ) -> tuple[int, int, float]:
-    """The tile-row loop; returns (tiles run, tiles skipped as all-nodata, seconds in the model)."""
+    """The tile-row loop; returns (tiles run, tiles skipped as all-nodata, seconds in the model).
+
+    Per strip: read and prepare (reader), run the model (calling thread), blend and write
+    (writer); with ``workers`` > 1 the three overlap (field/stages.py), else they take turns.
+    Either way the outputs are the same bytes."""
     h, w = src.height, src.width
     t, ov = scene_tiling(config, options.overlap, factor)
     ys, xs = tile_origins(h, t, ov), tile_origins(w, t, ov)
     th, tw = min(t, h), min(t, w)
     acc = StripAccumulator(th, w, 0)
     fill = np.asarray(config.norm.mean, dtype=np.float32) / np.float32(config.norm.scale)
-    run = skipped = 0
-    model_s = 0.0
-    for i, y in enumerate(ys):
-        raw, valid, nonfinite = io.read_strip(src, indexes, y, th, Path(src.name))
-        image = scaling.apply(raw)
-        if nonfinite.any():  # absent pixels: the normalisation mean, which the network sees as 0
-            image[nonfinite] = fill
-            sinks.nonfinite += int(nonfinite[: (ys[i + 1] if i + 1 < len(ys) else h) - y].sum())
-        keep = [x for x in xs if valid[:, x : x + tw].any()]
-        skipped += len(xs) - len(keep)
+    totals = {"run": 0, "skipped": 0, "model_s": 0.0}
+
+    def read() -> Iterator[_Strip]:
+        for i, y in enumerate(ys):
+            raw, valid, nonfinite = io.read_strip(src, indexes, y, th, Path(src.name))
+            image = scaling.apply(raw)
+            stop = ys[i + 1] if i + 1 < len(ys) else h
+            count = 0
+            if nonfinite.any():  # absent pixels: the normalisation mean, which the network sees as 0
+                image[nonfinite] = fill
+                count = int(nonfinite[: stop - y].sum())
+            keep = [x for x in xs if valid[:, x : x + tw].any()]
+            batches = prepare_batches([image[:, x : x + tw] for x in keep], config, options.batch, factor)
+            yield _Strip(i, y, stop, image, valid, count, keep, batches)
+
+    def predict(strip: _Strip) -> _Strip:
         t0 = time.perf_counter()
-        probs = predict_tiles(runner, [image[:, x : x + tw] for x in keep], config, options.batch, factor, options.tta)
-        model_s += time.perf_counter() - t0
-        for x, p in zip(keep, probs):
+        strip.probs = run_batches(runner, strip.batches, options.tta)
+        strip.model_s, strip.batches = time.perf_counter() - t0, []
+        return strip
+
+    def blend(strip: _Strip) -> tuple[_Strip, np.ndarray, np.ndarray]:
+        i, y = strip.index, strip.row0
+        for x, p in zip(strip.keep, strip.probs):
             j = xs.index(x)
-            weight = blend_window(th, tw, ov, i > 0, i < len(ys) - 1, j > 0, j < len(xs) - 1)
-            acc.add(p, weight, y, x)
-        run += len(keep)
-        stop = ys[i + 1] if i + 1 < len(ys) else h
-        prob, covered = acc.rows(stop)
-        n = stop - y
-        sinks.rows(prob, covered, valid[:n], image[:n], y)
+            acc.add(p, blend_window(th, tw, ov, i > 0, i < len(ys) - 1, j > 0, j < len(xs) - 1), y, x)
+        prob, covered = acc.rows(strip.stop)
         if i + 1 < len(ys):
             acc.advance(ys[i + 1])
+        strip.probs = None
+        return strip, prob, covered
+
+    def write(blended: tuple[_Strip, np.ndarray, np.ndarray]) -> None:
+        strip, prob, covered = blended
+        n = strip.stop - strip.row0
+        sinks.nonfinite += strip.nonfinite
+        sinks.rows(prob, covered, strip.valid[:n], strip.image[:n], strip.row0)
+        totals["run"] += len(strip.keep)
+        totals["skipped"] += len(xs) - len(strip.keep)
+        totals["model_s"] += strip.model_s
         if on_tiles:
             on_tiles(len(xs))
-    return run, skipped, model_s
+
+    run_staged(read(), predict, [blend, write], threaded=workers > 1 and len(ys) > 1)
+    return totals["run"], totals["skipped"], totals["model_s"]
 
 
 def run_scene(
@@ -287,7 +323,7 @@ def _run_scene(scene, paths, runner, config, options, model_info, on_start, on_t
             label = f"{model_name} {model_info.get('precision', '')} | {time.strftime('%Y-%m-%d')}".replace("  ", " ")
             sinks = _Sinks(paths, src, georef, config, options, threshold, scene_m, label)
             run, skipped, model_s = _infer_strips(
-                src, indexes, scaling, runner, config, options, sinks, on_tiles, factor
+                src, indexes, scaling, runner, config, options, sinks, on_tiles, factor, options.workers
             )
             sinks.finish()
         except BaseException:

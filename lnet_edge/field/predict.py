@@ -1,47 +1,90 @@
 """Tiles to probabilities: resampling to the model's resolution, normalisation, padding, the
-runner call (optionally with the four flips), the non-finite check, and the way back."""
+runner call (optionally with the four flips), the non-finite check, and the way back.
+
+Split in two so the field run can overlap them: :func:`prepare_batches` (no model; runs while
+the runner works on the previous strip) and :func:`run_batches` (the runner, then sigmoid).
+"""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 
 from lnet_edge.config import TILE_MULTIPLE, ModelConfig
-from lnet_edge.data.normalize import normalize
-from lnet_edge.data.tiles import pad_to
 from lnet_edge.errors import LnetError
 from lnet_edge.eval.predict import flip_logits, resize, scaled_size
 from lnet_edge.runners.base import Runner
 
 
 def sigmoid(x: np.ndarray) -> np.ndarray:
-    """Probabilities from logits, in float32 after the engine (fp16/int8 never squeeze them)."""
-    return (1.0 / (1.0 + np.exp(-x.astype(np.float32)))).astype(np.float32)
+    """Probabilities from logits, in float32 after the engine (fp16/int8 never squeeze them).
+    1 / (1 + exp(-x)) in float32, computed in one buffer."""
+    out = np.negative(x, dtype=np.float32)
+    np.exp(out, out=out)
+    out += np.float32(1)
+    return np.reciprocal(out, out=out)
 
 
-def predict_tiles(
-    runner: Runner, tiles: list[np.ndarray], config: ModelConfig, batch: int, factor: float = 1.0, tta: bool = False
-) -> list[np.ndarray]:
-    """Probability of each HxWxC tile. Each tile is resampled by ``factor`` (model pixels per
-    scene pixel; 1: not), reflect-padded (bottom/right) to at least the model tile, run (with
-    ``tta``: the four flips averaged), and its logits cut and resampled back to HxW."""
-    out: list[np.ndarray] = []
+@dataclass
+class Batch:
+    """One runner call: the NCHW float32 input and, per tile, its (scaled) size and original size."""
+
+    x: np.ndarray
+    sizes: list[tuple[int, int]]  # model-resolution size of each tile before padding
+    shapes: list[tuple[int, int]]  # each tile's size in scene pixels
+
+
+def prepare_batches(tiles: list[np.ndarray], config: ModelConfig, batch: int, factor: float = 1.0) -> list[Batch]:
+    """HxWxC tiles (any dtype) in runner batches. Each tile is resampled by ``factor`` (model
+    pixels per scene pixel; 1: not), reflect-padded (bottom/right) to at least the model tile and
+    a multiple of 16, and normalised as in training: (x * scale - mean) / std in float32."""
+    from lnet_edge.data.tiles import pad_to
+
+    norm = config.norm
+    mean, std = np.asarray(norm.mean, dtype=np.float32), np.asarray(norm.std, dtype=np.float32)
+    out = []
     for i in range(0, len(tiles), batch):
         chunk = tiles[i : i + batch]
         sizes = [(scaled_size(c.shape[0], factor), scaled_size(c.shape[1], factor)) for c in chunk]
         ph = max(config.tile, -(-max(s[0] for s in sizes) // TILE_MULTIPLE) * TILE_MULTIPLE)
         pw = max(config.tile, -(-max(s[1] for s in sizes) // TILE_MULTIPLE) * TILE_MULTIPLE)
         scaled = [resize(c.astype(np.float32), *s) if factor != 1.0 else c for c, s in zip(chunk, sizes)]
-        x = np.stack([normalize(pad_to(c, ph, pw), config.norm) for c in scaled])
-        logits = flip_logits(runner, x, tta)
+        x = np.stack([pad_to(c, ph, pw) for c in scaled]).astype(np.float32)  # NHWC
+        x *= np.float32(norm.scale)
+        x -= mean
+        x /= std
+        out.append(Batch(np.ascontiguousarray(x.transpose(0, 3, 1, 2)), sizes, [c.shape[:2] for c in chunk]))
+    return out
+
+
+def run_batches(runner: Runner, batches: list[Batch], tta: bool = False) -> list[np.ndarray]:
+    """The probability (HxW float32, the tile's own size) of every tile of ``batches``: the
+    runner's logits (with ``tta``, the four flips averaged), checked finite, cut to the tile,
+    resampled back, and passed through the sigmoid."""
+    out: list[np.ndarray] = []
+    for b in batches:
+        logits = flip_logits(runner, b.x, tta)
         if not np.isfinite(logits).all():
             raise LnetError(
                 f"the model produced NaN or infinite values ({runner.name}): its weights are broken; "
                 "re-export it from a good checkpoint or use another -m"
             )
-        for lg, (sh, sw), c in zip(logits[:, 0], sizes, chunk):
-            lg = resize(np.ascontiguousarray(lg[:sh, :sw], dtype=np.float32), c.shape[0], c.shape[1])
-            out.append(sigmoid(lg))
+        probs = sigmoid(logits[:, 0])
+        for k, ((sh, sw), (h, w)) in enumerate(zip(b.sizes, b.shapes)):
+            if (sh, sw) == (h, w):
+                out.append(probs[k, :h, :w])
+            else:  # resampled: back to scene pixels in logit space, as whole-image eval does
+                lg = np.ascontiguousarray(logits[k, 0, :sh, :sw], dtype=np.float32)
+                out.append(sigmoid(resize(lg, h, w)))
     return out
+
+
+def predict_tiles(
+    runner: Runner, tiles: list[np.ndarray], config: ModelConfig, batch: int, factor: float = 1.0, tta: bool = False
+) -> list[np.ndarray]:
+    """Probability of each HxWxC tile (see :func:`prepare_batches` and :func:`run_batches`)."""
+    return run_batches(runner, prepare_batches(tiles, config, batch, factor), tta)
 
 
 def scene_tiling(config: ModelConfig, overlap: int, factor: float) -> tuple[int, int]:

@@ -178,9 +178,17 @@ class StripVectorizer:
             p = prob[box][labels[box] == i]
             parts[base + i] = _Part([], int(count), float(p.sum(dtype=np.float64)), float(p.max()))
         fg = labels > 0
+        coords, ring_of_coord, polygon_of_ring, owners = [], [], [], []
         for geom, value in shapes(labels, mask=fg, connectivity=4, transform=Affine.translation(0, row0)):
-            rings = [np.asarray(r, dtype=np.float64) for r in geom["coordinates"]]
-            parts[base + int(value)].geoms.append(shapely.Polygon(rings[0], rings[1:]))
+            for ring in geom["coordinates"]:  # the shell, then the holes
+                ring_of_coord += [len(polygon_of_ring)] * len(ring)
+                coords += ring
+                polygon_of_ring.append(len(owners))
+            owners.append(base + int(value))
+        if owners:  # every ring and polygon made in two vectorised calls
+            rings = shapely.linearrings(np.asarray(coords, dtype=np.float64), indices=ring_of_coord)
+            for owner, polygon in zip(owners, shapely.polygons(rings, indices=polygon_of_ring)):
+                parts[owner].geoms.append(polygon)
         return parts
 
     def _finish(self, part: _Part) -> None:
@@ -252,10 +260,12 @@ class GeoJsonWriter:
     """Streams features into a GeoJSON FeatureCollection in the scene's CRS (named with a
     ``crs`` member, which GDAL/QGIS read; RFC 7946 readers assume WGS 84)."""
 
-    def __init__(self, path: Path, crs_name: str | None) -> None:
+    def __init__(self, path: Path, crs_name: str | None, name: str | None = None) -> None:
+        """``name``: the collection's name (default: the file's stem; give the final one when
+        ``path`` is a temporary name)."""
         self.path, self.count = path, 0
         self.fh = open(path, "w", encoding="utf-8")  # noqa: SIM115 - closed in close(), streamed into
-        head: dict = {"type": "FeatureCollection", "name": path.stem}
+        head: dict = {"type": "FeatureCollection", "name": name or path.stem}
         if crs_name:
             head["crs"] = {"type": "name", "properties": {"name": crs_name}}
         self.fh.write(json.dumps(head)[:-1] + ', "features": [\n')

@@ -6,6 +6,6 @@ cd "$(dirname "$0")/.."
 python3 -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip
 .venv/bin/python -m pip install -q torch==2.13.0
-.venv/bin/python -m pip install -q -e '.[train,test,tensorrt-rtx]'
+.venv/bin/python -m pip install -q -e '.[train,test,tensorrt-rtx,cluster]'
 .venv/bin/ruff check lnet_edge tests bench scripts
 exec .venv/bin/python -m pytest "$@"

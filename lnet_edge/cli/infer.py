@@ -62,6 +62,12 @@ def infer_command(
         bool, typer.Option("--force-precision", help="Run an int8 model even though it failed its accuracy gate.")
     ] = False,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Redo scenes whose outputs are complete.")] = False,
+    cluster: Annotated[
+        str | None,
+        typer.Option(
+            help="local:N (N worker processes here) or tcp://HOST:PORT (a Dask scheduler): one task per scene."
+        ),
+    ] = None,
 ) -> None:
     """Probability and mask GeoTIFFs, landslide polygons, a quicklook and a summary per scene."""
     from lnet_edge.defaults import SAMPLE_SCENE
@@ -92,6 +98,9 @@ def infer_command(
         overwrite=overwrite,
         workers=check_workers(workers),
     )
+    if cluster:
+        _infer_on_cluster(paths, out, cluster, model, backend, threads, precision, force_precision, options)
+        return
     opened = open_field_model(
         model,
         backend,
@@ -131,6 +140,36 @@ def infer_command(
             warn=lambda m: progress.console.print(f"[yellow]warning:[/] {m}", highlight=False),
         )
     _report(results)
+    if any(r.status == "failed" for r in results):
+        raise typer.Exit(code=1)
+
+
+def _infer_on_cluster(paths, out, cluster, model, backend, threads, precision, force_precision, options) -> None:
+    """``--cluster``: every scene a task on Dask workers, which open the model themselves."""
+    from lnet_edge.field.cluster import parse_cluster, run_on_cluster
+
+    spec = parse_cluster(cluster)
+    model_args = (
+        str(model.resolve()) if model else None,
+        backend.value,
+        threads,
+        precision.value if precision else None,
+        force_precision,
+    )
+    with progress_bar() as progress, interrupts_as_keyboard():
+        task = progress.add_task("scenes", total=len(paths))
+        results = run_on_cluster(
+            paths,
+            out,
+            spec,
+            model_args,
+            options,
+            {"model": str(model or "shipped default")},
+            say=lambda m: progress.console.print(m, highlight=False, soft_wrap=True),
+            on_scene=lambda r: progress.advance(task),
+        )
+    _report(results)
+    console.print(f"catalogue and run summary in {out}", highlight=False)
     if any(r.status == "failed" for r in results):
         raise typer.Exit(code=1)
 

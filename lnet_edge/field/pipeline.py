@@ -402,36 +402,52 @@ def run_scenes(
     A scene whose folder holds a complete set made from the same scene file, model and options
     is skipped; any other is (re)made, and the result says why (``--overwrite`` redoes all).
     """
-    results = []
     names = outputs.scene_folders(scenes, out)
+    return [
+        map_scene(scene, out, names[scene], runner, config, options, model_info, on_start, on_tiles, warn)
+        for scene in scenes
+    ]
+
+
+def map_scene(
+    scene: Path,
+    out: Path,
+    name: str,
+    runner: Runner,
+    config: ModelConfig,
+    options: InferOptions,
+    model_info: dict,
+    on_start: Callable[[Path, int], None] | None = None,
+    on_tiles: Callable[[int], None] | None = None,
+    warn: Callable[[str], None] | None = None,
+) -> SceneResult:
+    """One scene of a batch into ``OUT/NAME/``: skipped when complete, else (re)made; never raises
+    for the scene's own faults (they are the result's message)."""
     shaping = shaping_options(options, options.threshold_for(config))
-    for scene in scenes:
-        paths = scene_outputs(out, scene, names[scene])
-        d = paths["summary"].parent
-        try:
-            reason = outputs.stale_reason(paths, outputs.scene_identity(scene), model_info.get("model_sha256"), shaping)
-            if reason is None and not options.overwrite:
-                results.append(SceneResult(scene, "skipped", "outputs complete (use --overwrite to redo)", d))
-                continue
-            summary = run_scene(
-                scene,
-                out,
-                runner,
-                config,
-                options,
-                model_info,
-                (lambda n, s=scene: on_start(s, n)) if on_start else None,
-                on_tiles,
-                warn,
-                names[scene],
-            )
-            redo = "" if reason in (None, "no complete outputs") else f"redone: {reason}"
-            results.append(SceneResult(scene, "done", redo, d, summary))
-        except LnetError as exc:
-            results.append(SceneResult(scene, "failed", str(exc), d))
-        except Exception as exc:  # noqa: BLE001 - one scene's failure must not end the batch
-            results.append(SceneResult(scene, "failed", describe_failure(exc, d), d))
-    return results
+    paths = scene_outputs(out, scene, name)
+    d = paths["summary"].parent
+    try:
+        reason = outputs.stale_reason(paths, outputs.scene_identity(scene), model_info.get("model_sha256"), shaping)
+        if reason is None and not options.overwrite:
+            return SceneResult(scene, "skipped", "outputs complete (use --overwrite to redo)", d)
+        summary = run_scene(
+            scene,
+            out,
+            runner,
+            config,
+            options,
+            model_info,
+            (lambda n: on_start(scene, n)) if on_start else None,
+            on_tiles,
+            warn,
+            name,
+        )
+        redo = "" if reason in (None, "no complete outputs") else f"redone: {reason}"
+        return SceneResult(scene, "done", redo, d, summary)
+    except LnetError as exc:
+        return SceneResult(scene, "failed", str(exc), d)
+    except Exception as exc:  # noqa: BLE001 - one scene's failure must not end the batch
+        return SceneResult(scene, "failed", describe_failure(exc, d), d)
 
 
 def describe_failure(exc: Exception, where: Path) -> str:

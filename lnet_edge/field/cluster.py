@@ -1,0 +1,299 @@
+"""Many scenes on a Dask cluster: ``lnet-edge infer SCENES -o OUT --cluster local:N|tcp://HOST:PORT``.
+
+Each scene is one task. A worker opens the model once and keeps it (on the worker object) for
+every later scene; a worker started with ``--resources GPU=1`` is sent scenes that ask for one
+GPU, and uses the GPU its CUDA_VISIBLE_DEVICES shows. A task maps its scene exactly as the
+in-process run does (field/pipeline.map_scene: folder lock, temporary names, atomic swap), so a
+worker killed mid-scene leaves nothing that looks done, and the scheduler's rerun on another
+worker takes the folder over. The client holds a lock on OUT (a second client is refused) and
+keeps two files up to date, each replaced atomically as scenes finish:
+
+- ``OUT/catalogue.gpkg``: every polygon of every complete scene, in WGS 84, with the scene's
+  id (its folder name) and path; a scene enters it once, whatever the retries;
+- ``OUT/run_summary.json``: scenes done, skipped and failed (with reasons), km² mapped,
+  landslide count and area, seconds and km²/s.
+
+A rerun skips complete scenes and rebuilds both files from every complete scene.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from lnet_edge.errors import LnetError
+from lnet_edge.field import outputs
+from lnet_edge.field.pipeline import InferOptions, SceneResult
+from lnet_edge.files import write_text_atomic
+
+ACCEPTED = "local:N (N worker processes on this machine, N >= 1) or tcp://HOST:PORT (a running dask scheduler)"
+CONNECT_TIMEOUT_S = 10
+CATALOGUE = "catalogue.gpkg"
+RUN_SUMMARY = "run_summary.json"
+INSTALL = "pip install -e '.[cluster]'"
+
+
+@dataclass(frozen=True)
+class ClusterSpec:
+    kind: str  # "local" or "tcp"
+    workers: int = 0
+    address: str = ""
+
+
+def parse_cluster(text: str) -> ClusterSpec:
+    """``--cluster``: local:N or tcp://HOST:PORT; anything else is one error listing the forms."""
+    m = re.fullmatch(r"local:(-?\d+)", text.strip())
+    if m:
+        n = int(m.group(1))
+        if n < 1:
+            raise LnetError(f"--cluster {text}: give at least one worker process, e.g. local:2")
+        return ClusterSpec("local", workers=n)
+    if re.fullmatch(r"tcp://[A-Za-z0-9._\-\[\]:]+:\d{1,5}", text.strip()):
+        return ClusterSpec("tcp", address=text.strip())
+    raise LnetError(f"--cluster '{text}': give {ACCEPTED}")
+
+
+def _distributed():
+    try:
+        import distributed
+    except ImportError:
+        raise LnetError(f"--cluster needs Dask distributed, which is not installed: {INSTALL}") from None
+    return distributed
+
+
+@contextmanager
+def connect(spec: ClusterSpec) -> Iterator:
+    """A Dask client: on a new LocalCluster of single-threaded worker processes, or on a running
+    scheduler (an LnetError within CONNECT_TIMEOUT_S when it cannot be reached)."""
+    distributed = _distributed()
+    cluster = None
+    if spec.kind == "local":
+        cluster = distributed.LocalCluster(
+            n_workers=spec.workers,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=":0",
+            silence_logs=logging.ERROR,
+        )
+        client = distributed.Client(cluster)
+    else:
+        try:
+            client = distributed.Client(spec.address, timeout=f"{CONNECT_TIMEOUT_S}s")
+        except (OSError, TimeoutError) as exc:
+            raise LnetError(
+                f"cannot reach the Dask scheduler at {spec.address} within {CONNECT_TIMEOUT_S} s ({exc}): "
+                "start it with `dask scheduler` and check the address and port"
+            ) from None
+    try:
+        yield client
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+
+
+# --- on a worker ---------------------------------------------------------------------------
+
+
+def _worker_model(model: str | None, backend: str, threads: int | None, precision: str | None, force: bool):
+    """The worker's opened model for these arguments, opened on its first scene and kept."""
+    from distributed import get_worker
+
+    from lnet_edge.field.backend import Backend, open_field_model
+
+    worker = get_worker()
+    cache = worker.__dict__.setdefault("_lnet_edge_models", {})
+    key = (model, backend, threads, precision, force)
+    if key not in cache:
+        opened = open_field_model(Path(model) if model else None, Backend(backend), threads, False, precision, force)
+        opened.runner.activate()
+        cache[key] = opened
+    return cache[key]
+
+
+def map_on_worker(scene: str, out: str, name: str, model_args: tuple, options: InferOptions, model_info: dict) -> dict:
+    """One scene, on a worker; returns a JSON-able result (never raises for the scene's faults)."""
+    import socket
+
+    from lnet_edge.field.pipeline import map_scene, scene_outputs
+
+    path = Path(scene)
+    if not path.is_file():
+        return {
+            "scene": scene,
+            "status": "failed",
+            "message": f"scene {scene} is not visible on worker host {socket.gethostname()}: "
+            "the scenes and -o must be on storage all workers share (give paths on a shared filesystem)",
+            "folder": str(Path(out) / name),
+            "summary": None,
+        }
+    try:
+        opened = _worker_model(*model_args)
+    except LnetError as exc:
+        return {
+            "scene": scene,
+            "status": "failed",
+            "message": str(exc),
+            "folder": str(Path(out) / name),
+            "summary": None,
+        }
+    info = {
+        **model_info,
+        "backend": opened.runner.name,
+        "precision": opened.runner.precision,
+        "choice": opened.choice or None,
+        "model_sha256": opened.sha256,
+    }
+    r = map_scene(path, Path(out), name, opened.runner, opened.config, options, info)
+    summary = r.summary
+    if r.status == "skipped":  # complete from an earlier run: its summary feeds the catalogue
+        summary = json.loads(scene_outputs(Path(out), path, name)["summary"].read_text())
+    return {"scene": scene, "status": r.status, "message": r.message, "folder": str(r.out_dir), "summary": summary}
+
+
+# --- on the client ---------------------------------------------------------------------------
+
+
+class Catalogue:
+    """The run's catalogue and summary, rewritten (to a temporary name, then renamed) as scenes finish."""
+
+    def __init__(self, out: Path) -> None:
+        self.out, self.t0 = out, time.perf_counter()
+        self.results: dict[str, dict] = {}  # by scene path: a retried scene is counted once
+        self.features: dict[str, list] = {}  # by scene path: (properties, WGS 84 geometry)
+
+    def add(self, result: dict) -> None:
+        self.results[result["scene"]] = result
+        summary = result.get("summary")
+        if result["status"] in ("done", "skipped") and summary:
+            self.features[result["scene"]] = _scene_features(summary)
+
+    def write(self) -> None:
+        from rasterio.crs import CRS
+
+        from lnet_edge.field.gpkg import GeoPackageWriter
+        from lnet_edge.field.io import part_path
+
+        dest = self.out / CATALOGUE
+        fields = {"scene_id": str, "scene": str, "id": int, "area_m2": float}
+        fields |= {"mean_probability": float, "max_probability": float}
+        writer = GeoPackageWriter(part_path(dest), CRS.from_epsg(4326), fields)
+        try:
+            for rows in self.features.values():
+                for properties, geom in rows:
+                    writer.write(properties, geom)
+            writer.close()
+        except BaseException:
+            part_path(dest).unlink(missing_ok=True)
+            raise
+        part_path(dest).replace(dest)
+        write_text_atomic(self.out / RUN_SUMMARY, json.dumps(self.summary(), indent=2) + "\n")
+
+    def summary(self) -> dict:
+        seconds = time.perf_counter() - self.t0
+        by = {s: [r for r in self.results.values() if r["status"] == s] for s in ("done", "skipped", "failed")}
+        complete = [r["summary"] for r in by["done"] + by["skipped"] if r.get("summary")]
+        km2 = sum(s.get("scene_area_km2") or 0.0 for s in complete)
+        return {
+            "scenes": len(self.results),
+            "done": [r["scene"] for r in by["done"]],
+            "skipped": [r["scene"] for r in by["skipped"]],
+            "failed": [{"scene": r["scene"], "reason": r["message"]} for r in by["failed"]],
+            "km2_mapped": round(km2, 6),
+            "landslide_count": sum(s.get("landslide_count", 0) for s in complete),
+            "landslide_area_m2": round(sum(s.get("landslide_area_m2") or 0.0 for s in complete), 2),
+            "scenes_without_georeference": [s["scene"] for s in complete if s.get("scene_area_km2") is None],
+            "seconds": round(seconds, 3),
+            "km2_per_second": round(km2 / seconds, 6) if seconds > 0 else None,
+        }
+
+
+def _scene_features(summary: dict) -> list:
+    """A complete scene's polygons in WGS 84 with its id and path (none without a georeference)."""
+    import shapely
+    from rasterio.warp import transform_geom
+
+    if not summary.get("crs") or summary.get("georeference") == "pixel":
+        return []
+    folder = Path(summary["folder"])
+    collection = json.loads((folder / summary["outputs"]["polygons"]).read_text())
+    rows = []
+    for f in collection["features"]:
+        p = f["properties"]
+        geom = shapely.geometry.shape(transform_geom(summary["crs"], "EPSG:4326", f["geometry"]))
+        properties = {
+            "scene_id": folder.name,
+            "scene": summary["scene"],
+            "id": p["id"],
+            "area_m2": p.get("area_m2"),
+            "mean_probability": p["mean_probability"],
+            "max_probability": p["max_probability"],
+        }
+        rows.append((properties, geom))
+    return rows
+
+
+def run_on_cluster(
+    scenes: list[Path],
+    out: Path,
+    spec: ClusterSpec,
+    model_args: tuple,
+    options: InferOptions,
+    model_info: dict,
+    say: Callable[[str], None] = print,
+    on_scene: Callable[[dict], None] | None = None,
+) -> list[SceneResult]:
+    """Every scene as a task on the cluster; the catalogue and summary follow each result."""
+    distributed = _distributed()
+    out.mkdir(parents=True, exist_ok=True)
+    with outputs.SceneLock(out):  # one client per output folder
+        names = outputs.scene_folders(scenes, out)
+        with connect(spec) as client:
+            say(f"Dask dashboard: {client.dashboard_link}")
+            workers = client.scheduler_info()["workers"].values()
+            gpu = any("GPU" in w.get("resources", {}) for w in workers)
+            run = uuid.uuid4().hex[:8]
+            futures = {
+                client.submit(
+                    map_on_worker,
+                    str(s.resolve()),
+                    str(out.resolve()),
+                    names[s],
+                    model_args,
+                    options,
+                    model_info,
+                    key=f"lnet-edge-{names[s]}-{run}",
+                    pure=False,
+                    resources={"GPU": 1} if gpu else None,
+                ): s
+                for s in scenes
+            }
+            catalogue = Catalogue(out)
+            for future in distributed.as_completed(futures):
+                scene = futures[future]
+                try:
+                    result = future.result()
+                except Exception as exc:  # noqa: BLE001 - e.g. KilledWorker: the workers running it kept dying
+                    result = {
+                        "scene": str(scene.resolve()),
+                        "status": "failed",
+                        "message": f"{type(exc).__name__}: {str(exc)[:300]}",
+                        "folder": str(out / names[scene]),
+                        "summary": None,
+                    }
+                catalogue.add(result)
+                catalogue.write()
+                if on_scene:
+                    on_scene(result)
+    order = {str(s.resolve()): i for i, s in enumerate(scenes)}
+    return [
+        SceneResult(Path(r["scene"]), r["status"], r["message"], Path(r["folder"]), r["summary"])
+        for r in sorted(catalogue.results.values(), key=lambda r: order.get(r["scene"], len(order)))
+    ]

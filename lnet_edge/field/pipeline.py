@@ -5,6 +5,11 @@ tiles, skip those whose pixels are all nodata, run the rest in batches, add them
 accumulator with a raised-cosine weight, then hand the rows no later tile can touch to the
 writers (probability, mask, polygons as GeoJSON and GeoPackage, quicklook). Peak memory is
 O(tile x scene width).
+
+With ``workers`` > 1 the steps overlap: reading and preparing (a thread), the runner (the
+calling thread), blending (a thread) and writing (a thread), a few strips apart
+(field/stages.py); polygons of large scenes are traced in a child process (field/polygons.py).
+The outputs are the same bytes either way.
 """
 
 from __future__ import annotations

@@ -36,6 +36,9 @@ from lnet_edge.files import write_text_atomic
 ACCEPTED = "local:N (N worker processes on this machine, N >= 1) or tcp://HOST:PORT (a running dask scheduler)"
 CONNECT_TIMEOUT_S = 10
 CATALOGUE = "catalogue.gpkg"
+BAND_PIXELS = (
+    64_000_000  # scenes above this (8000 x 8000 px) are mapped in row bands of at most this, on several workers
+)
 RUN_SUMMARY = "run_summary.json"
 INSTALL = "pip install -e '.[cluster]'"
 
@@ -118,32 +121,23 @@ def _worker_model(model: str | None, backend: str, threads: int | None, precisio
     return cache[key]
 
 
-def map_on_worker(scene: str, out: str, name: str, model_args: tuple, options: InferOptions, model_info: dict) -> dict:
-    """One scene, on a worker; returns a JSON-able result (never raises for the scene's faults)."""
+def _failed(scene: str, out: str, name: str, message: str) -> dict:
+    return {"scene": scene, "status": "failed", "message": message, "folder": str(Path(out) / name), "summary": None}
+
+
+def _open_on_worker(scene: str, model_args: tuple, model_info: dict):
+    """((opened model, model info), None) for a scene this worker can see, else (None, why not)."""
     import socket
 
-    from lnet_edge.field.pipeline import map_scene, scene_outputs
-
-    path = Path(scene)
-    if not path.is_file():
-        return {
-            "scene": scene,
-            "status": "failed",
-            "message": f"scene {scene} is not visible on worker host {socket.gethostname()}: "
-            "the scenes and -o must be on storage all workers share (give paths on a shared filesystem)",
-            "folder": str(Path(out) / name),
-            "summary": None,
-        }
+    if not Path(scene).is_file():
+        return None, (
+            f"scene {scene} is not visible on worker host {socket.gethostname()}: "
+            "the scenes and -o must be on storage all workers share (give paths on a shared filesystem)"
+        )
     try:
         opened = _worker_model(*model_args)
     except LnetError as exc:
-        return {
-            "scene": scene,
-            "status": "failed",
-            "message": str(exc),
-            "folder": str(Path(out) / name),
-            "summary": None,
-        }
+        return None, str(exc)
     info = {
         **model_info,
         "backend": opened.runner.name,
@@ -151,11 +145,79 @@ def map_on_worker(scene: str, out: str, name: str, model_args: tuple, options: I
         "choice": opened.choice or None,
         "model_sha256": opened.sha256,
     }
-    r = map_scene(path, Path(out), name, opened.runner, opened.config, options, info)
+    return (opened, info), None
+
+
+def map_on_worker(
+    scene: str, out: str, name: str, model_args: tuple, options: InferOptions, model_info: dict, assemble=None
+) -> dict:
+    """One scene, on a worker; returns a JSON-able result (never raises for the scene's faults).
+    ``assemble``: the scene's bands are done, write its outputs from them (field/bands.py)."""
+    from lnet_edge.field.pipeline import map_scene, scene_outputs
+
+    path = Path(scene)
+    found, problem = _open_on_worker(scene, model_args, model_info)
+    if problem:
+        return _failed(scene, out, name, problem)
+    opened, info = found
+    r = map_scene(path, Path(out), name, opened.runner, opened.config, options, info, assemble=assemble)
     summary = r.summary
     if r.status == "skipped":  # complete from an earlier run: its summary feeds the catalogue
         summary = json.loads(scene_outputs(Path(out), path, name)["summary"].read_text())
     return {"scene": scene, "status": r.status, "message": r.message, "folder": str(r.out_dir), "summary": summary}
+
+
+def band_on_worker(
+    scene: str, out: str, name: str, k: int, count: int, model_args: tuple, options: InferOptions, model_info: dict
+) -> dict:
+    """Band ``k`` of ``count`` of a large scene (field/bands.py); {"skip": True} when the scene's
+    outputs are already complete, {"error": ...} when it cannot run."""
+    from lnet_edge.field import outputs
+    from lnet_edge.field.bands import map_band
+    from lnet_edge.field.pipeline import describe_failure, scene_outputs, shaping_options
+
+    found, problem = _open_on_worker(scene, model_args, model_info)
+    if problem:
+        return {"error": problem}
+    opened, info = found
+    path = Path(scene)
+    try:
+        paths = scene_outputs(Path(out), path, name)
+        shaping = shaping_options(options, options.threshold_for(opened.config))
+        if (
+            not options.overwrite
+            and outputs.stale_reason(paths, outputs.scene_identity(path), info["model_sha256"], shaping) is None
+        ):
+            return {"skip": True}
+        return map_band(path, Path(out), name, k, count, opened.runner, opened.config, options)
+    except LnetError as exc:
+        return {"error": str(exc)}
+    except Exception as exc:  # noqa: BLE001 - reported as the scene's failure
+        return {"error": describe_failure(exc, Path(out) / name)}
+
+
+def assemble_on_worker(
+    scene: str,
+    out: str,
+    name: str,
+    count: int,
+    model_args: tuple,
+    options: InferOptions,
+    model_info: dict,
+    *bands: dict,
+) -> dict:
+    """The outputs of a scene mapped band by band, once every band is done."""
+    from lnet_edge.field.bands import Assembler
+
+    assembler = Assembler(Path(out), name, count)
+    try:
+        errors = [b["error"] for b in bands if "error" in b]
+        if errors:
+            return _failed(scene, out, name, errors[0])
+        skip = all(b.get("skip") for b in bands)
+        return map_on_worker(scene, out, name, model_args, options, model_info, None if skip else assembler)
+    finally:
+        assembler.remove()
 
 
 # --- on the client ---------------------------------------------------------------------------
@@ -240,6 +302,19 @@ def _scene_features(summary: dict) -> list:
     return rows
 
 
+def band_count(scene: Path, band_pixels: int) -> int:
+    """How many row bands a scene is mapped in: 1 up to ``band_pixels``, else one per
+    ``band_pixels`` started (a scene the client cannot open is left to its worker to report)."""
+    import rasterio
+
+    try:
+        with rasterio.open(scene) as src:
+            pixels = src.width * src.height
+    except Exception:  # noqa: BLE001 - the worker reports the scene's own fault
+        return 1
+    return 1 if pixels <= band_pixels else -(-pixels // band_pixels)
+
+
 def run_on_cluster(
     scenes: list[Path],
     out: Path,
@@ -249,8 +324,10 @@ def run_on_cluster(
     model_info: dict,
     say: Callable[[str], None] = print,
     on_scene: Callable[[dict], None] | None = None,
+    band_pixels: int = BAND_PIXELS,
 ) -> list[SceneResult]:
-    """Every scene as a task on the cluster; the catalogue and summary follow each result."""
+    """Every scene as a task on the cluster (a scene above ``band_pixels`` as row bands on several
+    workers, then one assembling task); the catalogue and summary follow each result."""
     distributed = _distributed()
     out.mkdir(parents=True, exist_ok=True)
     with outputs.SceneLock(out):  # one client per output folder
@@ -260,21 +337,50 @@ def run_on_cluster(
             workers = client.scheduler_info()["workers"].values()
             gpu = any("GPU" in w.get("resources", {}) for w in workers)
             run = uuid.uuid4().hex[:8]
-            futures = {
-                client.submit(
-                    map_on_worker,
-                    str(s.resolve()),
-                    str(out.resolve()),
-                    names[s],
-                    model_args,
-                    options,
-                    model_info,
-                    key=f"lnet-edge-{names[s]}-{run}",
-                    pure=False,
-                    resources={"GPU": 1} if gpu else None,
-                ): s
-                for s in scenes
-            }
+            resources = {"GPU": 1} if gpu else None
+            futures = {}
+            for s in scenes:
+                args = (str(s.resolve()), str(out.resolve()), names[s])
+                count = band_count(s, band_pixels)
+                if count == 1:
+                    f = client.submit(
+                        map_on_worker,
+                        *args,
+                        model_args,
+                        options,
+                        model_info,
+                        key=f"lnet-edge-{names[s]}-{run}",
+                        pure=False,
+                        resources=resources,
+                    )
+                else:
+                    bands = [
+                        client.submit(
+                            band_on_worker,
+                            *args,
+                            k,
+                            count,
+                            model_args,
+                            options,
+                            model_info,
+                            key=f"lnet-edge-{names[s]}-band{k}-{run}",
+                            pure=False,
+                            resources=resources,
+                        )
+                        for k in range(count)
+                    ]
+                    f = client.submit(
+                        assemble_on_worker,
+                        *args,
+                        count,
+                        model_args,
+                        options,
+                        model_info,
+                        *bands,
+                        key=f"lnet-edge-{names[s]}-{run}",
+                        pure=False,
+                    )
+                futures[f] = s
             catalogue = Catalogue(out)
             for future in distributed.as_completed(futures):
                 scene = futures[future]

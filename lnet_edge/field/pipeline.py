@@ -199,39 +199,122 @@ class _Strip:
     model_s: float = 0.0
 
 
-def _infer_strips(
-    src, indexes, scaling, runner, config, options, sinks: _Sinks, on_tiles, factor: float = 1.0, workers: int = 1
-) -> tuple[int, int, float]:
-    """The tile-row loop; returns (tiles run, tiles skipped as all-nodata, seconds in the model).
+@dataclass(frozen=True)
+class Grid:
+    """The tile layout of a scene in scene pixels: tile rows start at ``ys``, columns at ``xs``."""
 
-    Per strip: read and prepare (reader), run the model (calling thread), blend and write
-    (writer); with ``workers`` > 1 the three overlap (field/stages.py), else they take turns.
-    Either way the outputs are the same bytes."""
-    h, w = src.height, src.width
-    t, ov = scene_tiling(config, options.overlap, factor)
-    ys, xs = tile_origins(h, t, ov), tile_origins(w, t, ov)
-    th, tw = min(t, h), min(t, w)
-    acc = StripAccumulator(th, w, 0)
-    fill = np.asarray(config.norm.mean, dtype=np.float32) / np.float32(config.norm.scale)
-    totals = {"run": 0, "skipped": 0, "model_s": 0.0}
+    tile: int
+    overlap: int
+    ys: list[int]
+    xs: list[int]
+    height: int
+    width: int
+
+    @property
+    def th(self) -> int:
+        return min(self.tile, self.height)
+
+    @property
+    def tw(self) -> int:
+        return min(self.tile, self.width)
+
+    def stop(self, i: int) -> int:
+        """The end of the rows tile row ``i`` makes final: where the next tile row starts."""
+        return self.ys[i + 1] if i + 1 < len(self.ys) else self.height
+
+    def first_reaching(self, i: int) -> int:
+        """The first tile row that covers any row of tile row ``i``'s final rows."""
+        return next(j for j in range(len(self.ys)) if self.ys[j] + self.th > self.ys[i])
+
+
+def scene_grid(height: int, width: int, config: ModelConfig, overlap: int, factor: float) -> Grid:
+    t, ov = scene_tiling(config, overlap, factor)
+    return Grid(t, ov, tile_origins(height, t, ov), tile_origins(width, t, ov), height, width)
+
+
+@dataclass
+class SceneSetup:
+    """What a scene needs before its tiles run: bands, scaling, georeference, pixel size, the
+    resampling factor, and the notes for the user."""
+
+    indexes: list[int]
+    scaling: io.Scaling
+    georef: Georef
+    scene_m: float | None
+    factor: float
+    notes: list[str]
+
+
+def scene_setup(src, scene: Path, config: ModelConfig, options: InferOptions) -> SceneSetup:
+    indexes = io.check_bands(src, config, scene)
+    scaling = io.choose_scaling(src, indexes, config, options.scale)
+    georef = Georef.from_dataset(src)
+    notes = []
+    if georef.kind == "pixel":
+        what = "a CRS but no geotransform" if src.crs else "no georeference"
+        notes.append(f"{scene.name} has {what}: outputs are in pixel units (areas in px^2, MMU in px)")
+    if scaling.method != "none":
+        notes.append(f"{scene.name} is {src.dtypes[indexes[0] - 1]}: scaled to 0..255 by {scaling.method}")
+    scene_m = pixel_size_m(src)  # the georeference wins; --pixel-size speaks for scenes without one
+    if scene_m is None:
+        scene_m = options.pixel_size
+    elif options.pixel_size is not None and abs(options.pixel_size - scene_m) > 0.01 * scene_m:
+        notes.append(
+            f"{scene.name}: --pixel-size {options.pixel_size:g} ignored, its georeference gives {scene_m:.3g} m"
+        )
+    factor, gsd_note = resample_factor(scene_m, config, parse_gsd(options.gsd))
+    if gsd_note:
+        notes.append(f"{scene.name}: {gsd_note}")
+    return SceneSetup(indexes, scaling, georef, scene_m, factor, notes)
+
+
+def _read_strip(src, setup: SceneSetup, config: ModelConfig, grid: Grid, i: int) -> tuple:
+    """Tile row ``i``'s rows of the scene in the model's range, its valid mask, and the count of
+    non-finite pixels among its final rows (their values set to the normalisation mean)."""
+    y = grid.ys[i]
+    raw, valid, nonfinite = io.read_strip(src, setup.indexes, y, grid.th, Path(src.name))
+    image = setup.scaling.apply(raw)
+    count = 0
+    if nonfinite.any():  # absent pixels: the normalisation mean, which the network sees as 0
+        image[nonfinite] = np.asarray(config.norm.mean, dtype=np.float32) / np.float32(config.norm.scale)
+        count = int(nonfinite[: grid.stop(i) - y].sum())
+    return image, valid, count
+
+
+def blend_rows(
+    src,
+    setup: SceneSetup,
+    runner: Runner,
+    config: ModelConfig,
+    options: InferOptions,
+    grid: Grid,
+    rows: range,
+    emit: Callable[[_Strip, np.ndarray, np.ndarray], None],
+    workers: int = 1,
+) -> float:
+    """Tile rows ``rows`` read, run and blended; ``emit(strip, prob, covered)`` gets each one's
+    final rows, in order. The tile rows before ``rows`` that reach into it run too (not emitted),
+    so the blend is the one a whole-scene run makes, to the bit. Returns seconds in the model.
+
+    Per strip: read and prepare (reader), run the model (calling thread), blend (a thread), emit
+    (a thread); with ``workers`` > 1 they overlap (field/stages.py), else they take turns."""
+    ys, xs, th, tw, ov = grid.ys, grid.xs, grid.th, grid.tw, grid.overlap
+    first = grid.first_reaching(rows.start) if rows.start > 0 else 0
+    acc = StripAccumulator(th, grid.width, ys[first])
+    model_s = [0.0]
 
     def read() -> Iterator[_Strip]:
-        for i, y in enumerate(ys):
-            raw, valid, nonfinite = io.read_strip(src, indexes, y, th, Path(src.name))
-            image = scaling.apply(raw)
-            stop = ys[i + 1] if i + 1 < len(ys) else h
-            count = 0
-            if nonfinite.any():  # absent pixels: the normalisation mean, which the network sees as 0
-                image[nonfinite] = fill
-                count = int(nonfinite[: stop - y].sum())
+        for i in range(first, rows.stop):
+            image, valid, count = _read_strip(src, setup, config, grid, i)
             keep = [x for x in xs if valid[:, x : x + tw].any()]
-            batches = prepare_batches([image[:, x : x + tw] for x in keep], config, options.batch, factor)
-            yield _Strip(i, y, stop, image, valid, count, keep, batches)
+            batches = prepare_batches([image[:, x : x + tw] for x in keep], config, options.batch, setup.factor)
+            yield _Strip(i, ys[i], grid.stop(i), image, valid, count, keep, batches)
 
     def predict(strip: _Strip) -> _Strip:
         t0 = time.perf_counter()
         strip.probs = run_batches(runner, strip.batches, options.tta)
         strip.model_s, strip.batches = time.perf_counter() - t0, []
+        model_s[0] += strip.model_s
         return strip
 
     def blend(strip: _Strip) -> tuple[_Strip, np.ndarray, np.ndarray]:
@@ -245,25 +328,35 @@ def _infer_strips(
         strip.probs = None
         return strip, prob, covered
 
-    def write(blended: tuple[_Strip, np.ndarray, np.ndarray]) -> None:
-        strip, prob, covered = blended
+    def deliver(blended: tuple[_Strip, np.ndarray, np.ndarray]) -> None:
+        if blended[0].index >= rows.start:
+            emit(*blended)
+
+    run_staged(read(), predict, [blend, deliver], threaded=workers > 1 and len(rows) > 1)
+    return model_s[0]
+
+
+def _infer_strips(src, setup, runner, config, options, grid, sinks: _Sinks, on_tiles) -> tuple[int, int, float]:
+    """Every tile row into the sinks; returns (tiles run, tiles skipped as all-nodata, model seconds)."""
+    counts = {"run": 0, "skipped": 0}
+
+    def write(strip: _Strip, prob: np.ndarray, covered: np.ndarray) -> None:
         n = strip.stop - strip.row0
         sinks.nonfinite += strip.nonfinite
         sinks.rows(prob, covered, strip.valid[:n], strip.image[:n], strip.row0)
-        totals["run"] += len(strip.keep)
-        totals["skipped"] += len(xs) - len(strip.keep)
-        totals["model_s"] += strip.model_s
+        counts["run"] += len(strip.keep)
+        counts["skipped"] += len(grid.xs) - len(strip.keep)
         if on_tiles:
-            on_tiles(len(xs))
+            on_tiles(len(grid.xs))
 
-    run_staged(read(), predict, [blend, write], threaded=workers > 1 and len(ys) > 1)
-    return totals["run"], totals["skipped"], totals["model_s"]
+    model_s = blend_rows(src, setup, runner, config, options, grid, range(len(grid.ys)), write, options.workers)
+    return counts["run"], counts["skipped"], model_s
 
 
 def run_scene(
     scene: Path,
     out: Path,
-    runner: Runner,
+    runner: Runner | None,
     config: ModelConfig,
     options: InferOptions,
     model_info: dict,
@@ -271,54 +364,37 @@ def run_scene(
     on_tiles: Callable[[int], None] | None = None,
     warn: Callable[[str], None] | None = None,
     name: str | None = None,
+    assemble=None,
 ) -> dict:
     """Map one scene into ``OUT/NAME/``; returns its summary (also written as NAME_summary.json,
     renamed into place last). Holds the folder's lock while writing; on any failure, none of the
-    new outputs appear under final names and a previous complete set stays as it was."""
+    new outputs appear under final names and a previous complete set stays as it was.
+
+    ``assemble``: instead of running ``runner``, take the blended probabilities that workers
+    made band by band (field/bands.py)."""
     import rasterio
 
     paths = scene_outputs(out, scene, name)
     with rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB), outputs.SceneLock(paths["summary"].parent):
         outputs.remove_parts(paths, any_run=True)  # what a run that died left: we hold the lock
         try:
-            return _run_scene(scene, paths, runner, config, options, model_info, on_start, on_tiles, warn)
+            return _run_scene(scene, paths, runner, config, options, model_info, on_start, on_tiles, warn, assemble)
         except BaseException:
             outputs.remove_parts(paths)
             raise
 
 
-def _run_scene(scene, paths, runner, config, options, model_info, on_start, on_tiles, warn) -> dict:
+def _run_scene(scene, paths, runner, config, options, model_info, on_start, on_tiles, warn, assemble) -> dict:
     t0 = time.perf_counter()
     identity = outputs.scene_identity(scene)
     with io.open_scene(scene) as src:
-        indexes = io.check_bands(src, config, scene)
-        scaling = io.choose_scaling(src, indexes, config, options.scale)
-        georef = Georef.from_dataset(src)
-        notes = []
-        if georef.kind == "pixel":
-            what = "a CRS but no geotransform" if src.crs else "no georeference"
-            notes.append(f"{scene.name} has {what}: outputs are in pixel units (areas in px^2, MMU in px)")
-        if scaling.method != "none":
-            notes.append(f"{scene.name} is {src.dtypes[indexes[0] - 1]}: scaled to 0..255 by {scaling.method}")
+        setup = scene_setup(src, scene, config, options)
+        notes, georef, scene_m = setup.notes, setup.georef, setup.scene_m
         for n in notes:
             if warn:
                 warn(n)
-        scene_m = pixel_size_m(src)  # the georeference wins; --pixel-size speaks for scenes without one
-        if scene_m is None:
-            scene_m = options.pixel_size
-        elif options.pixel_size is not None and abs(options.pixel_size - scene_m) > 0.01 * scene_m:
-            notes.append(
-                f"{scene.name}: --pixel-size {options.pixel_size:g} ignored, its georeference gives {scene_m:.3g} m"
-            )
-            if warn:
-                warn(notes[-1])
-        factor, gsd_note = resample_factor(scene_m, config, parse_gsd(options.gsd))
-        if gsd_note:
-            notes.append(f"{scene.name}: {gsd_note}")
-            if warn:
-                warn(notes[-1])
-        tile_s, overlap_s = scene_tiling(config, options.overlap, factor)
-        n_tiles = len(tile_origins(src.height, tile_s, overlap_s)) * len(tile_origins(src.width, tile_s, overlap_s))
+        grid = scene_grid(src.height, src.width, config, options.overlap, setup.factor)
+        n_tiles = len(grid.ys) * len(grid.xs)
         if on_start:
             on_start(n_tiles)
         threshold = options.threshold_for(config)
@@ -327,9 +403,10 @@ def _run_scene(scene, paths, runner, config, options, model_info, on_start, on_t
             model_name = Path(str(model_info.get("model", "lnet-edge"))).name
             label = f"{model_name} {model_info.get('precision', '')} | {time.strftime('%Y-%m-%d')}".replace("  ", " ")
             sinks = _Sinks(paths, src, georef, config, options, threshold, scene_m, label)
-            run, skipped, model_s = _infer_strips(
-                src, indexes, scaling, runner, config, options, sinks, on_tiles, factor, options.workers
-            )
+            if assemble is None:
+                run, skipped, model_s = _infer_strips(src, setup, runner, config, options, grid, sinks, on_tiles)
+            else:
+                run, skipped, model_s = assemble(src, setup, config, grid, sinks)
             sinks.finish()
         except BaseException:
             if sinks is not None:
@@ -350,7 +427,7 @@ def _run_scene(scene, paths, runner, config, options, model_info, on_start, on_t
             "dtype": src.dtypes[0],
             "crs": src.crs.to_string() if src.crs else None,
             "georeference": georef.kind,
-            "scaling": scaling.method,
+            "scaling": setup.scaling.method,
             "scene_area_km2": round(km2, 6) if km2 is not None else None,
             "valid_pixels": sinks.valid,
             "nonfinite_pixels": sinks.nonfinite,
@@ -364,7 +441,7 @@ def _run_scene(scene, paths, runner, config, options, model_info, on_start, on_t
             "tiles_run": run,
             "tiles_skipped_nodata": skipped,
             "pixel_size_m": round(scene_m, 6) if scene_m else None,
-            "resample_factor": round(factor, 6),
+            "resample_factor": round(setup.factor, 6),
             "tta": options.tta,
         }
     seconds = time.perf_counter() - t0
@@ -425,9 +502,10 @@ def map_scene(
     on_start: Callable[[Path, int], None] | None = None,
     on_tiles: Callable[[int], None] | None = None,
     warn: Callable[[str], None] | None = None,
+    assemble=None,
 ) -> SceneResult:
     """One scene of a batch into ``OUT/NAME/``: skipped when complete, else (re)made; never raises
-    for the scene's own faults (they are the result's message)."""
+    for the scene's own faults (they are the result's message). ``assemble``: see run_scene."""
     shaping = shaping_options(options, options.threshold_for(config))
     paths = scene_outputs(out, scene, name)
     d = paths["summary"].parent
@@ -446,6 +524,7 @@ def map_scene(
             on_tiles,
             warn,
             name,
+            assemble,
         )
         redo = "" if reason in (None, "no complete outputs") else f"redone: {reason}"
         return SceneResult(scene, "done", redo, d, summary)

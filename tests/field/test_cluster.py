@@ -81,6 +81,22 @@ def test_cluster_outputs_match_the_in_process_run_and_the_catalogue_counts_each_
     assert _catalogue(out) == rows  # and the catalogue still holds every scene once
 
 
+def test_a_large_scene_in_row_bands_on_two_workers_matches_the_in_process_run(cluster, tmp_path: Path) -> None:
+    scene = write_blob_scene(tmp_path / "large.tif", 1250, 700)  # 0.875 Mpx: 3 bands of at most 0.3 Mpx
+    out = tmp_path / "cluster"
+    (banded,) = run_on_cluster(
+        [scene], out, _spec(cluster), MODEL_ARGS, InferOptions(), {"model": str(MODEL)}, band_pixels=300_000
+    )
+    runner, config = open_model(MODEL, threads=1)
+    with runner:
+        (local,) = run_scenes([scene], tmp_path / "local", runner, config, InferOptions(), {"model": str(MODEL)})
+    assert banded.status == "done", banded.message
+    assert _digest(banded.summary) == _digest(local.summary)  # the mask and polygons, byte for byte
+    for key in ("landslide_count", "landslide_area_m2", "tiles_run", "valid_pixels"):
+        assert banded.summary[key] == local.summary[key]
+    assert not any((out / ".bands").iterdir())  # the bands are gone once the scene is assembled
+
+
 def test_a_corrupt_scene_is_reported_and_the_others_complete(cluster, scenes, tmp_path: Path) -> None:
     bad = tmp_path / "broken.tif"
     bad.write_bytes(b"II*\x00" + b"\x00" * 100)
@@ -91,7 +107,10 @@ def test_a_corrupt_scene_is_reported_and_the_others_complete(cluster, scenes, tm
     assert summary["failed"][0]["scene"] == str(bad) and "cannot read scene" in summary["failed"][0]["reason"]
 
 
-def test_a_worker_killed_mid_scene_is_retried_and_nothing_is_lost_or_counted_twice(cluster, tmp_path: Path) -> None:
+@pytest.mark.parametrize("band_pixels", [64_000_000, 1_000_000], ids=["whole-scenes", "row-bands"])
+def test_a_worker_killed_mid_scene_is_retried_and_nothing_is_lost_or_counted_twice(
+    cluster, tmp_path: Path, band_pixels: int
+) -> None:
     big = [write_blob_scene(tmp_path / f"big{i}.tif", 1400, 1400) for i in range(3)]
     out = tmp_path / "out"
     client = distributed.Client(cluster.scheduler_address)
@@ -102,7 +121,7 @@ def test_a_worker_killed_mid_scene_is_retried_and_nothing_is_lost_or_counted_twi
         while time.monotonic() < deadline and not killed:
             processing = client.processing()
             busy = [w for w, keys in processing.items() if keys]
-            parts = list(out.glob("*/*.part"))
+            parts = list(out.glob("*/*.part")) + list(out.glob(".bands/*/*.part"))
             if busy and parts:  # a worker is mid-scene: its part files exist
                 pids = client.run(os.getpid, workers=[busy[0]])
                 os.kill(pids[busy[0]], signal.SIGKILL)
@@ -112,13 +131,14 @@ def test_a_worker_killed_mid_scene_is_retried_and_nothing_is_lost_or_counted_twi
     thread = threading.Thread(target=kill_one_busy_worker)
     thread.start()
     try:
-        results = run_on_cluster(big, out, _spec(cluster), MODEL_ARGS, InferOptions(), {})
+        results = run_on_cluster(big, out, _spec(cluster), MODEL_ARGS, InferOptions(), {}, band_pixels=band_pixels)
     finally:
         thread.join()
         client.close()
     assert killed, "no worker was killed mid-scene"
     assert [r.status for r in results] == ["done"] * 3
     assert not list(out.glob("*/*.part"))
+    assert not (out / ".bands").exists() or not any((out / ".bands").iterdir())
     rows = _catalogue(out)
     assert len(rows) == len(set(rows)) == sum(r.summary["landslide_count"] for r in results)
     cluster.wait_for_workers(2, timeout=60)  # the nanny restarted the killed worker

@@ -1,0 +1,124 @@
+"""One large scene on several workers: row bands of tiles mapped to probabilities in parallel,
+then one task that writes the scene's outputs from them.
+
+A band is a range of tile rows, ``[k n / K, (k + 1) n / K)`` of a scene's ``n`` tile rows for
+band ``k`` of ``K``; its task also runs the tile rows above it that reach into its rows, so its
+blended probabilities are bit for bit those of a whole-scene run (field/pipeline.blend_rows).
+It writes them, float32 with NaN where no tile ran, to ``OUT/.bands/NAME/band-K.f32`` (a
+temporary name, then renamed) with its tile counts beside it in ``band-K.json``.
+
+The assembling task reads the bands back strip by strip, in the tile rows of a whole-scene run,
+and feeds the same writers: rasters, polygons (traced across band edges as one scene, so a
+landslide that crosses a band edge is one polygon), quicklook and summary. Its outputs are the
+bytes a single-process run writes. Memory stays O(tile x scene width) in every task; the bands
+take 4 bytes per pixel of shared storage until the scene is assembled.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+
+from lnet_edge.config import ModelConfig
+from lnet_edge.field import io
+from lnet_edge.field.pipeline import Grid, InferOptions, SceneSetup, _read_strip, blend_rows, scene_grid, scene_setup
+from lnet_edge.runners.base import Runner
+
+BANDS_DIR = ".bands"
+
+
+def band_dir(out: Path, name: str) -> Path:
+    return out / BANDS_DIR / name
+
+
+def band_rows(n_rows: int, k: int, count: int) -> range:
+    """The tile rows of band ``k`` of ``count``."""
+    return range(k * n_rows // count, (k + 1) * n_rows // count)
+
+
+def map_band(
+    scene: Path, out: Path, name: str, k: int, count: int, runner: Runner, config: ModelConfig, options: InferOptions
+) -> dict:
+    """Band ``k`` of ``count`` of ``scene`` into OUT/.bands/NAME/band-K.f32; returns its counts."""
+    import rasterio
+
+    d = band_dir(out, name)
+    d.mkdir(parents=True, exist_ok=True)
+    dest = d / f"band-{k}.f32"
+    counts = {"run": 0, "skipped": 0}
+    with rasterio.Env(GDAL_CACHEMAX=256), io.open_scene(scene) as src:
+        setup = scene_setup(src, scene, config, options)
+        grid = scene_grid(src.height, src.width, config, options.overlap, setup.factor)
+        rows = band_rows(len(grid.ys), k, count)
+        if not len(rows):
+            return {"band": k, "rows": [0, 0], **counts, "model_seconds": 0.0}
+        part = io.part_path(dest)
+        try:
+            with open(part, "wb") as f:
+
+                def emit(strip, prob, covered) -> None:
+                    f.write(np.where(covered, prob, np.float32(np.nan)).astype(np.float32).tobytes())
+                    counts["run"] += len(strip.keep)
+                    counts["skipped"] += len(grid.xs) - len(strip.keep)
+
+                model_s = blend_rows(src, setup, runner, config, options, grid, rows, emit, options.workers)
+                f.flush()
+                os.fsync(f.fileno())
+            part.replace(dest)
+        except BaseException:
+            part.unlink(missing_ok=True)
+            raise
+        meta = {"band": k, "rows": [grid.ys[rows.start], grid.stop(rows.stop - 1)], **counts, "model_seconds": model_s}
+    io.write_bytes_synced(dest.with_suffix(".json"), json.dumps(meta).encode())
+    return meta
+
+
+class Assembler:
+    """``assemble`` of field/pipeline.run_scene: the bands' probabilities, in whole-scene strips."""
+
+    def __init__(self, out: Path, name: str, count: int) -> None:
+        self.dir, self.count = band_dir(out, name), count
+
+    def __call__(self, src, setup: SceneSetup, config: ModelConfig, grid: Grid, sinks) -> tuple[int, int, float]:
+        metas = [json.loads((self.dir / f"band-{k}.json").read_text()) for k in range(self.count)]
+        metas = [m for m in metas if m["rows"][1] > m["rows"][0]]
+        if (
+            metas[0]["rows"][0] != 0
+            or metas[-1]["rows"][1] != grid.height
+            or any(a["rows"][1] != b["rows"][0] for a, b in zip(metas, metas[1:]))
+        ):
+            raise RuntimeError(f"the bands in {self.dir} do not tile the scene's rows: {[m['rows'] for m in metas]}")
+        files = [(m["rows"], self.dir / f"band-{m['band']}.f32") for m in metas]
+        for (r0, r1), path in files:
+            if path.stat().st_size != (r1 - r0) * grid.width * 4:
+                raise RuntimeError(f"band file {path} is incomplete")
+        for i, y in enumerate(grid.ys):
+            stop = grid.stop(i)
+            image, valid, count = _read_strip(src, setup, config, grid, i)
+            prob = self._rows(files, y, stop, grid.width)
+            covered = ~np.isnan(prob)
+            prob[~covered] = 0
+            n = stop - y
+            sinks.nonfinite += count
+            sinks.rows(prob, covered, valid[:n], image[:n], y)
+        return (
+            sum(m["run"] for m in metas),
+            sum(m["skipped"] for m in metas),
+            sum(m["model_seconds"] for m in metas),
+        )
+
+    @staticmethod
+    def _rows(files, y: int, stop: int, width: int) -> np.ndarray:
+        for (r0, r1), path in files:
+            if r0 <= y and stop <= r1:
+                return np.fromfile(
+                    path, dtype=np.float32, count=(stop - y) * width, offset=(y - r0) * width * 4
+                ).reshape(stop - y, width)
+        raise RuntimeError(f"no band holds rows {y}-{stop}")
+
+    def remove(self) -> None:
+        shutil.rmtree(self.dir, ignore_errors=True)

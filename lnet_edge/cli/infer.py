@@ -158,6 +158,14 @@ def _infer_on_cluster(paths, out, cluster, model, backend, threads, precision, f
     )
     with progress_bar() as progress, interrupts_as_keyboard():
         task = progress.add_task("scenes", total=len(paths))
+        tiles = progress.add_task("tiles", total=0)
+
+        def on_tiles(msg: dict) -> None:
+            if "total" in msg:
+                progress.update(tiles, total=progress.tasks[tiles].total + msg["total"])
+            else:
+                progress.advance(tiles, msg["done"])
+
         results = run_on_cluster(
             paths,
             out,
@@ -167,6 +175,7 @@ def _infer_on_cluster(paths, out, cluster, model, backend, threads, precision, f
             {"model": str(model or "shipped default")},
             say=lambda m: progress.console.print(m, highlight=False, soft_wrap=True),
             on_scene=lambda r: progress.advance(task),
+            on_tiles=on_tiles,
         )
     _report(results)
     console.print(f"catalogue and run summary in {out}", highlight=False)

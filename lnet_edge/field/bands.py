@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -41,9 +42,19 @@ def band_rows(n_rows: int, k: int, count: int) -> range:
 
 
 def map_band(
-    scene: Path, out: Path, name: str, k: int, count: int, runner: Runner, config: ModelConfig, options: InferOptions
+    scene: Path,
+    out: Path,
+    name: str,
+    k: int,
+    count: int,
+    runner: Runner,
+    config: ModelConfig,
+    options: InferOptions,
+    on_start: Callable[[int], None] | None = None,
+    on_tiles: Callable[[int], None] | None = None,
 ) -> dict:
-    """Band ``k`` of ``count`` of ``scene`` into OUT/.bands/NAME/band-K.f32; returns its counts."""
+    """Band ``k`` of ``count`` of ``scene`` into OUT/.bands/NAME/band-K.f32; returns its counts.
+    ``on_start(tiles)`` and ``on_tiles(tiles)`` report progress as in run_scene."""
     import rasterio
 
     d = band_dir(out, name)
@@ -56,6 +67,8 @@ def map_band(
         rows = band_rows(len(grid.ys), k, count)
         if not len(rows):
             return {"band": k, "rows": [0, 0], **counts, "model_seconds": 0.0}
+        if on_start:
+            on_start(len(rows) * len(grid.xs))
         part = io.part_path(dest)
         try:
             with open(part, "wb") as f:
@@ -64,6 +77,8 @@ def map_band(
                     f.write(np.where(covered, prob, np.float32(np.nan)).astype(np.float32).tobytes())
                     counts["run"] += len(strip.keep)
                     counts["skipped"] += len(grid.xs) - len(strip.keep)
+                    if on_tiles:
+                        on_tiles(len(grid.xs))
 
                 model_s = blend_rows(src, setup, runner, config, options, grid, rows, emit, options.workers)
                 f.flush()

@@ -148,8 +148,28 @@ def _open_on_worker(scene: str, model_args: tuple, model_info: dict):
     return (opened, info), None
 
 
+def _progress(topic: str | None):
+    """(on_start, on_tiles) that send a task's tile counts to the client as worker events."""
+    if not topic:
+        return None, None
+    from distributed import get_worker
+
+    worker = get_worker()
+    return (
+        lambda n: worker.log_event(topic, {"total": n}),
+        lambda n: worker.log_event(topic, {"done": n}),
+    )
+
+
 def map_on_worker(
-    scene: str, out: str, name: str, model_args: tuple, options: InferOptions, model_info: dict, assemble=None
+    scene: str,
+    out: str,
+    name: str,
+    model_args: tuple,
+    options: InferOptions,
+    model_info: dict,
+    assemble=None,
+    topic: str | None = None,
 ) -> dict:
     """One scene, on a worker; returns a JSON-able result (never raises for the scene's faults).
     ``assemble``: the scene's bands are done, write its outputs from them (field/bands.py)."""
@@ -160,7 +180,19 @@ def map_on_worker(
     if problem:
         return _failed(scene, out, name, problem)
     opened, info = found
-    r = map_scene(path, Path(out), name, opened.runner, opened.config, options, info, assemble=assemble)
+    on_start, on_tiles = _progress(topic if assemble is None else None)  # bands report their own tiles
+    r = map_scene(
+        path,
+        Path(out),
+        name,
+        opened.runner,
+        opened.config,
+        options,
+        info,
+        (lambda _, n: on_start(n)) if on_start else None,
+        on_tiles,
+        assemble=assemble,
+    )
     summary = r.summary
     if r.status == "skipped":  # complete from an earlier run: its summary feeds the catalogue
         summary = json.loads(scene_outputs(Path(out), path, name)["summary"].read_text())
@@ -168,7 +200,15 @@ def map_on_worker(
 
 
 def band_on_worker(
-    scene: str, out: str, name: str, k: int, count: int, model_args: tuple, options: InferOptions, model_info: dict
+    scene: str,
+    out: str,
+    name: str,
+    k: int,
+    count: int,
+    model_args: tuple,
+    options: InferOptions,
+    model_info: dict,
+    topic: str | None = None,
 ) -> dict:
     """Band ``k`` of ``count`` of a large scene (field/bands.py); {"skip": True} when the scene's
     outputs are already complete, {"error": ...} when it cannot run."""
@@ -189,7 +229,7 @@ def band_on_worker(
             and outputs.stale_reason(paths, outputs.scene_identity(path), info["model_sha256"], shaping) is None
         ):
             return {"skip": True}
-        return map_band(path, Path(out), name, k, count, opened.runner, opened.config, options)
+        return map_band(path, Path(out), name, k, count, opened.runner, opened.config, options, *_progress(topic))
     except LnetError as exc:
         return {"error": str(exc)}
     except Exception as exc:  # noqa: BLE001 - reported as the scene's failure
@@ -325,6 +365,7 @@ def run_on_cluster(
     say: Callable[[str], None] = print,
     on_scene: Callable[[dict], None] | None = None,
     band_pixels: int = BAND_PIXELS,
+    on_tiles: Callable[[dict], None] | None = None,
 ) -> list[SceneResult]:
     """Every scene as a task on the cluster (a scene above ``band_pixels`` as row bands on several
     workers, then one assembling task); the catalogue and summary follow each result."""
@@ -338,6 +379,9 @@ def run_on_cluster(
             gpu = any("GPU" in w.get("resources", {}) for w in workers)
             run = uuid.uuid4().hex[:8]
             resources = {"GPU": 1} if gpu else None
+            topic = f"lnet-edge-tiles-{run}" if on_tiles else None
+            if topic:  # {"total": n} when a task knows its tiles, {"done": n} as they are written
+                client.subscribe_topic(topic, lambda event: on_tiles(event[1]))
             futures = {}
             for s in scenes:
                 args = (str(s.resolve()), str(out.resolve()), names[s])
@@ -349,6 +393,7 @@ def run_on_cluster(
                         model_args,
                         options,
                         model_info,
+                        topic=topic,
                         key=f"lnet-edge-{names[s]}-{run}",
                         pure=False,
                         resources=resources,
@@ -363,6 +408,7 @@ def run_on_cluster(
                             model_args,
                             options,
                             model_info,
+                            topic=topic,
                             key=f"lnet-edge-{names[s]}-band{k}-{run}",
                             pure=False,
                             resources=resources,

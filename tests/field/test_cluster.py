@@ -84,8 +84,16 @@ def test_cluster_outputs_match_the_in_process_run_and_the_catalogue_counts_each_
 def test_a_large_scene_in_row_bands_on_two_workers_matches_the_in_process_run(cluster, tmp_path: Path) -> None:
     scene = write_blob_scene(tmp_path / "large.tif", 1250, 700)  # 0.875 Mpx: 3 bands of at most 0.3 Mpx
     out = tmp_path / "cluster"
+    events: list[dict] = []
     (banded,) = run_on_cluster(
-        [scene], out, _spec(cluster), MODEL_ARGS, InferOptions(), {"model": str(MODEL)}, band_pixels=300_000
+        [scene],
+        out,
+        _spec(cluster),
+        MODEL_ARGS,
+        InferOptions(),
+        {"model": str(MODEL)},
+        band_pixels=300_000,
+        on_tiles=events.append,
     )
     runner, config = open_model(MODEL, threads=1)
     with runner:
@@ -95,6 +103,9 @@ def test_a_large_scene_in_row_bands_on_two_workers_matches_the_in_process_run(cl
     for key in ("landslide_count", "landslide_area_m2", "tiles_run", "valid_pixels"):
         assert banded.summary[key] == local.summary[key]
     assert not any((out / ".bands").iterdir())  # the bands are gone once the scene is assembled
+    # the client's tile bar: each band announced its tiles and reported them done
+    assert sum(e.get("total", 0) for e in events) == sum(e.get("done", 0) for e in events) == banded.summary["tiles"]
+    assert sum("total" in e for e in events) == 3
 
 
 def test_a_corrupt_scene_is_reported_and_the_others_complete(cluster, scenes, tmp_path: Path) -> None:

@@ -1,6 +1,6 @@
 """The field run's share of model-only throughput for one model: batch-4 model-only tiles/s
-(random 256 x 256 tiles, 3 warm-up then 20 timed calls) against the whole field run on the
-shipped sample scene (one warm-up pass, median of 3) with ``--workers 1`` and ``2``.
+(random 256 x 256 tiles) against the whole field run on the shipped sample scene with
+``--workers 1`` and ``2``, in ROUNDS interleaved rounds after warm-ups; medians.
 Results: bench/results/field_share-<model>.json.
 
 Usage: python bench/field_share.py [MODEL]   (default: the shipped CPU int8 model)
@@ -19,6 +19,8 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
+ROUNDS = 5  # each: model-only, then one field pass with --workers 1 and one with 2
+CALLS = 10  # model-only batch-4 calls per round
 
 
 def main() -> None:
@@ -35,22 +37,29 @@ def main() -> None:
         x = np.random.default_rng(0).standard_normal((4, 3, 256, 256)).astype(np.float32)
         for _ in range(3):
             runner.logits(x)
-        t = time.perf_counter()
-        for _ in range(20):
-            runner.logits(x)
-        model_tps = 4 * 20 / (time.perf_counter() - t)
+
+        def model_only() -> float:
+            t = time.perf_counter()
+            for _ in range(CALLS):
+                runner.logits(x)
+            return 4 * CALLS / (time.perf_counter() - t)
+
+        rates = {1: [], 2: []}
+        model_rates = []
+        for workers in (1, 2):  # warm-up pass of each
+            run_scene(SAMPLE_SCENE, out, runner, config, InferOptions(batch=4, overwrite=True, workers=workers), {})
+        for _ in range(ROUNDS):  # interleaved, so that drifts of a shared machine hit every figure alike
+            model_rates.append(model_only())
+            for workers in (1, 2):
+                s = run_scene(
+                    SAMPLE_SCENE, out, runner, config, InferOptions(batch=4, overwrite=True, workers=workers), {}
+                )
+                rates[workers].append(s["tiles_run"] / s["seconds"])
+        model_tps = statistics.median(model_rates)
         for workers in (1, 2):
-            options = InferOptions(batch=4, overwrite=True, workers=workers)
-            run_scene(SAMPLE_SCENE, out, runner, config, options, {})
-            passes = [run_scene(SAMPLE_SCENE, out, runner, config, options, {}) for _ in range(3)]
-            seconds = statistics.median(p["seconds"] for p in passes)
-            tiles = passes[-1]["tiles_run"]
+            field = statistics.median(rates[workers])
             rows.append(
-                {
-                    "workers": workers,
-                    "field_tiles_per_s": round(tiles / seconds, 1),
-                    "share": round(tiles / seconds / model_tps, 3),
-                }
+                {"workers": workers, "field_tiles_per_s": round(field, 1), "share": round(field / model_tps, 3)}
             )
     result = {
         "model": str(model.relative_to(ROOT) if model.is_relative_to(ROOT) else model),

@@ -21,6 +21,8 @@ def quicklook_step(height: int, width: int, max_side: int) -> int:
 def to_display(rows: np.ndarray) -> np.ndarray:
     """HxWxC model-range rows (about 0..255) -> HxWx3 uint8 RGB (band 1 as grey if C < 3)."""
     rgb = rows[..., :3] if rows.shape[-1] >= 3 else np.repeat(rows[..., :1], 3, axis=-1)
+    if rgb.dtype == np.uint8:
+        return np.ascontiguousarray(rgb)
     return np.clip(rgb, 0, 255).astype(np.uint8)
 
 
@@ -75,10 +77,13 @@ FILL_ALPHA = 0.4  # landslide fill opacity: the ground stays readable under it
 
 def fill(image: np.ndarray, mask: np.ndarray, rgb: tuple[int, int, int] = OUTLINE_RGB) -> np.ndarray:
     """Landslide pixels blended with ``rgb`` at FILL_ALPHA."""
-    out = image.astype(np.float32)
-    m = mask.astype(bool)
-    out[m] = out[m] * (1 - FILL_ALPHA) + np.asarray(rgb, np.float32) * FILL_ALPHA
-    return out.astype(np.uint8)
+    import cv2
+
+    image = np.ascontiguousarray(image)
+    tinted = cv2.addWeighted(image, 1 - FILL_ALPHA, np.full_like(image, rgb), FILL_ALPHA, 0.0)
+    out = image.copy()
+    np.copyto(out, tinted, where=mask.astype(bool)[..., None])
+    return out
 
 
 @dataclass(frozen=True)

@@ -109,6 +109,22 @@ def _ort_open(entry: Entry, s: Settings) -> tuple[Runner, dict]:
     return OnnxRuntimeRunner(Path(entry.artifact), s.threads, precision=entry.precision), {}
 
 
+def _ort_cuda_open(entry: Entry, s: Settings) -> tuple[Runner, dict]:
+    from lnet_edge.runners.onnxrt import OnnxRuntimeCudaRunner
+
+    return OnnxRuntimeCudaRunner(Path(entry.artifact), cuda_graph=s.cuda_graph, precision=entry.precision), {}
+
+
+def _torch_compile_open(entry: Entry, s: Settings) -> tuple[Runner, dict]:
+    """PyTorch with ``torch.compile`` (Inductor): what a datacenter user picks instead of TensorRT.
+    Compilation happens on the first calls of each shape, inside the bench's warm-up."""
+    from lnet_edge.model.checkpoint import load_model
+    from lnet_edge.runners.torch import TorchRunner
+
+    model, _ = load_model(Path(entry.artifact))
+    return TorchRunner(model, entry.device, entry.precision, compile=True), {}
+
+
 # --- TensorRT and TensorRT-RTX (same runner, same engine cache) ---------------------------------
 
 
@@ -175,6 +191,22 @@ BACKENDS: dict[str, Backend] = {
             {"fp32": CHECKPOINT, "fp16": CHECKPOINT},
             _torch_cuda_unavailable,
             _torch_open,
+            True,
+        ),
+        Backend(
+            "torch-compile",
+            "cuda",
+            {"fp32": CHECKPOINT, "fp16": CHECKPOINT},
+            _torch_cuda_unavailable,
+            _torch_compile_open,
+            True,
+        ),
+        Backend(
+            "onnxruntime-cuda",
+            "cuda",
+            {"fp32": "fp32", "fp16": "fp16"},
+            REGISTRY["onnxruntime-cuda"].unavailable,
+            _ort_cuda_open,
             True,
         ),
     )

@@ -97,7 +97,7 @@ def bench_command(
     field_repeats: Annotated[int, typer.Option(help="Recorded passes over the --field scene.")] = 3,
     threads: Annotated[int | None, typer.Option(min=1, help="CPU threads (default: the runtime's).")] = None,
     cuda_graph: Annotated[
-        bool, typer.Option("--cuda-graph", help="TensorRT: replay each call as a CUDA graph.")
+        bool, typer.Option("--cuda-graph", help="TensorRT, ONNX Runtime CUDA: replay each call as a CUDA graph.")
     ] = False,
     out: Annotated[Path, typer.Option("--out", "-o", help="Where the JSON, markdown and PNG go.")] = Path(
         "bench/results"

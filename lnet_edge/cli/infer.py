@@ -53,7 +53,7 @@ def infer_command(
         typer.Option(help="1: read, model and write take turns; 2+: they overlap. Default: 2 when 2+ cores."),
     ] = None,
     cuda_graph: Annotated[
-        bool, typer.Option("--cuda-graph", help="TensorRT: replay each call as a CUDA graph.")
+        bool, typer.Option("--cuda-graph", help="TensorRT, ONNX Runtime CUDA: replay each call as a CUDA graph.")
     ] = False,
     precision: Annotated[
         Precision | None, typer.Option(help="With a bundle: run this precision instead of the automatic choice.")

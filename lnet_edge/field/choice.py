@@ -146,4 +146,4 @@ def open_choice(bundle: Bundle, choice: Choice, threads: int | None = None, cuda
         if say:
             say(f"TensorRT plan {plan} ready in {time.perf_counter() - t0:.1f} s (built once, then cached)")
         return BACKENDS["tensorrt"].open(Path(plan), cuda_graph=cuda_graph)[0]
-    return BACKENDS[choice.backend].open(path, threads=threads)[0]
+    return BACKENDS[choice.backend].open(path, threads=threads, cuda_graph=cuda_graph)[0]

@@ -8,7 +8,7 @@ with the command that fixes it). ``runners.open`` (a file to a Runner), ``field.
 not here. The first entry that lists a suffix is the default for files of that suffix.
 
 Adding a backend is one runner module plus one entry. ONNX Runtime's CUDA provider, for example,
-is this entry and nothing else (``OnnxRuntimeRunner`` takes the providers):
+is this entry and ``OnnxRuntimeCudaRunner`` (I/O binding, CUDA graphs):
 
     BackendSpec("onnxruntime-cuda", (".onnx",), "cuda", _open_onnx_cuda, _onnx_cuda_unavailable)
 """
@@ -73,13 +73,11 @@ def _open_onnx(path: Path, threads: int | None = None, **_) -> tuple[Runner, Mod
     return OnnxRuntimeRunner(path, threads, precision=precision), config
 
 
-def _open_onnx_cuda(path: Path, threads: int | None = None, **_) -> tuple[Runner, ModelConfig]:
-    from lnet_edge.runners.onnxrt import OnnxRuntimeRunner
+def _open_onnx_cuda(path: Path, cuda_graph: bool = False, **_) -> tuple[Runner, ModelConfig]:
+    from lnet_edge.runners.onnxrt import OnnxRuntimeCudaRunner
 
     config, precision = _onnx_config(path)
-    runner = OnnxRuntimeRunner(path, threads, ("CUDAExecutionProvider", "CPUExecutionProvider"), precision)
-    runner.name = "onnxruntime-cuda"
-    return runner, config
+    return OnnxRuntimeCudaRunner(path, cuda_graph=cuda_graph, precision=precision), config
 
 
 def _onnx_cuda_unavailable() -> str | None:

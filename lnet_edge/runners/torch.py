@@ -1,4 +1,4 @@
-"""PyTorch eager runner (CPU or CUDA, fp32 or fp16 on CUDA)."""
+"""PyTorch runner (CPU or CUDA, fp32 or fp16 on CUDA): eager, or compiled with ``torch.compile``."""
 
 from __future__ import annotations
 
@@ -11,14 +11,18 @@ from lnet_edge.runners.base import INPUT_NAME, OUTPUT_NAME, Runner
 class TorchRunner(Runner):
     name = "torch"
 
-    def __init__(self, model, device: str = "cpu", precision: str = "fp32") -> None:
+    def __init__(self, model, device: str = "cpu", precision: str = "fp32", compile: bool = False) -> None:
         super().__init__()
-        self.model, self.device, self.precision = model, device, precision
+        self.model, self.device, self.precision, self.compile = model, device, precision, compile
         self.torch = lazy_import("torch")
+        if compile:
+            self.name = "torch-compile"
 
     def activate_impl(self) -> None:
         dtype = self.torch.float16 if self.precision == "fp16" else self.torch.float32
         self.model = self.model.to(self.device, dtype=dtype).eval()
+        if self.compile:  # Inductor; each new input shape compiles once, on its first call
+            self.model = self.torch.compile(self.model)
         self.dtype = dtype
 
     def compute_only(self, batch: np.ndarray):

@@ -32,7 +32,10 @@ def test_gpu_backends_are_unavailable_here_with_the_reason(tmp_path: Path) -> No
 
     if device_count():
         pytest.skip("this machine has a CUDA device: the GPU backends are available here")
-    for e in candidates(_artifacts(tmp_path), ["tensorrt", "tensorrt-rtx", "torch-cuda"]):
+    gpu = ["tensorrt", "tensorrt-rtx", "torch-cuda", "torch-compile", "onnxruntime-cuda"]
+    entries = candidates(_artifacts(tmp_path), gpu)
+    assert {e.backend for e in entries} == set(gpu)
+    for e in entries:
         assert e.reason and ("pip install" in e.reason or "no CUDA device" in e.reason), e
         assert e.device == "cuda"
 

@@ -9,7 +9,8 @@ worker takes the folder over. The client holds a lock on OUT (a second client is
 keeps two files up to date, each replaced atomically as scenes finish:
 
 - ``OUT/catalogue.gpkg``: every polygon of every complete scene, in WGS 84, with the scene's
-  id (its folder name) and path; a scene enters it once, whatever the retries;
+  id (its folder name) and path; a scene enters it once, whatever the retries; rewritten at most
+  every CATALOGUE_EVERY_S seconds as scenes finish, and at the end (also after Ctrl-C);
 - ``OUT/run_summary.json``: scenes done, skipped and failed (with reasons), km² mapped,
   landslide count and area, seconds and km²/s.
 
@@ -40,6 +41,7 @@ BAND_PIXELS = (
     64_000_000  # scenes above this (8000 x 8000 px) are mapped in row bands of at most this, on several workers
 )
 RUN_SUMMARY = "run_summary.json"
+CATALOGUE_EVERY_S = 5.0  # the catalogue and summary are rewritten at most this often, and at the end
 INSTALL = "pip install -e '.[cluster]'"
 
 
@@ -428,22 +430,28 @@ def run_on_cluster(
                     )
                 futures[f] = s
             catalogue = Catalogue(out)
-            for future in distributed.as_completed(futures):
-                scene = futures[future]
-                try:
-                    result = future.result()
-                except Exception as exc:  # noqa: BLE001 - e.g. KilledWorker: the workers running it kept dying
-                    result = {
-                        "scene": str(scene.resolve()),
-                        "status": "failed",
-                        "message": f"{type(exc).__name__}: {str(exc)[:300]}",
-                        "folder": str(out / names[scene]),
-                        "summary": None,
-                    }
-                catalogue.add(result)
+            written = time.monotonic()
+            try:
+                for future in distributed.as_completed(futures):
+                    scene = futures[future]
+                    try:
+                        result = future.result()
+                    except Exception as exc:  # noqa: BLE001 - e.g. KilledWorker: the workers running it kept dying
+                        result = {
+                            "scene": str(scene.resolve()),
+                            "status": "failed",
+                            "message": f"{type(exc).__name__}: {str(exc)[:300]}",
+                            "folder": str(out / names[scene]),
+                            "summary": None,
+                        }
+                    catalogue.add(result)
+                    if time.monotonic() - written >= CATALOGUE_EVERY_S:  # rewriting it is O(polygons so far)
+                        catalogue.write()
+                        written = time.monotonic()
+                    if on_scene:
+                        on_scene(result)
+            finally:  # also when interrupted: what finished is in the catalogue
                 catalogue.write()
-                if on_scene:
-                    on_scene(result)
     order = {str(s.resolve()): i for i, s in enumerate(scenes)}
     return [
         SceneResult(Path(r["scene"]), r["status"], r["message"], Path(r["folder"]), r["summary"])

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
-
 import numpy as np
 
 
@@ -30,56 +28,72 @@ def taper(length: int, ramp: int, rise: bool, fall: bool) -> np.ndarray:
     return w
 
 
-@lru_cache(maxsize=64)  # a scene uses at most nine distinct windows (corners, edges, inside)
-def blend_window(
-    height: int,
-    width: int,
-    ramp: int,
-    top: bool = True,
-    bottom: bool = True,
-    left: bool = True,
-    right: bool = True,
-) -> np.ndarray:
-    """2-D float64 weights of one tile: the outer product of the row and column tapers.
-    ``top``/``bottom``/``left``/``right`` say which sides have a neighbouring tile. Cached and
-    read-only."""
-    w = np.outer(taper(height, ramp, top, bottom), taper(width, ramp, left, right))
-    w.flags.writeable = False
-    return w
+class BlendWeights:
+    """Tile weights of a whole grid, normalised to sum to 1 at every pixel.
+
+    Tile (i, j) weighs r_i(y) c_j(x) / (R(y) C(x)), where r_i and c_j are its row and column
+    tapers and R = sum_i r_i, C = sum_j c_j over the grid: the tapers are separable, so R(y) C(x)
+    is the sum of every tile's raw weight at (y, x), and the blend is a plain weighted sum with no
+    division and no weight accumulator. (A tile skipped because all its pixels are nodata leaves
+    weights short of 1 only on its own, all-nodata, pixels.) Windows are cached per distinct
+    (row, column) weight profile: a scene has a handful.
+    """
+
+    def __init__(self, ys: list[int], xs: list[int], th: int, tw: int, ramp: int, height: int, width: int) -> None:
+        self.rows, self._row_ids = self._axis(ys, th, ramp, height)
+        self.cols, self._col_ids = self._axis(xs, tw, ramp, width)
+        self._windows: dict[tuple[int, int], np.ndarray] = {}
+
+    @staticmethod
+    def _axis(origins: list[int], size: int, ramp: int, length: int) -> tuple[list[np.ndarray], list[int]]:
+        raw = [taper(size, ramp, k > 0, k < len(origins) - 1) for k in range(len(origins))]
+        total = np.zeros(length, dtype=np.float64)
+        for o, r in zip(origins, raw):
+            total[o : o + size] += r
+        profiles: dict[bytes, int] = {}
+        weights, ids = [], []
+        for o, r in zip(origins, raw):
+            w = r / total[o : o + size]
+            ids.append(profiles.setdefault(w.tobytes(), len(profiles)))
+            weights.append(w)
+        return weights, ids
+
+    def window(self, i: int, j: int) -> np.ndarray:
+        """The float64 weights of tile (i, j); read-only, shared by tiles of the same profile."""
+        key = (self._row_ids[i], self._col_ids[j])
+        w = self._windows.get(key)
+        if w is None:
+            w = np.outer(self.rows[i], self.cols[j])
+            w.flags.writeable = False
+            self._windows[key] = w
+        return w
 
 
 class StripAccumulator:
     """Weighted sums of tile predictions for a band of rows [row0, row0 + height) x width.
 
-    p(x) = sum_t w_t(x) p_t(x) / sum_t w_t(x), accumulated in float64 so that a constant
-    prediction blends back to exactly the same float32 constant. Only one tile row is held at a
-    time: memory is O(tile x width), not O(scene).
+    p(x) = sum_t w_t(x) p_t(x) with weights that sum to 1 (:class:`BlendWeights`), accumulated
+    in float64 so that a constant prediction blends back to exactly the same float32 constant.
+    Only one tile row is held at a time: memory is O(tile x width), not O(scene).
     """
 
     def __init__(self, height: int, width: int, row0: int = 0) -> None:
         self.height, self.width, self.row0 = height, width, row0
         self.sum = np.zeros((height, width), dtype=np.float64)
-        self.weight = np.zeros((height, width), dtype=np.float64)
 
     def add(self, pred: np.ndarray, weight: np.ndarray, row: int, col: int) -> None:
-        """Add one tile's prediction (h x w) and weights at scene position (row, col)."""
+        """Add one tile's prediction (h x w) times its weights at scene position (row, col)."""
         h, w = pred.shape
         r = row - self.row0
         self.sum[r : r + h, col : col + w] += weight * pred
-        self.weight[r : r + h, col : col + w] += weight
 
-    def rows(self, stop: int) -> tuple[np.ndarray, np.ndarray]:
-        """Blended float32 rows [row0, stop) and a bool array of where any tile contributed."""
-        n = stop - self.row0
-        wsum = self.weight[:n]
-        covered = wsum > 0
-        out = np.divide(self.sum[:n], wsum, out=np.zeros_like(wsum), where=covered)
-        return out.astype(np.float32), covered
+    def rows(self, stop: int) -> np.ndarray:
+        """Blended float32 rows [row0, stop)."""
+        return self.sum[: stop - self.row0].astype(np.float32)
 
     def advance(self, new_row0: int) -> None:
         """Drop rows before ``new_row0`` (they are final) and keep the overlap."""
         shift = new_row0 - self.row0
-        for a in (self.sum, self.weight):
-            a[: self.height - shift] = a[shift:].copy()
-            a[self.height - shift :] = 0
+        self.sum[: self.height - shift] = self.sum[shift:].copy()
+        self.sum[self.height - shift :] = 0
         self.row0 = new_row0

@@ -26,7 +26,7 @@ import numpy as np
 from lnet_edge.config import ModelConfig
 from lnet_edge.errors import LnetError
 from lnet_edge.field import io, outputs
-from lnet_edge.field.blending import StripAccumulator, blend_window
+from lnet_edge.field.blending import BlendWeights, StripAccumulator
 from lnet_edge.field.polygons import PolygonSpec, polygon_sink
 from lnet_edge.field.predict import prepare_batches, run_batches, scene_tiling, sigmoid  # noqa: F401 - sigmoid for bench
 from lnet_edge.field.quicklook import Legend, Quicklook
@@ -301,6 +301,7 @@ def blend_rows(
     ys, xs, th, tw, ov = grid.ys, grid.xs, grid.th, grid.tw, grid.overlap
     first = grid.first_reaching(rows.start) if rows.start > 0 else 0
     acc = StripAccumulator(th, grid.width, ys[first])
+    weights = BlendWeights(ys, xs, th, tw, ov, grid.height, grid.width)
     model_s = [0.0]
 
     def read() -> Iterator[_Strip]:
@@ -320,13 +321,14 @@ def blend_rows(
     def blend(strip: _Strip) -> tuple[_Strip, np.ndarray, np.ndarray]:
         i, y = strip.index, strip.row0
         for x, p in zip(strip.keep, strip.probs):
-            j = xs.index(x)
-            acc.add(p, blend_window(th, tw, ov, i > 0, i < len(ys) - 1, j > 0, j < len(xs) - 1), y, x)
-        prob, covered = acc.rows(strip.stop)
+            acc.add(p, weights.window(i, xs.index(x)), y, x)
+        prob = acc.rows(strip.stop)
         if i + 1 < len(ys):
             acc.advance(ys[i + 1])
         strip.probs = None
-        return strip, prob, covered
+        # every valid pixel lies in a tile that ran (a tile is skipped only when all its pixels
+        # are nodata), so the valid pixels are the covered ones
+        return strip, prob, strip.valid[: strip.stop - y]
 
     def deliver(blended: tuple[_Strip, np.ndarray, np.ndarray]) -> None:
         if blended[0].index >= rows.start:

@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from lnet_edge.errors import LnetError
-from lnet_edge.field.blending import StripAccumulator, blend_window, taper
+from lnet_edge.field.blending import BlendWeights, StripAccumulator, taper
 from lnet_edge.field.tiling import tile_origins, tile_windows
 
 
@@ -47,21 +47,35 @@ def test_taper_is_a_partition_of_unity_when_ramps_meet_exactly() -> None:
 
 
 def _blend_constant(h: int, w: int, tile: int, overlap: int, value: np.float32) -> np.ndarray:
-    """The pipeline's blending (tile rows, strip accumulator) applied to a constant prediction."""
+    """The pipeline's blending (tile rows, normalised weights, strip accumulator) of a constant."""
     ys, xs = tile_origins(h, tile, overlap), tile_origins(w, tile, overlap)
     th, tw = min(tile, h), min(tile, w)
+    weights = BlendWeights(ys, xs, th, tw, overlap, h, w)
     acc, out = StripAccumulator(th, w), []
     for i, y in enumerate(ys):
         for j, x in enumerate(xs):
-            weight = blend_window(th, tw, overlap, i > 0, i < len(ys) - 1, j > 0, j < len(xs) - 1)
-            acc.add(np.full((th, tw), value, np.float32), weight, y, x)
+            acc.add(np.full((th, tw), value, np.float32), weights.window(i, j), y, x)
         stop = ys[i + 1] if i + 1 < len(ys) else h
-        rows, covered = acc.rows(stop)
-        assert covered.all()
-        out.append(rows)
+        out.append(acc.rows(stop))
         if i + 1 < len(ys):
             acc.advance(ys[i + 1])
     return np.concatenate(out)
+
+
+@settings(max_examples=100, deadline=None)
+@given(h=st.integers(1, 900), w=st.integers(1, 900), tile=st.sampled_from([32, 64, 256]), data=st.data())
+def test_normalised_weights_sum_to_one_at_every_pixel(h: int, w: int, tile: int, data) -> None:
+    overlap = data.draw(st.integers(0, tile - 1))
+    ys, xs = tile_origins(h, tile, overlap), tile_origins(w, tile, overlap)
+    th, tw = min(tile, h), min(tile, w)
+    weights = BlendWeights(ys, xs, th, tw, overlap, h, w)
+    total = np.zeros((h, w))
+    for i, y in enumerate(ys):
+        for j, x in enumerate(xs):
+            win = weights.window(i, j)
+            assert (win > 0).all()
+            total[y : y + th, x : x + tw] += win
+    np.testing.assert_allclose(total, 1.0, rtol=0, atol=1e-12)
 
 
 @settings(max_examples=40, deadline=None)

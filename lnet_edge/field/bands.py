@@ -26,7 +26,7 @@ import numpy as np
 
 from lnet_edge.config import ModelConfig
 from lnet_edge.field import io
-from lnet_edge.field.pipeline import Grid, InferOptions, SceneSetup, _read_strip, blend_rows, scene_grid, scene_setup
+from lnet_edge.field.pipeline import Grid, InferOptions, SceneSetup, _StripReader, blend_rows, scene_grid, scene_setup
 from lnet_edge.runners.base import Runner
 
 BANDS_DIR = ".bands"
@@ -111,9 +111,10 @@ class Assembler:
         for (r0, r1), path in files:
             if path.stat().st_size != (r1 - r0) * grid.width * 4:
                 raise RuntimeError(f"band file {path} is incomplete")
+        reader = _StripReader(src, setup, config, grid)
         for i, y in enumerate(grid.ys):
             stop = grid.stop(i)
-            image, valid, count = _read_strip(src, setup, config, grid, i)
+            image, valid, count = reader.strip(i)
             prob = self._rows(files, y, stop, grid.width)
             covered = ~np.isnan(prob)
             prob[~covered] = 0

@@ -268,17 +268,42 @@ def scene_setup(src, scene: Path, config: ModelConfig, options: InferOptions) ->
     return SceneSetup(indexes, scaling, georef, scene_m, factor, notes)
 
 
-def _read_strip(src, setup: SceneSetup, config: ModelConfig, grid: Grid, i: int) -> tuple:
-    """Tile row ``i``'s rows of the scene in the model's range, its valid mask, and the count of
-    non-finite pixels among its final rows (their values set to the normalisation mean)."""
-    y = grid.ys[i]
-    raw, valid, nonfinite = io.read_strip(src, setup.indexes, y, grid.th, Path(src.name))
-    image = setup.scaling.apply(raw)
-    count = 0
-    if nonfinite.any():  # absent pixels: the normalisation mean, which the network sees as 0
-        image[nonfinite] = np.asarray(config.norm.mean, dtype=np.float32) / np.float32(config.norm.scale)
-        count = int(nonfinite[: grid.stop(i) - y].sum())
-    return image, valid, count
+class _StripReader:
+    """Tile rows' strips of a scene, read in order: rows the previous strip already read (tile
+    rows overlap by ``overlap``) are taken from it, so each scene row is decoded about once."""
+
+    def __init__(self, src, setup: SceneSetup, config: ModelConfig, grid: Grid) -> None:
+        self.src, self.setup, self.grid = src, setup, grid
+        self.fill = np.asarray(config.norm.mean, dtype=np.float32) / np.float32(config.norm.scale)
+        self.last: tuple[int, np.ndarray, np.ndarray, np.ndarray] | None = None  # row0, raw, valid, nonfinite
+
+    def _raw(self, y: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        th, path = self.grid.th, Path(self.src.name)
+        last = self.last
+        if last is not None and last[0] < y < last[0] + th:
+            y0, raw0, valid0, nonfinite0 = last
+            start = y0 + th  # the first row not read yet
+            raw1, valid1, nonfinite1 = io.read_strip(self.src, self.setup.indexes, start, y + th - start, path)
+            k = y - y0
+            raw = np.concatenate([raw0[k:], raw1])
+            valid = np.concatenate([valid0[k:], valid1])
+            nonfinite = np.concatenate([nonfinite0[k:], nonfinite1])
+        else:
+            raw, valid, nonfinite = io.read_strip(self.src, self.setup.indexes, y, th, path)
+        self.last = (y, raw, valid, nonfinite)  # shared with the strip: only its non-finite pixels
+        return raw, valid, nonfinite  # are ever written, to the same fill value each time
+
+    def strip(self, i: int) -> tuple[np.ndarray, np.ndarray, int]:
+        """Tile row ``i``'s rows of the scene in the model's range, its valid mask, and the count of
+        non-finite pixels among its final rows (their values set to the normalisation mean)."""
+        y = self.grid.ys[i]
+        raw, valid, nonfinite = self._raw(y)
+        image = self.setup.scaling.apply(raw)
+        count = 0
+        if nonfinite.any():  # absent pixels: the normalisation mean, which the network sees as 0
+            image[nonfinite] = self.fill
+            count = int(nonfinite[: self.grid.stop(i) - y].sum())
+        return image, valid, count
 
 
 def blend_rows(
@@ -305,8 +330,9 @@ def blend_rows(
     model_s = [0.0]
 
     def read() -> Iterator[_Strip]:
+        reader = _StripReader(src, setup, config, grid)
         for i in range(first, rows.stop):
-            image, valid, count = _read_strip(src, setup, config, grid, i)
+            image, valid, count = reader.strip(i)
             keep = [x for x in xs if valid[:, x : x + tw].any()]
             batches = prepare_batches([image[:, x : x + tw] for x in keep], config, options.batch, setup.factor)
             yield _Strip(i, ys[i], grid.stop(i), image, valid, count, keep, batches)

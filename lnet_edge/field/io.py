@@ -88,7 +88,7 @@ def read_strip(src, indexes: list[int], row: int, height: int, path: Path) -> tu
         valid = src.dataset_mask(window=win) > 0
     except (RasterioError, OSError) as exc:
         raise LnetError(f"cannot read rows {row}-{row + height} of {path}: {str(exc)[:200]} (truncated file?)") from exc
-    data = np.moveaxis(data, 0, -1)
+    data = np.moveaxis(data, 0, -1)  # a view: the bands stay planes in memory, as the NCHW batches want them
     nonfinite = np.zeros(valid.shape, dtype=bool)
     if data.dtype.kind == "f":
         nonfinite = ~np.isfinite(data).all(axis=-1)

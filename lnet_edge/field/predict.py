@@ -50,12 +50,13 @@ def prepare_batches(tiles: list[np.ndarray], config: ModelConfig, batch: int, fa
         ph = max(config.tile, -(-max(s[0] for s in sizes) // TILE_MULTIPLE) * TILE_MULTIPLE)
         pw = max(config.tile, -(-max(s[1] for s in sizes) // TILE_MULTIPLE) * TILE_MULTIPLE)
         scaled = [resize(c.astype(np.float32), *s) if factor != 1.0 else c for c, s in zip(chunk, sizes)]
-        x = np.empty((len(scaled), ph, pw, scaled[0].shape[2]), dtype=np.float32)  # NHWC
-        for k, c in enumerate(scaled):  # x * scale in float32, straight into the batch
-            np.multiply(pad_to(c, ph, pw), np.float32(norm.scale), out=x[k], dtype=np.float32)
-        x -= mean
-        x /= std
-        out.append(Batch(np.ascontiguousarray(x.transpose(0, 3, 1, 2)), sizes, [c.shape[:2] for c in chunk]))
+        x = np.empty((len(scaled), scaled[0].shape[2], ph, pw), dtype=np.float32)  # NCHW
+        for k, c in enumerate(scaled):  # scene strips keep their bands as planes: row-wise copies
+            x[k] = np.moveaxis(pad_to(c, ph, pw), -1, 0)
+        x *= np.float32(norm.scale)
+        x -= mean[:, None, None]
+        x /= std[:, None, None]
+        out.append(Batch(x, sizes, [c.shape[:2] for c in chunk]))
     return out
 
 

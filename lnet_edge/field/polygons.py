@@ -210,7 +210,8 @@ class PolygonProcess:
 
 
 def polygon_sink(spec: PolygonSpec, pixels: int, workers: int) -> PolygonSink | PolygonProcess:
-    """A child process for scenes of at least PROCESS_MIN_PIXELS when ``workers`` > 1, else in process."""
-    if workers > 1 and pixels >= PROCESS_MIN_PIXELS:
+    """A child process for scenes of at least PROCESS_MIN_PIXELS when ``workers`` > 1, else in
+    process; also in process inside a daemonic process (a Dask worker), which may have no children."""
+    if workers > 1 and pixels >= PROCESS_MIN_PIXELS and not multiprocessing.current_process().daemon:
         return PolygonProcess(spec)
     return PolygonSink(spec)

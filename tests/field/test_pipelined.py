@@ -141,6 +141,19 @@ def test_a_killed_polygon_process_fails_its_scene_and_the_next_runs(tmp_path: Pa
     assert not [c for c in multiprocessing.active_children() if c.name == "lnet-edge-polygons"]
 
 
+def test_a_daemonic_process_such_as_a_dask_worker_traces_in_process(tmp_path: Path, monkeypatch) -> None:
+    from lnet_edge.field.vectorize import Georef
+
+    spec = polygons.PolygonSpec(
+        tmp_path / "p.geojson", tmp_path / "p.gpkg", "p", None, Georef((1, 0, 0, 0, 1, 0), "pixel"), 0
+    )
+    big = polygons.PROCESS_MIN_PIXELS
+    monkeypatch.setattr(multiprocessing.current_process(), "daemon", True, raising=False)
+    sink = polygons.polygon_sink(spec, big, workers=2)
+    assert isinstance(sink, polygons.PolygonSink)  # daemonic processes may not have children
+    sink.abandon()
+
+
 @pytest.mark.parametrize("bad", [0, -3])
 def test_workers_below_one_is_refused(bad: int) -> None:
     with pytest.raises(LnetError, match=f"--workers {bad}"):

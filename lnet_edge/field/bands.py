@@ -4,7 +4,7 @@ then one task that writes the scene's outputs from them.
 A band is a range of tile rows, ``[k n / K, (k + 1) n / K)`` of a scene's ``n`` tile rows for
 band ``k`` of ``K``; its task also runs the tile rows above it that reach into its rows, so its
 blended probabilities are bit for bit those of a whole-scene run (field/pipeline.blend_rows).
-It writes them, float32 with NaN where no tile ran, to ``OUT/.bands/NAME/band-K.f32`` (a
+It writes them, float32, to ``OUT/.bands/NAME/band-K.f32`` (a
 temporary name, then renamed) with its tile counts beside it in ``band-K.json``.
 
 The assembling task reads the bands back strip by strip, in the tile rows of a whole-scene run,
@@ -26,7 +26,16 @@ import numpy as np
 
 from lnet_edge.config import ModelConfig
 from lnet_edge.field import io
-from lnet_edge.field.pipeline import Grid, InferOptions, SceneSetup, _StripReader, blend_rows, scene_grid, scene_setup
+from lnet_edge.field.pipeline import (
+    GDAL_CACHE_MB,
+    Grid,
+    InferOptions,
+    SceneSetup,
+    StripReader,
+    blend_rows,
+    scene_grid,
+    scene_setup,
+)
 from lnet_edge.runners.base import Runner
 
 BANDS_DIR = ".bands"
@@ -61,20 +70,22 @@ def map_band(
     d.mkdir(parents=True, exist_ok=True)
     dest = d / f"band-{k}.f32"
     counts = {"run": 0, "skipped": 0}
-    with rasterio.Env(GDAL_CACHEMAX=256), io.open_scene(scene) as src:
+    with rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB), io.open_scene(scene) as src:
         setup = scene_setup(src, scene, config, options)
         grid = scene_grid(src.height, src.width, config, options.overlap, setup.factor)
         rows = band_rows(len(grid.ys), k, count)
-        if not len(rows):
-            return {"band": k, "rows": [0, 0], **counts, "model_seconds": 0.0}
+        if not len(rows):  # more bands than tile rows: an empty band, recorded so the assembly sees it
+            meta = {"band": k, "rows": [0, 0], **counts, "model_seconds": 0.0}
+            io.write_bytes_synced(dest.with_suffix(".json"), json.dumps(meta).encode())
+            return meta
         if on_start:
             on_start(len(rows) * len(grid.xs))
         part = io.part_path(dest)
         try:
             with open(part, "wb") as f:
 
-                def emit(strip, prob, covered) -> None:
-                    f.write(np.where(covered, prob, np.float32(np.nan)).astype(np.float32).tobytes())
+                def emit(strip, prob) -> None:
+                    f.write(prob.tobytes())
                     counts["run"] += len(strip.keep)
                     counts["skipped"] += len(grid.xs) - len(strip.keep)
                     if on_tiles:
@@ -111,16 +122,13 @@ class Assembler:
         for (r0, r1), path in files:
             if path.stat().st_size != (r1 - r0) * grid.width * 4:
                 raise RuntimeError(f"band file {path} is incomplete")
-        reader = _StripReader(src, setup, config, grid)
+        reader = StripReader(src, setup, config, grid)
         for i, y in enumerate(grid.ys):
             stop = grid.stop(i)
             image, valid, count = reader.strip(i)
-            prob = self._rows(files, y, stop, grid.width)
-            covered = ~np.isnan(prob)
-            prob[~covered] = 0
             n = stop - y
             sinks.nonfinite += count
-            sinks.rows(prob, covered, valid[:n], image[:n], y)
+            sinks.rows(self._rows(files, y, stop, grid.width), valid[:n], image[:n], y)
         return (
             sum(m["run"] for m in metas),
             sum(m["skipped"] for m in metas),

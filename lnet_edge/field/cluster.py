@@ -437,13 +437,9 @@ def run_on_cluster(
                     try:
                         result = future.result()
                     except Exception as exc:  # noqa: BLE001 - e.g. KilledWorker: the workers running it kept dying
-                        result = {
-                            "scene": str(scene.resolve()),
-                            "status": "failed",
-                            "message": f"{type(exc).__name__}: {str(exc)[:300]}",
-                            "folder": str(out / names[scene]),
-                            "summary": None,
-                        }
+                        result = _failed(
+                            str(scene.resolve()), str(out), names[scene], f"{type(exc).__name__}: {str(exc)[:300]}"
+                        )
                     catalogue.add(result)
                     if time.monotonic() - written >= CATALOGUE_EVERY_S:  # rewriting it is O(polygons so far)
                         catalogue.write()

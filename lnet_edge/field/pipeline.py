@@ -147,8 +147,9 @@ class _Sinks:
         self.paths = paths
         self.count, self.area, self.dropped, self.valid, self.nonfinite = 0, 0.0, 0, 0, 0
 
-    def rows(self, prob: np.ndarray, covered: np.ndarray, valid: np.ndarray, image: np.ndarray, row0: int) -> None:
-        ok = covered & valid
+    def rows(self, prob: np.ndarray, ok: np.ndarray, image: np.ndarray, row0: int) -> None:
+        """Final rows from ``row0``: blended probabilities, valid pixels (every valid pixel lies in a
+        tile that ran: a tile is skipped only when all its pixels are nodata) and the image."""
         landslide = (prob > self.threshold) & ok
         percent = np.rint(prob * np.float32(100)).astype(np.uint8)
         percent[~ok] = io.NODATA
@@ -272,7 +273,7 @@ def scene_setup(src, scene: Path, config: ModelConfig, options: InferOptions) ->
     return SceneSetup(indexes, scaling, georef, scene_m, factor, notes)
 
 
-class _StripReader:
+class StripReader:
     """Tile rows' strips of a scene, read in order: rows the previous strip already read (tile
     rows overlap by ``overlap``) are taken from it, so each scene row is decoded about once."""
 
@@ -318,11 +319,11 @@ def blend_rows(
     options: InferOptions,
     grid: Grid,
     rows: range,
-    emit: Callable[[_Strip, np.ndarray, np.ndarray], None],
+    emit: Callable[[_Strip, np.ndarray], None],
     workers: int = 1,
 ) -> float:
-    """Tile rows ``rows`` read, run and blended; ``emit(strip, prob, covered)`` gets each one's
-    final rows, in order. The tile rows before ``rows`` that reach into it run too (not emitted),
+    """Tile rows ``rows`` read, run and blended; ``emit(strip, prob)`` gets each one's final
+    rows, in order. The tile rows before ``rows`` that reach into it run too (not emitted),
     so the blend is the one a whole-scene run makes, to the bit. Returns seconds in the model.
 
     Per strip: read and prepare (reader), run the model (calling thread), blend (a thread), emit
@@ -334,7 +335,7 @@ def blend_rows(
     model_s = [0.0]
 
     def read() -> Iterator[_Strip]:
-        reader = _StripReader(src, setup, config, grid)
+        reader = StripReader(src, setup, config, grid)
         for i in range(first, rows.stop):
             image, valid, count = reader.strip(i)
             keep = [x for x in xs if valid[:, x : x + tw].any()]
@@ -348,7 +349,7 @@ def blend_rows(
         model_s[0] += strip.model_s
         return strip
 
-    def blend(strip: _Strip) -> tuple[_Strip, np.ndarray, np.ndarray]:
+    def blend(strip: _Strip) -> tuple[_Strip, np.ndarray]:
         i, y = strip.index, strip.row0
         for x, p in zip(strip.keep, strip.probs):
             acc.add(p, weights.window(i, xs.index(x)), y, x)
@@ -356,11 +357,9 @@ def blend_rows(
         if i + 1 < len(ys):
             acc.advance(ys[i + 1])
         strip.probs = None
-        # every valid pixel lies in a tile that ran (a tile is skipped only when all its pixels
-        # are nodata), so the valid pixels are the covered ones
-        return strip, prob, strip.valid[: strip.stop - y]
+        return strip, prob
 
-    def deliver(blended: tuple[_Strip, np.ndarray, np.ndarray]) -> None:
+    def deliver(blended: tuple[_Strip, np.ndarray]) -> None:
         if blended[0].index >= rows.start:
             emit(*blended)
 
@@ -372,10 +371,10 @@ def _infer_strips(src, setup, runner, config, options, grid, sinks: _Sinks, on_t
     """Every tile row into the sinks; returns (tiles run, tiles skipped as all-nodata, model seconds)."""
     counts = {"run": 0, "skipped": 0}
 
-    def write(strip: _Strip, prob: np.ndarray, covered: np.ndarray) -> None:
+    def write(strip: _Strip, prob: np.ndarray) -> None:
         n = strip.stop - strip.row0
         sinks.nonfinite += strip.nonfinite
-        sinks.rows(prob, covered, strip.valid[:n], strip.image[:n], strip.row0)
+        sinks.rows(prob, strip.valid[:n], strip.image[:n], strip.row0)
         counts["run"] += len(strip.keep)
         counts["skipped"] += len(grid.xs) - len(strip.keep)
         if on_tiles:
@@ -480,7 +479,7 @@ def _run_scene(scene, paths, runner, config, options, model_info, on_start, on_t
     summary.update(
         {
             "seconds": round(seconds, 3),
-            "model_seconds": round(model_s, 3),  # in predict_tiles: batching, the runner, sigmoid
+            "model_seconds": round(model_s, 3),  # in run_batches: the runner, the checks, sigmoid
             "km2_per_second": round(km2 / seconds, 6) if km2 is not None and seconds > 0 else None,
             **model_info,
             "shaping_options": shaping_options(options, threshold),

@@ -105,7 +105,7 @@ def _serve(conn, spec: PolygonSpec) -> None:
     parent never blocks on a full pipe) and reports the error when asked to close."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
     error: BaseException | None = None
-    sink = None
+    sink, closed = None, False
     try:
         sink = PolygonSink(spec)
     except BaseException as exc:  # noqa: BLE001 - reported at close
@@ -128,7 +128,9 @@ def _serve(conn, spec: PolygonSpec) -> None:
         elif msg[0] == "close":
             if error is None:
                 try:
-                    conn.send(("ok", sink.close()))
+                    stats = sink.close()
+                    closed = True
+                    conn.send(("ok", stats))
                     break
                 except BaseException as exc:  # noqa: BLE001
                     error = exc
@@ -136,7 +138,7 @@ def _serve(conn, spec: PolygonSpec) -> None:
             break
         else:  # abandon
             break
-    if sink is not None and (error is not None or msg[0] != "close"):
+    if sink is not None and not closed:  # a failure, an abandon, or a parent gone before closing
         sink.abandon()
     conn.close()
 

@@ -72,21 +72,15 @@ def run_batches(runner: Runner, batches: list[Batch], tta: bool = False) -> list
                 f"the model produced NaN or infinite values ({runner.name}): its weights are broken; "
                 "re-export it from a good checkpoint or use another -m"
             )
-        probs = sigmoid(logits[:, 0])
+        if b.sizes == b.shapes:  # at the model's resolution: one sigmoid for the batch
+            probs = sigmoid(logits[:, 0])
+            out += [probs[k, :h, :w] for k, (h, w) in enumerate(b.shapes)]
+            continue
+        # resampled: back to scene pixels in logit space, as whole-image eval does
         for k, ((sh, sw), (h, w)) in enumerate(zip(b.sizes, b.shapes)):
-            if (sh, sw) == (h, w):
-                out.append(probs[k, :h, :w])
-            else:  # resampled: back to scene pixels in logit space, as whole-image eval does
-                lg = np.ascontiguousarray(logits[k, 0, :sh, :sw], dtype=np.float32)
-                out.append(sigmoid(resize(lg, h, w)))
+            lg = np.ascontiguousarray(logits[k, 0, :sh, :sw], dtype=np.float32)
+            out.append(sigmoid(resize(lg, h, w)))
     return out
-
-
-def predict_tiles(
-    runner: Runner, tiles: list[np.ndarray], config: ModelConfig, batch: int, factor: float = 1.0, tta: bool = False
-) -> list[np.ndarray]:
-    """Probability of each HxWxC tile (see :func:`prepare_batches` and :func:`run_batches`)."""
-    return run_batches(runner, prepare_batches(tiles, config, batch, factor), tta)
 
 
 def scene_tiling(config: ModelConfig, overlap: int, factor: float) -> tuple[int, int]:

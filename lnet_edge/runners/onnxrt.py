@@ -73,7 +73,7 @@ class OnnxRuntimeCudaRunner(OnnxRuntimeRunner):
         )
         super().__init__(path, None, (provider, "CPUExecutionProvider"), precision)
         self.device_id, self.cuda_graph = device_id, cuda_graph
-        self._fixed = None  # cuda_graph: (input OrtValue, output OrtValue, binding, batch)
+        self._fixed = None  # cuda_graph: (input OrtValue, output OrtValue, binding, captured shape)
 
     def activate_impl(self) -> None:
         import warnings

@@ -313,7 +313,11 @@ class Catalogue:
             "km2_mapped": round(km2, 6),
             "landslide_count": sum(s.get("landslide_count", 0) for s in complete),
             "landslide_area_m2": round(sum(s.get("landslide_area_m2") or 0.0 for s in complete), 2),
+            # scenes without a georeference: measured in pixels, not in km² mapped nor in the catalogue
             "scenes_without_georeference": [s["scene"] for s in complete if s.get("scene_area_km2") is None],
+            "landslide_area_px2_without_georeference": round(
+                sum(s.get("landslide_area_px2") or 0.0 for s in complete), 2
+            ),
             "seconds": round(seconds, 3),
             "km2_per_second": round(km2 / seconds, 6) if seconds > 0 else None,
         }

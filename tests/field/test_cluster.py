@@ -195,3 +195,16 @@ def test_without_dask_the_error_gives_the_pip_command(monkeypatch, scenes, tmp_p
     monkeypatch.setitem(sys.modules, "distributed", None)
     with pytest.raises(LnetError, match=r"pip install -e '\.\[cluster\]'"):
         run_on_cluster(scenes[:1], tmp_path / "out", ClusterSpec("local", workers=1), MODEL_ARGS, InferOptions(), {})
+
+
+def test_a_scene_without_georeference_is_summarised_in_pixels_not_in_km2(tmp_path: Path) -> None:
+    from lnet_edge.field.cluster import Catalogue
+
+    catalogue = Catalogue(tmp_path)
+    pixel = {"scene": "a.png", "scene_area_km2": None, "landslide_count": 3, "landslide_area_px2": 120.0}
+    metric = {"scene": "b.tif", "scene_area_km2": 0.25, "landslide_count": 2, "landslide_area_m2": 50.0}
+    for summary in (pixel, metric):
+        catalogue.results[summary["scene"]] = {"scene": summary["scene"], "status": "done", "summary": summary}
+    s = catalogue.summary()
+    assert s["km2_mapped"] == 0.25 and s["landslide_area_m2"] == 50.0 and s["landslide_count"] == 5
+    assert s["scenes_without_georeference"] == ["a.png"] and s["landslide_area_px2_without_georeference"] == 120.0

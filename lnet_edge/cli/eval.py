@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from enum import Enum
 from pathlib import Path
 
@@ -27,6 +28,9 @@ def eval_command(
     pixel_size: float | None = typer.Option(None, help="Metres per pixel of the images (for --gsd)."),
     gsd: str = typer.Option("auto", help="auto: resample images outside the model's training GSD; none; or metres."),
     tta: bool = typer.Option(False, "--tta", help="Test-time augmentation: four flips, logits averaged."),
+    threshold: float | None = typer.Option(
+        None, help="Mask threshold; default: the model's (chosen on its validation side)."
+    ),
 ) -> None:
     """Score a model; writes eval.json and eval.md (dataset-level and per image)."""
     from lnet_edge.data.readers import list_samples
@@ -39,6 +43,8 @@ def eval_command(
 
     if out.exists() and not out.is_dir():
         raise LnetError(f"-o {out} is a file: give a folder for eval.json and eval.md")
+    if threshold is not None and not 0 < threshold < 1:  # also NaN
+        raise LnetError(f"--threshold {threshold}: give a probability strictly between 0 and 1")
     samples = [s for d in data for s in list_samples(d)]
     if split == Split.test:
         samples = split_test(samples)[1]
@@ -48,6 +54,8 @@ def eval_command(
         raise LnetError(f"no images on the '{split.value}' side of the split: use --split all for small folders")
     gsd_choice = check_options(gsd, pixel_size)
     runner, config = open_model(model or DEFAULT_ONNX)
+    if threshold is not None:
+        config = dataclasses.replace(config, threshold=threshold)
     factor, note = resample_factor(pixel_size, config, gsd_choice)
     if note:
         console.print(f"[yellow]note:[/] {note}", highlight=False)

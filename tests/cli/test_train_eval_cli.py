@@ -106,6 +106,22 @@ def test_eval_writes_json_and_markdown(small_set, trained, tmp_path):
     assert "| all (summed confusion) |" in (tmp_path / "eval.md").read_text()
 
 
+def test_eval_threshold_overrides_the_models_and_bad_values_are_refused(small_set, trained, tmp_path):
+    base = ["eval", "-d", str(small_set), "-m", str(trained / "best.pt"), "--split", "all"]
+    reports = {}
+    for t in ("0.05", "0.95"):
+        result = runner.invoke(app, [*base, "--threshold", t, "-o", str(tmp_path / t)])
+        assert result.exit_code == 0, result.output
+        reports[t] = json.loads((tmp_path / t / "eval.json").read_text())
+    assert reports["0.05"]["threshold"] == 0.05 and reports["0.95"]["threshold"] == 0.95
+    low, high = reports["0.05"]["overall"], reports["0.95"]["overall"]
+    assert low["tp"] + low["fp"] > high["tp"] + high["fp"]  # a lower threshold marks more pixels
+    for bad in ("0", "1", "nan", "-0.2"):
+        result = runner.invoke(app, [*base, "--threshold", bad, "-o", str(tmp_path / "bad")])
+        assert result.exit_code != 0 and "--threshold" in result.output and "Traceback" not in result.output
+        assert not (tmp_path / "bad" / "eval.json").exists()
+
+
 def _bad(tmp_path, name, image, mask):
     root = tmp_path / name
     (root / "images").mkdir(parents=True)

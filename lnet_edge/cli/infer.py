@@ -30,6 +30,9 @@ def infer_command(
         Backend, typer.Option(help="auto: the fastest safe choice for a bundle; TensorRT for a usable plan.")
     ] = Backend.auto,
     overlap: Annotated[int, typer.Option(help="Pixels shared by neighbouring tiles (raised-cosine blended).")] = 64,
+    tile: Annotated[
+        int | None, typer.Option(help="Tile side fed to the network, px; default: twice the model's training tile.")
+    ] = None,
     batch: Annotated[int, typer.Option(min=1, help="Tiles per runner call.")] = 4,
     threshold: Annotated[
         float | None, typer.Option(min=0.0, max=1.0, help="Mask threshold; default: the model's.")
@@ -70,6 +73,7 @@ def infer_command(
     ] = None,
 ) -> None:
     """Probability and mask GeoTIFFs, landslide polygons, a quicklook and a summary per scene."""
+    from lnet_edge.config import TILE_MULTIPLE
     from lnet_edge.defaults import SAMPLE_SCENE
     from lnet_edge.field.backend import open_field_model
     from lnet_edge.field.io import list_scenes, parse_scale_factor
@@ -86,6 +90,10 @@ def infer_command(
     if scale not in ("auto", "percentile", "none"):
         parse_scale_factor(scale)
     check_options(gsd, pixel_size)
+    if tile is not None and (tile < TILE_MULTIPLE or tile % TILE_MULTIPLE):
+        raise LnetError(f"--tile {tile}: give a multiple of {TILE_MULTIPLE} px (e.g. 256 or 512)")
+    if tile is not None and overlap >= tile:
+        raise LnetError(f"--overlap {overlap} must be smaller than --tile {tile}")
     options = InferOptions(
         overlap,
         batch,
@@ -97,6 +105,7 @@ def infer_command(
         tta=tta,
         overwrite=overwrite,
         workers=check_workers(workers),
+        tile=tile,
     )
     if cluster:
         _infer_on_cluster(paths, out, cluster, model, backend, threads, precision, force_precision, options)

@@ -33,6 +33,7 @@ from lnet_edge.field.pipeline import (
     SceneSetup,
     StripReader,
     blend_rows,
+    field_tile,
     scene_grid,
     scene_setup,
 )
@@ -72,7 +73,7 @@ def map_band(
     counts = {"run": 0, "skipped": 0}
     with rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB), io.open_scene(scene) as src:
         setup = scene_setup(src, scene, config, options)
-        grid = scene_grid(src.height, src.width, config, options.overlap, setup.factor)
+        grid = scene_grid(src.height, src.width, field_tile(options, config, runner), options.overlap, setup.factor)
         rows = band_rows(len(grid.ys), k, count)
         if not len(rows):  # more bands than tile rows: an empty band, recorded so the assembly sees it
             meta = {"band": k, "rows": [0, 0], **counts, "model_seconds": 0.0}

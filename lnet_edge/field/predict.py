@@ -83,7 +83,7 @@ def run_batches(runner: Runner, batches: list[Batch], tta: bool = False) -> list
     return out
 
 
-def scene_tiling(config: ModelConfig, overlap: int, factor: float) -> tuple[int, int]:
-    """(tile, overlap) in scene pixels: the model tile and ``overlap`` divided by ``factor``."""
-    tile = max(TILE_MULTIPLE, round(config.tile / factor))
+def scene_tiling(field_tile: int, overlap: int, factor: float) -> tuple[int, int]:
+    """(tile, overlap) in scene pixels: the field tile and ``overlap`` (model pixels) divided by ``factor``."""
+    tile = max(TILE_MULTIPLE, round(field_tile / factor))
     return tile, min(round(overlap / factor), tile - 1)

@@ -22,6 +22,7 @@ class Runner(ABC):
 
     name: str = "runner"
     precision: str = "fp32"
+    max_tile: int | None = None  # the largest tile side the runner accepts (a TensorRT plan's profile); None: any
 
     def __init__(self) -> None:
         self.is_active = False

@@ -31,6 +31,7 @@ class TensorRTRunner(Runner):
         self.manifest = check_plan(self.plan)
         self.precision = self.manifest.precision
         self.name = self.manifest.flavour
+        self.max_tile = self.manifest.options.profile.max_tile
 
     def activate_impl(self) -> None:
         self.trt, self.engine, self.runtime = deserialize(self.plan, self.manifest)

@@ -21,7 +21,7 @@ def test_readme_main_command_maps_the_sample_scene(tmp_path: Path) -> None:
     assert f"outputs in {scene_dir}" in " ".join(result.output.split())
     summary = json.loads((scene_dir / "sichuan_landslide003_summary.json").read_text())
     assert summary["backend"] == "onnxruntime" and summary["crs"] == "EPSG:32648"
-    assert summary["scene_area_km2"] == 0.262144 and summary["tiles"] == 25
+    assert summary["scene_area_km2"] == 0.262144 and summary["tiles"] == 9  # 512 px field tiles
     with rasterio.open(output_file(summary, "probability")) as dst:
         assert dst.crs.to_epsg() == 32648 and dst.res == (0.5, 0.5)
     rerun = CliRunner().invoke(app, ["infer", str(SAMPLE_SCENE), "-o", str(out)])

@@ -12,7 +12,7 @@ import rasterio
 from lnet_edge.config import ModelConfig
 from lnet_edge.defaults import DEFAULT_ONNX
 from lnet_edge.eval.predict import predict_logits
-from lnet_edge.field.pipeline import InferOptions, output_file, run_scene, run_scenes, scene_outputs
+from lnet_edge.field.pipeline import InferOptions, field_tile, output_file, run_scene, run_scenes, scene_outputs
 from lnet_edge.runners.open import open_model
 from tests.field.field_helpers import TRANSFORM, UTM48N, ThresholdRunner, rgb_from_mask, write_scene
 
@@ -81,7 +81,8 @@ def tiled_vs_whole(onnx, shared_data: Path, tmp_path_factory) -> dict:
         whole = 1 / (1 + np.exp(-predict_logits(runner, image, config))) > config.threshold
         tiled_c, whole_c = tiled_c + confusion(tiled, truth), whole_c + confusion(whole, truth)
         h, w = truth.shape
-        near = _seam_near(h, config.tile, 64)[:, None] | _seam_near(w, config.tile, 64)[None, :]
+        tile = field_tile(InferOptions(), config, runner)
+        near = _seam_near(h, tile, 64)[:, None] | _seam_near(w, tile, 64)[None, :]
         differ = tiled != whole
         near_diff, near_n = near_diff + int(differ[near].sum()), near_n + int(near.sum())
         far_diff, far_n = far_diff + int(differ[~near].sum()), far_n + int((~near).sum())
@@ -98,17 +99,30 @@ def tiled_vs_whole(onnx, shared_data: Path, tmp_path_factory) -> dict:
 def test_tiling_costs_at_most_half_an_iou_point(tiled_vs_whole: dict) -> None:
     """The network's context reaches past a tile, so a tiled map cannot equal one whole-image
     pass pixel for pixel; what the field needs is that tiling costs at most 0.5 IoU points
-    against the ground truth (shipped model: 48.06 tiled against 48.51 whole)."""
+    against the ground truth (shipped model, 512 px field tiles: 52.45 tiled against 52.01 whole; 256 px tiles gave 47.32)."""
     assert tiled_vs_whole["tiled_iou"] >= tiled_vs_whole["whole_iou"] - 0.005
 
 
 @pytest.mark.xfail(
     strict=False,
-    reason="measured with the shipped model: pixels within 32 px of a seam disagree with the whole-image pass "
-    "1.29x as often as pixels elsewhere (5.28 % against 4.08 %), above the 1.2x goal",
+    reason="measured with the shipped model and 512 px field tiles: pixels within 32 px of a seam disagree with "
+    "the whole-image pass 1.27x as often as elsewhere (3.82 % against 3.01 %; 256 px tiles: 10.56 % against 6.12 %), "
+    "above the 1.2x goal; more overlap lowers the rate elsewhere more than near seams (96 px: 1.35x, 128 px: 1.43x)",
 )
 def test_pixels_near_seams_disagree_at_most_1_2x_as_often_as_elsewhere(tiled_vs_whole: dict) -> None:
     assert tiled_vs_whole["near_rate"] <= 1.2 * tiled_vs_whole["far_rate"]
+
+
+def test_field_tiles_are_twice_the_training_tile_within_what_the_runner_takes() -> None:
+    config = ModelConfig()  # trained on 256 px tiles
+    assert field_tile(InferOptions(), config) == 512
+    assert field_tile(InferOptions(tile=384), config) == 384
+
+    class PlanCappedAt256(ThresholdRunner):  # as a TensorRT plan whose profile stops at 256 px
+        max_tile = 256
+
+    assert field_tile(InferOptions(), config, PlanCappedAt256()) == 256
+    assert field_tile(InferOptions(tile=128), config, PlanCappedAt256()) == 128
 
 
 def test_crs_and_transform_are_preserved(tmp_path: Path) -> None:

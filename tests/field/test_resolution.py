@@ -76,7 +76,7 @@ def test_a_scene_outside_the_models_gsd_is_resampled_and_mapped_on_its_own_grid(
     transform = from_origin(366070.0, 3483660.0, gsd, gsd)
     scene = write_scene(tmp_path / "coarse.tif", rgb_from_mask(mask), transform=transform)
     with ThresholdRunner() as runner:
-        summary = run_scene(scene, tmp_path / "out", runner, MODEL, InferOptions(min_area_m2=0), {})
+        summary = run_scene(scene, tmp_path / "out", runner, MODEL, InferOptions(min_area_m2=0, tile=256), {})
         calls = runner.calls
     assert summary["resample_factor"] == pytest.approx(gsd / min(max(gsd, 0.2), 1.0))
     with rasterio.open(output_file(summary, "mask")) as dst:
@@ -84,7 +84,7 @@ def test_a_scene_outside_the_models_gsd_is_resampled_and_mapped_on_its_own_grid(
         got = dst.read(1)
     assert np.mean(got != mask) < 0.005  # the pointwise stand-in survives the round trip
     with ThresholdRunner() as runner:  # and without resampling, a different number of model calls
-        plain = run_scene(scene, tmp_path / "plain", runner, MODEL, InferOptions(gsd="none", min_area_m2=0), {})
+        plain = run_scene(scene, tmp_path / "plain", runner, MODEL, InferOptions(gsd="none", min_area_m2=0, tile=256), {})
         assert plain["resample_factor"] == 1.0 and runner.calls != calls
 
 

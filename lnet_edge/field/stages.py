@@ -19,7 +19,7 @@ import threading
 from collections.abc import Callable, Iterable
 from typing import Any
 
-DEPTH = 2  # items waiting between two stages (a strip is O(tile x scene width))
+DEPTH = 1  # items waiting between two stages (a strip is O(tile x scene width))
 POLL_S = 0.05
 _END = object()
 

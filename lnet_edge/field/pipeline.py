@@ -236,9 +236,9 @@ class Grid:
 # The network's context reaches past a tile (coordinate attention pools whole rows and columns,
 # the MFF bottleneck sees about 270 px), so the field feeds it tiles twice its training tile:
 # on held-out scenes with ground truth, 512 px tiles (overlap 64) gave the shipped model landslide
-# IoU 52.03 against 52.01 for one whole-image pass, and 256 px tiles 47.32; pixels near seams
-# disagreed with the whole pass 1.04x as often as elsewhere, against 1.73x. It is also 27 % less
-# network work per scene pixel (512^2 / 448^2 against 256^2 / 192^2).
+# IoU 52.45 against 52.01 for one whole-image pass, and 256 px tiles 47.32; pixels near seams
+# disagreed with the whole pass 1.27x as often as elsewhere, against 1.73x. On large scenes it is
+# also 26 % less network work per scene pixel (512^2 / 448^2 against 256^2 / 192^2).
 FIELD_TILE_FACTOR = 2
 
 

@@ -1,5 +1,5 @@
 """The field run's share of model-only throughput for one model: batch-4 model-only tiles/s
-(random 256 x 256 tiles) against the whole field run on the shipped sample scene with
+(random 256 x 256 tiles) against the whole field run on the shipped sample scene (at the same 256 px tiles) with
 ``--workers 1`` and ``2``, in ROUNDS interleaved rounds after warm-ups; medians.
 Results: bench/results/field_share-<model>.json.
 
@@ -47,12 +47,12 @@ def main() -> None:
         rates = {1: [], 2: []}
         model_rates = []
         for workers in (1, 2):  # warm-up pass of each
-            run_scene(SAMPLE_SCENE, out, runner, config, InferOptions(batch=4, overwrite=True, workers=workers), {})
+            run_scene(SAMPLE_SCENE, out, runner, config, InferOptions(batch=4, overwrite=True, workers=workers, tile=config.tile), {})
         for _ in range(ROUNDS):  # interleaved, so that drifts of a shared machine hit every figure alike
             model_rates.append(model_only())
             for workers in (1, 2):
                 s = run_scene(
-                    SAMPLE_SCENE, out, runner, config, InferOptions(batch=4, overwrite=True, workers=workers), {}
+                    SAMPLE_SCENE, out, runner, config, InferOptions(batch=4, overwrite=True, workers=workers, tile=config.tile), {}
                 )
                 rates[workers].append(s["tiles_run"] / s["seconds"])
         model_tps = statistics.median(model_rates)

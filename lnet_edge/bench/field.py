@@ -19,7 +19,8 @@ def time_field(
     runner: Runner, config: ModelConfig, scene: Path, out: Path, batch: int, repeats: int, gsd_m: float
 ) -> dict:
     """Seconds, tiles/s and km²/s of ``repeats`` recorded passes of ``run_scene`` over ``scene``."""
-    options = InferOptions(batch=batch, overwrite=True)
+    # at the model's tile, the one the model-only figure uses (the field default is twice it)
+    options = InferOptions(batch=batch, overwrite=True, tile=config.tile)
     info = {"backend": runner.name, "precision": runner.precision}
     run_scene(scene, out, runner, config, options, info)  # warm-up pass
     passes = [run_scene(scene, out, runner, config, options, info) for _ in range(repeats)]

@@ -1,6 +1,6 @@
 """The field run's share of model-only throughput for one model: batch-4 model-only tiles/s
-(random 256 x 256 tiles) against the whole field run on the shipped sample scene (at the same 256 px tiles) with
-``--workers 1`` and ``2``, in ROUNDS interleaved rounds after warm-ups; medians.
+(random 256 x 256 tiles) against the whole field run on the shipped sample scene, at the same
+256 px tiles, with ``--workers 1`` and ``2``, in ROUNDS interleaved rounds after warm-ups; medians.
 Results: bench/results/field_share-<model>.json.
 
 Usage: python bench/field_share.py [MODEL]   (default: the shipped CPU int8 model)

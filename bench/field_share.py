@@ -47,12 +47,24 @@ def main() -> None:
         rates = {1: [], 2: []}
         model_rates = []
         for workers in (1, 2):  # warm-up pass of each
-            run_scene(SAMPLE_SCENE, out, runner, config, InferOptions(batch=4, overwrite=True, workers=workers, tile=config.tile), {})
+            run_scene(
+                SAMPLE_SCENE,
+                out,
+                runner,
+                config,
+                InferOptions(batch=4, overwrite=True, workers=workers, tile=config.tile),
+                {},
+            )
         for _ in range(ROUNDS):  # interleaved, so that drifts of a shared machine hit every figure alike
             model_rates.append(model_only())
             for workers in (1, 2):
                 s = run_scene(
-                    SAMPLE_SCENE, out, runner, config, InferOptions(batch=4, overwrite=True, workers=workers, tile=config.tile), {}
+                    SAMPLE_SCENE,
+                    out,
+                    runner,
+                    config,
+                    InferOptions(batch=4, overwrite=True, workers=workers, tile=config.tile),
+                    {},
                 )
                 rates[workers].append(s["tiles_run"] / s["seconds"])
         model_tps = statistics.median(model_rates)

@@ -23,7 +23,9 @@ INFO = {"model": "test", "backend": "test", "precision": "fp32"}
 
 def _run(scenes: list[Path], out: Path, **kw):
     with ThresholdRunner() as runner:
-        return run_scenes(scenes, out, runner, ModelConfig(), InferOptions(**{"tile": 256, **kw}), INFO)  # 256 px tiles: several per scene
+        return run_scenes(
+            scenes, out, runner, ModelConfig(), InferOptions(**{"tile": 256, **kw}), INFO
+        )  # 256 px tiles: several per scene
 
 
 @pytest.fixture

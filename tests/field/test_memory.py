@@ -22,7 +22,9 @@ def test_peak_memory_is_bounded_by_a_strip_not_the_scene(tmp_path: Path) -> None
     tracemalloc.start()
     try:
         with ThresholdRunner() as runner:
-            summary = run_scene(scene, tmp_path / "out", runner, ModelConfig(), InferOptions(batch=8, tile=256), {})  # many strips per scene
+            summary = run_scene(
+                scene, tmp_path / "out", runner, ModelConfig(), InferOptions(batch=8, tile=256), {}
+            )  # many strips per scene
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()

@@ -51,7 +51,9 @@ def _digest(summary: dict) -> dict[str, str]:
 
 def _run(scenes, out, runner, config=None, **kw):
     with runner as r:
-        return run_scenes(scenes, out, r, config or ModelConfig(), InferOptions(**{"overwrite": True, "tile": 256, **kw}), INFO)  # many strips
+        return run_scenes(
+            scenes, out, r, config or ModelConfig(), InferOptions(**{"overwrite": True, "tile": 256, **kw}), INFO
+        )  # many strips
 
 
 def test_pipelined_run_of_the_sample_scene_is_byte_identical_to_the_sequential_run(tmp_path: Path) -> None:

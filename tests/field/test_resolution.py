@@ -84,7 +84,9 @@ def test_a_scene_outside_the_models_gsd_is_resampled_and_mapped_on_its_own_grid(
         got = dst.read(1)
     assert np.mean(got != mask) < 0.005  # the pointwise stand-in survives the round trip
     with ThresholdRunner() as runner:  # and without resampling, a different number of model calls
-        plain = run_scene(scene, tmp_path / "plain", runner, MODEL, InferOptions(gsd="none", min_area_m2=0, tile=256), {})
+        plain = run_scene(
+            scene, tmp_path / "plain", runner, MODEL, InferOptions(gsd="none", min_area_m2=0, tile=256), {}
+        )
         assert plain["resample_factor"] == 1.0 and runner.calls != calls
 
 

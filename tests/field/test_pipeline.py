@@ -163,6 +163,17 @@ def test_polygon_areas_on_a_mask_of_known_area(tmp_path: Path) -> None:
     assert rect["geometry"]["coordinates"][0][0][0] >= TRANSFORM.c  # map coordinates, not pixels
 
 
+def test_a_rerun_with_another_field_tile_redoes_the_scene(tmp_path: Path) -> None:
+    scene = write_scene(tmp_path / "s.tif", rgb_from_mask(np.eye(600, dtype=np.uint8)))
+    out = tmp_path / "out"
+    with ThresholdRunner() as runner:
+        (first,) = run_scenes([scene], out, runner, ModelConfig(), InferOptions(), INFO)
+        (same,) = run_scenes([scene], out, runner, ModelConfig(), InferOptions(tile=512), INFO)  # the default
+        (other,) = run_scenes([scene], out, runner, ModelConfig(), InferOptions(tile=256), INFO)
+    assert (first.status, same.status, other.status) == ("done", "skipped", "done")
+    assert "tile 512 -> 256" in other.message and other.summary["tiles"] > first.summary["tiles"]
+
+
 def test_rerun_skips_complete_scenes_and_overwrite_redoes_them(tmp_path: Path) -> None:
     scene = write_scene(tmp_path / "s.tif", rgb_from_mask(np.eye(300, dtype=np.uint8)))
     out = tmp_path / "out"

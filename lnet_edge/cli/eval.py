@@ -8,7 +8,7 @@ from pathlib import Path
 
 import typer
 
-from lnet_edge.cli.common import console, progress_bar, user_errors
+from lnet_edge.cli.common import check_threshold, console, progress_bar, user_errors
 
 
 class Split(str, Enum):
@@ -43,8 +43,7 @@ def eval_command(
 
     if out.exists() and not out.is_dir():
         raise LnetError(f"-o {out} is a file: give a folder for eval.json and eval.md")
-    if threshold is not None and not 0 < threshold < 1:  # also NaN
-        raise LnetError(f"--threshold {threshold}: give a probability strictly between 0 and 1")
+    check_threshold(threshold)
     samples = [s for d in data for s in list_samples(d)]
     if split == Split.test:
         samples = split_test(samples)[1]

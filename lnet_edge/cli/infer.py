@@ -8,7 +8,14 @@ from typing import Annotated
 
 import typer
 
-from lnet_edge.cli.common import console, err_console, interrupts_as_keyboard, progress_bar, user_errors
+from lnet_edge.cli.common import (
+    check_threshold,
+    console,
+    err_console,
+    interrupts_as_keyboard,
+    progress_bar,
+    user_errors,
+)
 from lnet_edge.engines.options import Precision
 from lnet_edge.errors import LnetError
 from lnet_edge.field.backend import Backend
@@ -85,8 +92,7 @@ def infer_command(
     paths = list_scenes(list(scenes) if scenes else [SAMPLE_SCENE])
     if not math.isfinite(min_area):
         raise LnetError(f"--min-area {min_area}: give a finite area in m² (0 keeps every polygon)")
-    if threshold is not None and not 0 < threshold < 1:
-        raise LnetError(f"--threshold {threshold}: give a probability strictly between 0 and 1")
+    check_threshold(threshold)
     if scale not in ("auto", "percentile", "none"):
         parse_scale_factor(scale)
     check_options(gsd, pixel_size)

@@ -225,7 +225,7 @@ def band_on_worker(
     path = Path(scene)
     try:
         paths = scene_outputs(Path(out), path, name)
-        shaping = shaping_options(options, opened.config)
+        shaping = shaping_options(options, opened.config, opened.runner)
         if (
             not options.overwrite
             and outputs.stale_reason(paths, outputs.scene_identity(path), info["model_sha256"], shaping) is None

@@ -94,11 +94,12 @@ def output_file(summary: dict, key: str) -> Path:
     return Path(summary["folder"]) / summary["outputs"][key]
 
 
-def shaping_options(options: InferOptions, config: ModelConfig) -> dict:
-    """The options that change a scene's outputs (recorded, and compared on a rerun)."""
+def shaping_options(options: InferOptions, config: ModelConfig, runner: Runner | None = None) -> dict:
+    """The options that change a scene's outputs (recorded, and compared on a rerun); ``tile`` is
+    the field tile that runs with ``runner`` (see ``field_tile``)."""
     return {
         "threshold": options.threshold_for(config),
-        "tile": field_tile(options, config),
+        "tile": field_tile(options, config, runner),
         "min_area": options.min_area_m2,
         "overlap": options.overlap,
         "scale": options.scale,
@@ -502,7 +503,7 @@ def _run_scene(scene, paths, runner, config, options, model_info, on_start, on_t
             "model_seconds": round(model_s, 3),  # in run_batches: the runner, the checks, sigmoid
             "km2_per_second": round(km2 / seconds, 6) if km2 is not None and seconds > 0 else None,
             **model_info,
-            "shaping_options": shaping_options(options, config),
+            "shaping_options": shaping_options(options, config, runner),
             "notes": notes,
             "folder": str(paths["summary"].parent.resolve()),  # where it was written (informational)
             "outputs": {k: v.name for k, v in paths.items() if k != "summary"},  # relative to the folder
@@ -557,7 +558,7 @@ def map_scene(
 ) -> SceneResult:
     """One scene of a batch into ``OUT/NAME/``: skipped when complete, else (re)made; never raises
     for the scene's own faults (they are the result's message). ``assemble``: see run_scene."""
-    shaping = shaping_options(options, config)
+    shaping = shaping_options(options, config, runner)
     paths = scene_outputs(out, scene, name)
     d = paths["summary"].parent
     try:

@@ -99,7 +99,8 @@ def tiled_vs_whole(onnx, shared_data: Path, tmp_path_factory) -> dict:
 def test_tiling_costs_at_most_half_an_iou_point(tiled_vs_whole: dict) -> None:
     """The network's context reaches past a tile, so a tiled map cannot equal one whole-image
     pass pixel for pixel; what the field needs is that tiling costs at most 0.5 IoU points
-    against the ground truth (shipped model, 512 px field tiles: 52.45 tiled against 52.01 whole; 256 px tiles gave 47.32)."""
+    against the ground truth (shipped model, 512 px field tiles: 52.45 tiled against 52.01 whole;
+    256 px tiles gave 47.32)."""
     assert tiled_vs_whole["tiled_iou"] >= tiled_vs_whole["whole_iou"] - 0.005
 
 
@@ -123,6 +124,16 @@ def test_field_tiles_are_twice_the_training_tile_within_what_the_runner_takes() 
 
     assert field_tile(InferOptions(), config, PlanCappedAt256()) == 256
     assert field_tile(InferOptions(tile=128), config, PlanCappedAt256()) == 128
+
+
+def test_the_summary_records_the_field_tile_that_ran(tmp_path: Path) -> None:
+    class PlanCappedAt256(ThresholdRunner):
+        max_tile = 256
+
+    scene = write_scene(tmp_path / "s.tif", rgb_from_mask(np.eye(600, dtype=np.uint8)))
+    with PlanCappedAt256() as runner:
+        summary = run_scene(scene, tmp_path / "out", runner, ModelConfig(), InferOptions(), INFO)
+    assert summary["shaping_options"]["tile"] == 256 and summary["tiles"] == 9  # 3 x 3 tiles of 256 px
 
 
 def test_crs_and_transform_are_preserved(tmp_path: Path) -> None:

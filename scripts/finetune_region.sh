@@ -23,18 +23,17 @@ if [ "$base" = train ]; then
     -o "$out/base-no-cas" "${common[@]}" --lr 1e-3 --epochs "$base_epochs" $(resume "$out/base-no-cas")  # never saw CAS
   base="$out/base-no-cas/best.pt"
 fi
-# shellcheck disable=SC2046
-lnet-edge train -d "$region" --val-fraction 0.3 -o "$out/finetuned" "${common[@]}" --epochs "$region_epochs" \
-  --init "$base" --freeze-encoder $(resume "$out/finetuned")
-# shellcheck disable=SC2046
-lnet-edge train -d "$region" --val-fraction 0.3 -o "$out/finetuned-all" "${common[@]}" --epochs "$region_epochs" \
-  --init "$base" $(resume "$out/finetuned-all")
-# shellcheck disable=SC2046
-lnet-edge train -d "$region" --val-fraction 0.3 -o "$out/finetuned-all-lr1e-3" "${common[@]}" --epochs "$region_epochs" \
-  --init "$base" --lr 1e-3 $(resume "$out/finetuned-all-lr1e-3")
-# shellcheck disable=SC2046
-lnet-edge train -d "$region" --val-fraction 0.3 -o "$out/scratch" "${common[@]}" --lr 1e-3 --epochs "$region_epochs" \
-  $(resume "$out/scratch")
+# One run on 70 % of the region: NAME, then its own options.
+region_train() {
+  local name=$1; shift
+  # shellcheck disable=SC2046
+  lnet-edge train -d "$region" --val-fraction 0.3 -o "$out/$name" "${common[@]}" --epochs "$region_epochs" "$@" \
+    $(resume "$out/$name")
+}
+region_train finetuned --init "$base" --freeze-encoder
+region_train finetuned-all --init "$base"
+region_train finetuned-all-lr1e-3 --init "$base" --lr 1e-3
+region_train scratch --lr 1e-3
 lnet-edge eval -m "$base" -d "$region" --split val --val-fraction 0.3 --threshold 0.5 -o "$out/eval-base"
 for m in finetuned finetuned-all finetuned-all-lr1e-3 scratch; do
   lnet-edge eval -m "$out/$m/last.pt" -d "$region" --split val --val-fraction 0.3 --threshold 0.5 -o "$out/eval-$m"

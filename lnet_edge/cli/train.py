@@ -8,7 +8,7 @@ import typer
 
 from lnet_edge.cli.common import console, progress_bar, user_errors
 from lnet_edge.config import ModelConfig, Preset, Variant
-from lnet_edge.train.options import Loss, Optimizer, Schedule
+from lnet_edge.train.options import Balance, Loss, Optimizer, Schedule
 
 
 @user_errors
@@ -39,6 +39,12 @@ def train(
         None, help="Start from this checkpoint's weights ('default': the shipped model): fine-tuning."
     ),
     freeze_encoder: bool = typer.Option(False, help="With --init: train only the bottleneck, decoder and head."),
+    balance: Balance = typer.Option(
+        Balance.none, help="none: every tile once an epoch; sqrt: each data folder's share ~ sqrt(its tiles)."
+    ),
+    ema: float = typer.Option(
+        0.0, help="Validate and save a moving average of the weights (decay per step, e.g. 0.999)."
+    ),
     amp: bool = typer.Option(True, help="bf16 autocast + channels-last (fp32 master weights); --no-amp for fp32."),
 ) -> None:
     """Train with the paper's recipe (SGD, lr 1e-3, batch 8, plateau x0.1, 100 epochs)."""
@@ -75,6 +81,8 @@ def train(
         resume=str(resume) if resume else None,
         init=init,
         freeze_encoder=freeze_encoder,
+        balance=balance,
+        ema=ema,
         amp=amp,
     )
     with progress_bar() as progress:

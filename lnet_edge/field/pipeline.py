@@ -28,7 +28,7 @@ from lnet_edge.errors import LnetError
 from lnet_edge.field import io, outputs
 from lnet_edge.field.blending import BlendWeights, StripAccumulator
 from lnet_edge.field.polygons import PolygonSpec, polygon_sink
-from lnet_edge.field.predict import prepare_batches, run_batches, scene_tiling, sigmoid  # noqa: F401 - sigmoid for bench
+from lnet_edge.field.predict import prepare_batches, probabilities, run_logits, scene_tiling, sigmoid  # noqa: F401 - sigmoid for bench
 from lnet_edge.field.quicklook import Legend, Quicklook
 from lnet_edge.field.resolution import parse_gsd, pixel_size_m, resample_factor
 from lnet_edge.field.stages import run_staged
@@ -203,7 +203,7 @@ class _Strip:
     nonfinite: int  # non-finite pixels among the final rows
     keep: list[int]  # tile columns with any valid pixel
     batches: list
-    probs: list | None = None
+    logits: list | None = None  # the runner's, per batch, until blended
     model_s: float = 0.0
 
 
@@ -347,8 +347,9 @@ def blend_rows(
     rows, in order. The tile rows before ``rows`` that reach into it run too (not emitted),
     so the blend is the one a whole-scene run makes, to the bit. Returns seconds in the model.
 
-    Per strip: read and prepare (reader), run the model (calling thread), blend (a thread), emit
-    (a thread); with ``workers`` > 1 they overlap (field/stages.py), else they take turns."""
+    Per strip: read and prepare (reader), run the model and nothing else (calling thread),
+    sigmoid and blend (a thread), emit (a thread); with ``workers`` > 1 they overlap
+    (field/stages.py), else they take turns."""
     ys, xs, th, tw, ov = grid.ys, grid.xs, grid.th, grid.tw, grid.overlap
     first = grid.first_reaching(rows.start) if rows.start > 0 else 0
     acc = StripAccumulator(th, grid.width, ys[first])
@@ -365,19 +366,20 @@ def blend_rows(
 
     def predict(strip: _Strip) -> _Strip:
         t0 = time.perf_counter()
-        strip.probs = run_batches(runner, strip.batches, options.tta)
-        strip.model_s, strip.batches = time.perf_counter() - t0, []
+        strip.logits = run_logits(runner, strip.batches, options.tta)
+        strip.model_s = time.perf_counter() - t0
         model_s[0] += strip.model_s
         return strip
 
     def blend(strip: _Strip) -> tuple[_Strip, np.ndarray]:
         i, y = strip.index, strip.row0
-        for x, p in zip(strip.keep, strip.probs):
+        probs = probabilities(runner.name, strip.batches, strip.logits)
+        strip.batches, strip.logits = [], None
+        for x, p in zip(strip.keep, probs):
             acc.add(p, weights.window(i, xs.index(x)), y, x)
         prob = acc.rows(strip.stop)
         if i + 1 < len(ys):
             acc.advance(ys[i + 1])
-        strip.probs = None
         return strip, prob
 
     def deliver(blended: tuple[_Strip, np.ndarray]) -> None:
@@ -500,7 +502,7 @@ def _run_scene(scene, paths, runner, config, options, model_info, on_start, on_t
     summary.update(
         {
             "seconds": round(seconds, 3),
-            "model_seconds": round(model_s, 3),  # in run_batches: the runner, the checks, sigmoid
+            "model_seconds": round(model_s, 3),  # in run_logits: the runner alone
             "km2_per_second": round(km2 / seconds, 6) if km2 is not None and seconds > 0 else None,
             **model_info,
             "shaping_options": shaping_options(options, config, runner),

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import multiprocessing
 import signal
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -163,6 +164,20 @@ def _rebuild(kind: str, errno_: int | None, message: str, filename: str | None) 
     return RuntimeError(f"polygon tracing failed: {kind}: {message}")
 
 
+def _start_ignoring_ctrl_c(process) -> None:
+    """Start ``process`` with SIGINT ignored, which a new interpreter keeps: a Ctrl-C while it is
+    still starting (before _serve ignores it too) would print its traceback. The parent alone
+    handles Ctrl-C. Only the main thread may change signal handlers; other threads just start it."""
+    if threading.current_thread() is not threading.main_thread():
+        process.start()
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        process.start()
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 class PolygonProcess:
     """A :class:`PolygonSink` in a child process; ``add`` sends the strip and returns (the pipe's
     buffer bounds what is in flight), ``close`` waits for the files and the counts."""
@@ -171,7 +186,7 @@ class PolygonProcess:
         ctx = multiprocessing.get_context(_CONTEXT)
         self.conn, child = ctx.Pipe()
         self.process = ctx.Process(target=_serve, args=(child, spec), name="lnet-edge-polygons", daemon=True)
-        self.process.start()
+        _start_ignoring_ctrl_c(self.process)
         child.close()
 
     def _died(self) -> RuntimeError:

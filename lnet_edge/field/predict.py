@@ -1,8 +1,10 @@
 """Tiles to probabilities: resampling to the model's resolution, normalisation, padding, the
 runner call (optionally with the four flips), the non-finite check, and the way back.
 
-Split in two so the field run can overlap them: :func:`prepare_batches` (no model; runs while
-the runner works on the previous strip) and :func:`run_batches` (the runner, then sigmoid).
+Split in three so the field run can overlap them: :func:`prepare_batches` (runs while the runner
+works on the previous strip), :func:`run_logits` (the runner alone, so that the model's stage
+does nothing else) and :func:`probabilities` (checks and sigmoid, while the runner works on the
+next strip).
 """
 
 from __future__ import annotations
@@ -60,26 +62,29 @@ def prepare_batches(tiles: list[np.ndarray], config: ModelConfig, batch: int, fa
     return out
 
 
-def run_batches(runner: Runner, batches: list[Batch], tta: bool = False) -> list[np.ndarray]:
-    """The probability (HxW float32, the tile's own size) of every tile of ``batches``: the
-    runner's logits (with ``tta``, the four flips averaged), checked finite, cut to the tile,
-    resampled back, and passed through the sigmoid."""
+def run_logits(runner: Runner, batches: list[Batch], tta: bool = False) -> list[np.ndarray]:
+    """The runner's logits (NCHW) for each batch; with ``tta``, the four flips averaged."""
+    return [flip_logits(runner, b.x, tta) for b in batches]
+
+
+def probabilities(runner_name: str, batches: list[Batch], logits: list[np.ndarray]) -> list[np.ndarray]:
+    """The probability (HxW float32, the tile's own size) of every tile of ``batches`` from their
+    ``logits``: checked finite, cut to the tile, resampled back, passed through the sigmoid."""
     out: list[np.ndarray] = []
-    for b in batches:
-        logits = flip_logits(runner, b.x, tta)
-        if not np.isfinite(logits).all():
+    for b, lg in zip(batches, logits):
+        if not np.isfinite(lg).all():
             raise LnetError(
-                f"the model produced NaN or infinite values ({runner.name}): its weights are broken; "
+                f"the model produced NaN or infinite values ({runner_name}): its weights are broken; "
                 "re-export it from a good checkpoint or use another -m"
             )
         if b.sizes == b.shapes:  # at the model's resolution: one sigmoid for the batch
-            probs = sigmoid(logits[:, 0])
+            probs = sigmoid(lg[:, 0])
             out += [probs[k, :h, :w] for k, (h, w) in enumerate(b.shapes)]
             continue
         # resampled: back to scene pixels in logit space, as whole-image eval does
         for k, ((sh, sw), (h, w)) in enumerate(zip(b.sizes, b.shapes)):
-            lg = np.ascontiguousarray(logits[k, 0, :sh, :sw], dtype=np.float32)
-            out.append(sigmoid(resize(lg, h, w)))
+            tile = np.ascontiguousarray(lg[k, 0, :sh, :sw], dtype=np.float32)
+            out.append(sigmoid(resize(tile, h, w)))
     return out
 
 

@@ -31,7 +31,7 @@ class ThresholdRunner(Runner):
     def infer_impl(self, feed: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         self.calls += 1
         x = feed["image"][:, :1]
-        return {OUTPUT_NAME: np.where(x > 0, 10.0, -10.0).astype(np.float32)}
+        return {OUTPUT_NAME: np.where(x > 0, np.float32(10), np.float32(-10))}  # float32 in one pass
 
 
 def blob_rows(row0: int, height: int, width: int) -> np.ndarray:

@@ -36,12 +36,23 @@ class TileDataset(torch.utils.data.Dataset):
     def __init__(self, samples: list[Sample], config: ModelConfig, seed: int, augment_tiles: bool = True) -> None:
         self.config, self.seed, self.augment_tiles, self.epoch = config, seed, augment_tiles, 0
         self.tiles: list[tuple[np.ndarray, np.ndarray]] = []
+        self.datasets: list[str] = []  # the data folder of each tile
         for s in samples:
             image, mask = read_pair(s, config.bands)
-            self.tiles.extend(cut_tiles(image, mask, config.tile))
+            cut = cut_tiles(image, mask, config.tile)
+            self.tiles.extend(cut)
+            self.datasets.extend([s.dataset] * len(cut))
         self.value_range = (
             255.0 if self.tiles[0][0].dtype == np.uint8 else float(max(float(t[0].max()) for t in self.tiles[:50]))
         )
+
+    def sqrt_balanced_weights(self) -> list[float]:
+        """Per-tile sampling weights that give each data folder a share of an epoch proportional to
+        the square root of its tile count: small sets are seen more often without starving the
+        large one."""
+        counts = {d: self.datasets.count(d) for d in set(self.datasets)}
+        total = sum(np.sqrt(n) for n in counts.values())
+        return [float(np.sqrt(counts[d]) / total / counts[d]) for d in self.datasets]
 
     def __len__(self) -> int:
         return len(self.tiles)

@@ -19,6 +19,11 @@ class Loss(str, Enum):
     bce_dice = "bce_dice"  # BCE + soft Dice, for rare landslide pixels
 
 
+class Balance(str, Enum):
+    none = "none"  # every tile once an epoch: sets weigh by their tile count
+    sqrt = "sqrt"  # tiles drawn with replacement, each set's share of an epoch ~ sqrt(its tile count)
+
+
 class Schedule(str, Enum):
     plateau = "plateau"  # the paper's: lr x0.1 after `patience` epochs without validation gain
     cosine = "cosine"  # cosine decay to 1 % of lr over `epochs`
@@ -54,6 +59,8 @@ class TrainOptions:
     amp: bool = True  # bf16 autocast (fp32 master weights) + channels-last: 3x faster on AVX-512 CPUs
     init: str | None = None  # start from this checkpoint's weights (fine-tuning)
     freeze_encoder: bool = False  # with init: train the bottleneck, decoder and head only
+    balance: Balance = Balance.none  # how the data folders share an epoch
+    ema: float = 0.0  # > 0: validate and save an exponential moving average of the weights (decay per step)
     config: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -67,5 +74,7 @@ class TrainOptions:
             raise LnetError(f"--val-fraction {self.val_fraction}: give a fraction between 0 and 1, e.g. 0.2")
         if self.freeze_encoder and not self.init:
             raise LnetError("--freeze-encoder needs --init: a random encoder is not worth freezing")
+        if not 0 <= self.ema < 1:
+            raise LnetError(f"--ema {self.ema}: give a decay per step in [0, 1), e.g. 0.999, or 0 for none")
         if self.time_limit_min is not None and not (self.time_limit_min > 0):
             raise LnetError(f"--time-limit {self.time_limit_min}: give the minutes a run may take, above 0")

@@ -24,7 +24,7 @@ from lnet_edge.files import write_text_atomic
 from lnet_edge.lazy import lazy_import
 from lnet_edge.model.checkpoint import load_model, read_checkpoint, save_checkpoint
 from lnet_edge.runners.torch import TorchRunner
-from lnet_edge.train.options import FINE_TUNE_LR_FACTOR, Loss, Optimizer, Schedule, TrainOptions  # noqa: F401
+from lnet_edge.train.options import FINE_TUNE_LR_FACTOR, Balance, Loss, Optimizer, Schedule, TrainOptions  # noqa: F401
 
 torch = lazy_import("torch")
 
@@ -119,13 +119,19 @@ def train(config: ModelConfig, opts: TrainOptions, progress=None) -> Path:
     dataset = TileDataset(train_s, config, opts.seed)
     if len(dataset) < opts.batch:
         raise LnetError(f"{len(dataset)} training tiles is fewer than --batch {opts.batch}: lower --batch or add data")
+    generator = torch.Generator().manual_seed(opts.seed)
+    sampler = None
+    if opts.balance == Balance.sqrt:
+        weights = dataset.sqrt_balanced_weights()
+        sampler = torch.utils.data.WeightedRandomSampler(weights, len(dataset), replacement=True, generator=generator)
     loader = torch.utils.data.DataLoader(
         dataset,
         batch_size=opts.batch,
-        shuffle=True,
+        shuffle=sampler is None,
+        sampler=sampler,
         drop_last=True,
         num_workers=opts.workers,
-        generator=torch.Generator().manual_seed(opts.seed),
+        generator=generator if sampler is None else None,
         persistent_workers=False,
     )
     model = LNet(config)
@@ -134,6 +140,7 @@ def train(config: ModelConfig, opts: TrainOptions, progress=None) -> Path:
     model = model.to(device)
     if opts.amp:
         model = model.to(memory_format=torch.channels_last)
+    ema = _make_ema(model, opts.ema)
     optim = make_optimizer(model, opts)
     sched = make_scheduler(optim, opts)
     loss_fn = bce_dice_loss if opts.loss == Loss.bce_dice else torch.nn.BCEWithLogitsLoss()
@@ -145,7 +152,10 @@ def train(config: ModelConfig, opts: TrainOptions, progress=None) -> Path:
             raise LnetError(
                 f"--resume {opts.resume} was trained with another configuration: resume with the same options"
             )
-        model.load_state_dict(ckpt["state_dict"])
+        model.load_state_dict(ckpt.get("train_state_dict", ckpt["state_dict"]))
+        if ema is not None:
+            ema.module.load_state_dict(ckpt["state_dict"])
+            ema.n_averaged.fill_(1)  # an average already: the next update blends, not copies
         optim.load_state_dict(ckpt["optimizer"])
         sched.load_state_dict(ckpt["scheduler"])
         start_epoch, best_f1, history = ckpt["epoch"] + 1, ckpt["best_f1"], ckpt["history"]
@@ -176,6 +186,8 @@ def train(config: ModelConfig, opts: TrainOptions, progress=None) -> Path:
             optim.zero_grad(set_to_none=True)
             loss.backward()
             optim.step()
+            if ema is not None:
+                ema.update_parameters(model)
             losses.append(loss.item())
             if progress:
                 progress.update(
@@ -183,8 +195,9 @@ def train(config: ModelConfig, opts: TrainOptions, progress=None) -> Path:
                 )
         if progress:
             progress.remove_task(task)
-        model.eval()
-        val, per_set = validate(model, val_s, config, device)
+        scored = model if ema is None else ema.module  # the weights that are validated and saved
+        scored.eval()
+        val, per_set = validate(scored, val_s, config, device)
         if opts.schedule == Schedule.cosine:
             sched.step()
         else:
@@ -199,7 +212,7 @@ def train(config: ModelConfig, opts: TrainOptions, progress=None) -> Path:
         }
         history.append({**row, "per_dataset": per_set})
         _write_history(out, history)
-        state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+        state = _plain_state(scored)
         payload = {
             "config": config.to_dict(),
             "state_dict": state,
@@ -217,6 +230,7 @@ def train(config: ModelConfig, opts: TrainOptions, progress=None) -> Path:
             out / "last.pt",
             {
                 **payload,
+                "train_state_dict": _plain_state(model),  # what resume continues from
                 "optimizer": optim.state_dict(),
                 "scheduler": sched.state_dict(),
                 "best_f1": best_f1,
@@ -231,6 +245,19 @@ def train(config: ModelConfig, opts: TrainOptions, progress=None) -> Path:
         if opts.time_limit_min is not None and time.monotonic() - t0 > 60 * opts.time_limit_min:
             break
     return out / "best.pt"
+
+
+def _make_ema(model, decay: float):
+    """An exponential moving average of the weights and BatchNorm statistics, or None."""
+    if decay <= 0:
+        return None
+    from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+
+    return AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(decay), use_buffers=True)
+
+
+def _plain_state(model) -> dict:
+    return {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
 
 
 def plain(d: dict) -> dict:

@@ -38,6 +38,8 @@ def _text(result) -> str:
         (["train", "-d", str(SAMPLE_TILES), "--epochs", "0"], "--epochs 0"),
         (["train", "-d", str(SAMPLE_TILES), "--lr", "nan"], "--lr nan"),
         (["train", "-d", str(SAMPLE_TILES), "--freeze-encoder"], "--freeze-encoder needs --init"),
+        (["train", "-d", str(SAMPLE_TILES), "--ema", "1"], "--ema 1.0: give a decay per step in [0, 1)"),
+        (["train", "-d", str(SAMPLE_TILES), "--ema", "nan"], "--ema nan"),
     ],
 )
 def test_bad_options_are_one_clear_error(tmp_path: Path, args: list[str], words: str) -> None:
@@ -46,8 +48,8 @@ def test_bad_options_are_one_clear_error(tmp_path: Path, args: list[str], words:
     assert not (tmp_path / "o").exists()
 
 
-@pytest.mark.parametrize("flag", ["--loss", "--optimizer", "--schedule"])
-def test_unknown_loss_optimizer_or_schedule_is_refused(tmp_path: Path, flag: str) -> None:
+@pytest.mark.parametrize("flag", ["--loss", "--optimizer", "--schedule", "--balance"])
+def test_unknown_loss_optimizer_schedule_or_balance_is_refused(tmp_path: Path, flag: str) -> None:
     result = runner.invoke(app, ["train", "-d", str(SAMPLE_TILES), flag, "focal", "-o", str(tmp_path / "o")])
     assert result.exit_code == 2 and "focal" in result.output
 

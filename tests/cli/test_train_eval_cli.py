@@ -219,3 +219,31 @@ def test_a_non_finite_loss_stops_with_an_error_and_no_best_checkpoint(small_set,
                                             "sgd", "--steps-per-epoch", "4"))  # fmt: skip
     assert result.exit_code == 2 and "training loss became" in result.output, result.output
     assert not (out / "best.pt").exists()
+
+
+def test_ema_saves_the_average_and_resume_continues_from_the_raw_weights(small_set, tmp_path):
+    from lnet_edge.model.checkpoint import read_checkpoint
+
+    out = tmp_path / "ema"
+    args = _train_args(small_set, out, "--preset", "edge-xs", "--ema", "0.5", "--steps-per-epoch", "2")
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    last, best = read_checkpoint(out / "last.pt"), read_checkpoint(out / "best.pt")
+    average, raw = last["state_dict"], last["train_state_dict"]
+    assert all(torch.equal(best["state_dict"][k], average[k]) for k in average)  # what was validated is saved
+    assert not torch.equal(average["head.weight"], raw["head.weight"])  # an average, not the last step
+    args[args.index("--epochs") + 1] = "2"
+    result = runner.invoke(app, [*args, "--resume", str(out / "last.pt")])
+    assert result.exit_code == 0, result.output
+    assert len(json.loads((out / "metrics.json").read_text())) == 2
+
+
+def test_sqrt_balance_gives_each_folder_a_share_proportional_to_the_root_of_its_tiles():
+    from lnet_edge.train.data import TileDataset
+
+    ds = TileDataset.__new__(TileDataset)
+    ds.datasets = ["big"] * 100 + ["small"] * 4
+    w = np.array(ds.sqrt_balanced_weights())
+    assert w.sum() == pytest.approx(1.0)
+    assert w[:100].sum() == pytest.approx(10 / 12) and w[100:].sum() == pytest.approx(2 / 12)
+    assert w[100] / w[0] == pytest.approx(5.0)  # a small set's tile is drawn 5x as often

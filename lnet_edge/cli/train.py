@@ -45,7 +45,10 @@ def train(
     ema: float = typer.Option(
         0.0, help="Validate and save a moving average of the weights (decay per step, e.g. 0.999)."
     ),
-    amp: bool = typer.Option(True, help="bf16 autocast + channels-last (fp32 master weights); --no-amp for fp32."),
+    amp: bool = typer.Option(
+        True,
+        help="bf16 autocast + channels-last (fp32 master weights) where the CPU or GPU has bf16; --no-amp for fp32.",
+    ),
 ) -> None:
     """Train with the paper's recipe (SGD, lr 1e-3, batch 8, plateau x0.1, 100 epochs)."""
     from lnet_edge.train.options import FINE_TUNE_LR_FACTOR, TrainOptions

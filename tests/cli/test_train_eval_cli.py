@@ -247,3 +247,15 @@ def test_sqrt_balance_gives_each_folder_a_share_proportional_to_the_root_of_its_
     assert w.sum() == pytest.approx(1.0)
     assert w[:100].sum() == pytest.approx(10 / 12) and w[100:].sum() == pytest.approx(2 / 12)
     assert w[100] / w[0] == pytest.approx(5.0)  # a small set's tile is drawn 5x as often
+
+
+def test_without_fast_bf16_training_runs_in_fp32_and_says_so(small_set, tmp_path, monkeypatch):
+    from lnet_edge.model.checkpoint import read_checkpoint
+    from lnet_edge.train import trainer
+
+    monkeypatch.setattr(trainer, "bf16_is_fast", lambda device: False)
+    out = tmp_path / "fp32"
+    result = runner.invoke(app, _train_args(small_set, out, "--preset", "edge-xs"))
+    assert result.exit_code == 0, result.output
+    assert "no bf16 instructions" in result.output and "training in fp32" in result.output
+    assert read_checkpoint(out / "last.pt")["options"]["amp"] is False

@@ -8,6 +8,13 @@ it adds, error(output) - error(data input)), then leave-one-out on the ``sensiti
 worst: re-quantize with that Conv left in float (ranges are cached, no re-calibration) and
 measure the flip rate against fp32. ``auto_fallback`` leaves the worst 1, 2, 4, ... layers in
 float until the gate passes.
+
+The TensorRT int8 QDQ model is scored with its quantize/dequantize pairs simulated around float
+operators (``SIMULATED``), which is the arithmetic TensorRT's int8 kernels carry out (int32
+sums). ONNX Runtime's own x86 int8 kernels would give it another verdict on each CPU: without
+VNNI they multiply in saturating 16-bit pairs (on a 2-core AVX2 CPU a small model's landslide
+IoU fell from 32 to 1 that way). The CPU int8 model runs on the real kernels: it is the one that
+will run on them (and is quantized with 7-bit weights, which do not saturate: quantize.py).
 """
 
 from __future__ import annotations
@@ -36,9 +43,12 @@ class GateOptions:
     fallback_max_layers: int = 16  # beyond this the calibration is wrong, not a few layers
 
 
-def run_logits(model, batch: np.ndarray, size: int) -> np.ndarray:
+SIMULATED = {"int8-qdq"}  # artifacts scored with quantize/dequantize simulated in float
+
+
+def run_logits(model, batch: np.ndarray, size: int, simulate_qdq: bool = False) -> np.ndarray:
     """Logits of a model (path or bytes) on ``batch``, ``size`` tiles per call."""
-    fn = ort_logits(model)
+    fn = ort_logits(model, simulate_qdq=simulate_qdq)
     return np.concatenate([fn(batch[i : i + size]) for i in range(0, len(batch), size)])
 
 
@@ -73,7 +83,7 @@ def gate_scores(
     for name, model in models.items():
         if name == "fp32":
             continue
-        s = score(run_logits(model, batch, options.batch), masks, ref, threshold)
+        s = score(run_logits(model, batch, options.batch, name in SIMULATED), masks, ref, threshold)
         drop = 100 * (base["iou"] - s["iou"])
         gated = name.startswith("int8")
         out[name] = {
@@ -102,7 +112,7 @@ def _node_outputs(path: Path) -> set[str]:
     return {o for n in onnx.load(str(path), load_external_data=False).graph.node for o in n.output}
 
 
-def screen(fp32: Path, int8: Path, batch: np.ndarray) -> list[tuple[str, float]]:
+def screen(fp32: Path, int8: Path, batch: np.ndarray, simulate_qdq: bool = False) -> list[tuple[str, float]]:
     """Conv nodes ranked by the relative error they add in the int8 model (worst first).
 
     The u8 quantizer drops a ReLU that follows a Conv (the uint8 range clips at 0), so a ReLU
@@ -132,7 +142,7 @@ def screen(fp32: Path, int8: Path, batch: np.ndarray) -> list[tuple[str, float]]
     convs = [(n.name, where(n.input[0]), where(n.output[0])) for n in graph.node if n.op_type == "Conv"]
     convs = [c for c in convs if c[1] and c[2]]
     f = _run_all(fp32, sorted({w[0] for c in convs for w in c[1:]}), batch)
-    q = _run_all(int8, sorted({w[1] for c in convs for w in c[1:]}), batch)
+    q = _run_all(int8, sorted({w[1] for c in convs for w in c[1:]}), batch, simulate_qdq)
 
     def err(w: tuple[str, str, bool]) -> float:
         if w[0] == "image":
@@ -143,11 +153,11 @@ def screen(fp32: Path, int8: Path, batch: np.ndarray) -> list[tuple[str, float]]
     return sorted(((name, err(out) - err(inp)) for name, inp, out in convs), key=lambda r: -r[1])
 
 
-def _run_all(path: Path, names: list[str], batch: np.ndarray) -> dict[str, np.ndarray]:
+def _run_all(path: Path, names: list[str], batch: np.ndarray, simulate_qdq: bool = False) -> dict[str, np.ndarray]:
     from lnet_edge.runners.onnxrt import ort_session
 
     names = [n for n in names if n != "image"]
-    sess = ort_session(_all_outputs(path, names))
+    sess = ort_session(_all_outputs(path, names), simulate_qdq=simulate_qdq)
     return dict(zip(names, sess.run(names, {"image": batch})))
 
 
@@ -159,18 +169,19 @@ def sensitivity(
     threshold: float,
     options: GateOptions,
     tmp: Path,
+    simulate_qdq: bool = False,
 ) -> tuple[list[dict], list[str]]:
     """Leave-one-out on the screened worst Conv nodes: the flip rate vs fp32 with each left in
     float, most responsible (largest flip reduction) first; then the other Conv nodes in screen
     order (the fallback order beyond the measured ones)."""
     cut = math.log(threshold / (1 - threshold))
     ref = run_logits(fp32, batch, options.batch)[:, 0] > cut
-    base = flip_rate(run_logits(int8, batch, options.batch)[:, 0] > cut, ref)
-    screened = screen(fp32, int8, batch)
+    base = flip_rate(run_logits(int8, batch, options.batch, simulate_qdq)[:, 0] > cut, ref)
+    screened = screen(fp32, int8, batch, simulate_qdq)
     rows = []
     for name, added in screened[: options.sensitivity_layers]:
         model = requantize((name,), tmp / "leave-one-out.onnx")
-        flips = flip_rate(run_logits(model, batch, options.batch)[:, 0] > cut, ref)
+        flips = flip_rate(run_logits(model, batch, options.batch, simulate_qdq)[:, 0] > cut, ref)
         rows.append(
             {
                 "node": name,

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from lnet_edge.calibration.dataset import MIN_TILES, calibration_set_from_folders
-from lnet_edge.calibration.gate import GateOptions, gate_scores, run_logits, sensitivity
+from lnet_edge.calibration.gate import SIMULATED, GateOptions, gate_scores, run_logits, sensitivity
 from lnet_edge.calibration.quantize import (
     CpuInt8Options,
     Method,
@@ -170,6 +170,7 @@ def _gate(models: dict, builders: dict, tiles: list[Tile], config, options: Cali
             config.threshold,
             options.gate,
             tmp,
+            name in SIMULATED,
         )
         result["sensitivity"][name] = measured
         if options.gate.auto_fallback:

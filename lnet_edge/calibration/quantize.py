@@ -5,7 +5,9 @@
   an int32-bias DequantizeLinear), calibration method entropy, percentile or minmax.
 - ``cpu_int8_from_onnx``: for ONNX Runtime on x86 CPUs: uint8 activations (asymmetric, so
   post-ReLU tensors use all 256 levels) and int8 per-channel weights (u8s8, the VNNI fast
-  path), minmax, int32 bias so ORT fuses each Conv group into QLinearConv.
+  path), minmax, int32 bias so ORT fuses each Conv group into QLinearConv. Weights use 7 bits
+  (``reduce_range``): x86 CPUs without VNNI (AVX2, AVX-512BW) multiply u8 x s8 in pairs summed
+  into saturating 16-bit lanes, which 8-bit weights overflow; 7-bit ones cannot.
 
 Ranges are computed once per calibration set and method and kept in an ORT range cache
 (``ranges``), so re-quantizing with some nodes left in float (sensitivity, fallback) never
@@ -47,6 +49,7 @@ class CpuInt8Options:
     method: Method = Method.minmax
     batch: int = 8
     exclude_nodes: tuple[str, ...] = ()
+    reduce_range: bool = True  # 7-bit weights: no 16-bit saturation on CPUs without VNNI
 
 
 def _reader(batch: np.ndarray, size: int):
@@ -92,6 +95,7 @@ def _quantize(
     activation,
     per_channel_extra: dict,
     exclude: tuple[str, ...],
+    reduce_range: bool = False,
 ) -> None:
     import logging
 
@@ -107,6 +111,7 @@ def _quantize(
             per_channel=True,
             activation_type=activation,
             weight_type=QuantType.QInt8,
+            reduce_range=reduce_range,
             calibrate_method=_calib_method(method),
             nodes_to_exclude=list(exclude),
             calibration_cache_path=str(ranges),
@@ -137,5 +142,16 @@ def cpu_int8_from_onnx(
     from onnxruntime.quantization import QuantType
 
     extra = {"ActivationSymmetric": False, "WeightSymmetric": True}
-    _quantize(fp32, out, batch, ranges, options.method, options.batch, QuantType.QUInt8, extra, options.exclude_nodes)
+    _quantize(
+        fp32,
+        out,
+        batch,
+        ranges,
+        options.method,
+        options.batch,
+        QuantType.QUInt8,
+        extra,
+        options.exclude_nodes,
+        options.reduce_range,
+    )
     return Path(out)

@@ -79,9 +79,9 @@ def parity_record(reference: str, tol: Tolerance, checks: list[dict], tiles: lis
     return {"reference": reference, "tolerance": asdict(tol), "checks": checks, "tiles_sha256": tiles_sha256(tiles)}
 
 
-def ort_logits(model_bytes_or_path, threads: int | None = None) -> Logits:
+def ort_logits(model_bytes_or_path, threads: int | None = None, simulate_qdq: bool = False) -> Logits:
     """A function batch -> logits through ONNX Runtime on the CPU (for parity and the gate)."""
     from lnet_edge.runners.onnxrt import ort_session
 
-    session = ort_session(model_bytes_or_path, threads)
+    session = ort_session(model_bytes_or_path, threads, simulate_qdq=simulate_qdq)
     return lambda batch: session.run(["logits"], {"image": np.ascontiguousarray(batch, np.float32)})[0]

@@ -6,9 +6,11 @@ Among the bundle's artifacts that passed the accuracy gate, in this order:
    the engine cache, built on first use;
 2. ONNX Runtime's CUDA provider (where installed with a GPU): fp16, else fp32;
 3. ONNX Runtime on the CPU: the CPU int8 model on CPUs with int8 dot-product instructions (x86
-   VNNI or AVX-512BW, Arm's dot product), fp32 otherwise. The rule is a measured one: on this
-   project's 2-core AVX-512 VNNI development CPU the int8 model ran 1.98x faster than fp32 at
-   the same validation IoU; without those instructions int8 kernels lose their edge.
+   VNNI, Arm's dot product), fp32 otherwise. The rule is a measured one: on this project's
+   2-core AVX-512 VNNI development CPU the int8 model ran 1.98x faster than fp32 at the same
+   validation IoU; without those instructions int8 kernels lose their edge, and x86 ones
+   without VNNI (AVX2, AVX-512BW alone) sum products in saturating 16-bit lanes, which models
+   calibrated before 7-bit weights (calibration/quantize.py) overflow.
 
 ``--backend`` and ``--precision`` narrow the choice; an int8 artifact that failed its gate is
 never chosen, and asking for it is refused with the gate's numbers unless forced.
@@ -25,7 +27,6 @@ from lnet_edge.errors import LnetError
 INT8_FLAGS = {
     "avx512_vnni": "AVX-512 VNNI",
     "avx_vnni": "AVX-VNNI",
-    "avx512bw": "AVX-512",
     "asimddp": "Arm dot product",
 }
 

@@ -10,14 +10,23 @@ from lnet_edge.errors import LnetError
 from lnet_edge.runners.base import INPUT_NAME, OUTPUT_NAME, Runner
 
 
-def ort_session(model, threads: int | None = None, providers: tuple[str, ...] = ("CPUExecutionProvider",)):
+def ort_session(
+    model,
+    threads: int | None = None,
+    providers: tuple[str, ...] = ("CPUExecutionProvider",),
+    simulate_qdq: bool = False,
+):
     """The one place an ONNX Runtime session is made (runner, export parity, fp16 check,
     calibration gate): all graph optimisations, ``threads`` intra-op threads (None: ORT's
-    default, every core), ``model`` a path or serialised bytes."""
+    default, every core), ``model`` a path or serialised bytes. ``simulate_qdq``: run a QDQ
+    model's quantize/dequantize pairs around float operators instead of fusing them into int8
+    kernels, whose arithmetic depends on the CPU (see calibration/gate.py)."""
     import onnxruntime as ort
 
     opts = ort.SessionOptions()
     opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    if simulate_qdq:
+        opts.add_session_config_entry("session.disable_quant_qdq", "1")
     if threads:
         opts.intra_op_num_threads = threads
     src = model if isinstance(model, bytes) else str(model)

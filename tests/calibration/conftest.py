@@ -55,9 +55,27 @@ def trained_onnx(rgb_folders: list[Path], tmp_path_factory: pytest.TempPathFacto
         opt.zero_grad()
         loss.backward()
         opt.step()
+    _settle_batchnorm(model, x[:256, :, :CROP, :CROP])
     torch.set_num_threads(threads)
     model.eval()
     out = tmp_path_factory.mktemp("trained")
     ckpt = out / "tiny.pt"
     save_checkpoint(ckpt, {"config": config.to_dict(), "state_dict": model.state_dict(), "epoch": 0, "metrics": {}})
     return onnx_from_checkpoint(ckpt, out / "tiny.onnx", rgb_folders, ExportOptions(parity_tiles=2))
+
+
+def _settle_batchnorm(model, x) -> None:
+    """Replace the BatchNorm running statistics, which 60 steps at momentum 0.1 leave far from
+    the trained weights' (eval activations then reach the thousands and the logit is a small
+    difference of large numbers, which no 8-bit grid keeps), with their exact averages over
+    training crops. Without it, whether int8 survives depended on the CPU's float rounding."""
+    import torch
+
+    norms = [m for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+    for m in norms:
+        m.reset_running_stats()
+        m.momentum = None  # cumulative average
+    model.train()
+    with torch.no_grad():
+        for i in range(0, len(x), 32):
+            model(x[i : i + 32])

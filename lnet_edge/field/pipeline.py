@@ -368,6 +368,8 @@ def blend_rows(
         t0 = time.perf_counter()
         strip.logits = run_logits(runner, strip.batches, options.tta)
         strip.model_s = time.perf_counter() - t0
+        for b in strip.batches:  # the inputs are done with: only the tile sizes travel on
+            b.x = None
         model_s[0] += strip.model_s
         return strip
 

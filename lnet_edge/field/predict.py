@@ -19,10 +19,10 @@ from lnet_edge.eval.predict import flip_logits, resize, scaled_size
 from lnet_edge.runners.base import Runner
 
 
-def sigmoid(x: np.ndarray) -> np.ndarray:
+def sigmoid(x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     """Probabilities from logits, in float32 after the engine (fp16/int8 never squeeze them).
-    1 / (1 + exp(-x)) in float32, computed in one buffer."""
-    out = np.negative(x, dtype=np.float32)
+    1 / (1 + exp(-x)) in float32, computed in one buffer (``out``, which may be ``x``)."""
+    out = np.negative(x, out=out, dtype=np.float32)
     np.exp(out, out=out)
     out += np.float32(1)
     return np.reciprocal(out, out=out)
@@ -32,7 +32,7 @@ def sigmoid(x: np.ndarray) -> np.ndarray:
 class Batch:
     """One runner call: the NCHW float32 input and, per tile, its (scaled) size and original size."""
 
-    x: np.ndarray
+    x: np.ndarray | None  # None once the runner has it: the field run keeps only the sizes
     sizes: list[tuple[int, int]]  # model-resolution size of each tile before padding
     shapes: list[tuple[int, int]]  # each tile's size in scene pixels
 
@@ -77,8 +77,9 @@ def probabilities(runner_name: str, batches: list[Batch], logits: list[np.ndarra
                 f"the model produced NaN or infinite values ({runner_name}): its weights are broken; "
                 "re-export it from a good checkpoint or use another -m"
             )
-        if b.sizes == b.shapes:  # at the model's resolution: one sigmoid for the batch
-            probs = sigmoid(lg[:, 0])
+        if b.sizes == b.shapes:  # at the model's resolution: one sigmoid for the batch, in place
+            own = lg.dtype == np.float32 and lg.flags.writeable  # runners return fresh arrays
+            probs = sigmoid(lg[:, 0], out=lg[:, 0] if own else None)
             out += [probs[k, :h, :w] for k, (h, w) in enumerate(b.shapes)]
             continue
         # resampled: back to scene pixels in logit space, as whole-image eval does

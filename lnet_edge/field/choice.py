@@ -6,11 +6,11 @@ Among the bundle's artifacts that passed the accuracy gate, in this order:
    the engine cache, built on first use;
 2. ONNX Runtime's CUDA provider (where installed with a GPU): fp16, else fp32;
 3. ONNX Runtime on the CPU: the CPU int8 model on CPUs with int8 dot-product instructions (x86
-   VNNI, Arm's dot product), fp32 otherwise. The rule is a measured one: on this project's
-   2-core AVX-512 VNNI development CPU the int8 model ran 1.98x faster than fp32 at the same
-   validation IoU; without those instructions int8 kernels lose their edge, and x86 ones
-   without VNNI (AVX2, AVX-512BW alone) sum products in saturating 16-bit lanes, which models
-   calibrated before 7-bit weights (calibration/quantize.py) overflow.
+   VNNI, Arm's dot product), fp32 otherwise. On this project's 2-core AVX-512 VNNI development
+   CPU the int8 model ran 1.98x faster than fp32 at the same validation IoU. On a 2-core AVX2
+   CPU without VNNI it ran 2.5x faster too, but x86 int8 kernels without VNNI (AVX2, AVX-512BW
+   alone) sum products in saturating 16-bit lanes, which models calibrated before 7-bit weights
+   (calibration/quantize.py) overflow: a bundle cannot yet say which kind it holds.
 
 ``--backend`` and ``--precision`` narrow the choice; an int8 artifact that failed its gate is
 never chosen, and asking for it is refused with the gate's numbers unless forced.
@@ -127,7 +127,7 @@ def _reason(name: str, precision: str, art, machine: Here, backend: str, asked: 
         cpu = f"; this CPU has {machine.cpu_int8}" if name == "onnxruntime" else ""
         return f"{why}; the int8 model passed the accuracy gate ({_gate_text(art.gate)}){cpu}"
     if name == "onnxruntime" and not machine.cpu_int8:
-        return f"{why}; this CPU has no int8 dot-product instructions, so int8 would not be faster"
+        return f"{why}; this CPU has no int8 dot-product instructions (VNNI), without which int8 kernels can saturate"
     return why
 
 

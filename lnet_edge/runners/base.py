@@ -31,7 +31,9 @@ class Runner(ABC):
     def activate_impl(self) -> None: ...
 
     @abstractmethod
-    def infer_impl(self, feed: dict[str, np.ndarray]) -> dict[str, np.ndarray]: ...
+    def infer_impl(self, feed: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """The outputs as fresh arrays the caller owns: the field run reads them in another
+        thread while the next call runs, and turns logits into probabilities in place."""
 
     def deactivate_impl(self) -> None:  # noqa: B027 (an optional hook, not abstract)
         """Release what activate_impl took (optional)."""

@@ -10,7 +10,7 @@ Among the bundle's artifacts that passed the accuracy gate, in this order:
    CPU the int8 model ran 1.98x faster than fp32 at the same validation IoU. On a 2-core AVX2
    CPU without VNNI it ran 2.5x faster too, but x86 int8 kernels without VNNI (AVX2, AVX-512BW
    alone) sum products in saturating 16-bit lanes, which models calibrated before 7-bit weights
-   (calibration/quantize.py) overflow: a bundle cannot yet say which kind it holds.
+   (calibration/quantize.py) overflow, and the choice does not yet read which kind a bundle holds.
 
 ``--backend`` and ``--precision`` narrow the choice; an int8 artifact that failed its gate is
 never chosen, and asking for it is refused with the gate's numbers unless forced.

@@ -4,8 +4,10 @@ the network is real), on the shipped sample scene and a generated 10000 x 10000 
 
 Each configuration runs in a fresh child process: one warm-up pass, then ``--repeats`` passes;
 the median wall time gives scene megapixels/s and tiles/s (each commit at its own default field
-tile: 256 px before 512). The stand-in is the same float32 one in every row. The earlier commit is checked out into a temporary git
-worktree, so all rows come from one run on one machine. Results: bench/results/field_pipeline.{json,md}.
+tile: 256 px before 512), and the CPU seconds of all threads and the polygon process. The
+stand-in is the same float32 one in every row. The earlier commit is checked out into a
+temporary git worktree, so all rows come from one run on one machine. Results:
+bench/results/field_pipeline.{json,md}.
 
 Usage: python bench/field_pipeline.py [--baseline 4676218] [--size 10000] [--repeats 3]
 """

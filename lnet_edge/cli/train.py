@@ -45,6 +45,15 @@ def train(
     ema: float = typer.Option(
         0.0, help="Validate and save a moving average of the weights (decay per step, e.g. 0.999)."
     ),
+    negatives: list[Path] = typer.Option(
+        [], "--negatives", "-n", help="Folder of non-landslide scenes, every mask empty (repeatable)."
+    ),
+    negative_share: float = typer.Option(
+        0.0, help="Share of each epoch's tiles drawn from --negatives, in [0, 1); 0: validation only."
+    ),
+    webp_share: float = typer.Option(
+        0.0, help="Share of landslide tiles re-encoded as lossy WebP q95, as the negatives are (0-1)."
+    ),
     amp: bool = typer.Option(
         True,
         help="bf16 autocast + channels-last (fp32 master weights) where the CPU or GPU has bf16; --no-amp for fp32.",
@@ -86,6 +95,9 @@ def train(
         freeze_encoder=freeze_encoder,
         balance=balance,
         ema=ema,
+        negatives=tuple(str(d) for d in negatives),
+        negative_share=negative_share,
+        webp_share=webp_share,
         amp=amp,
     )
     with progress_bar() as progress:

@@ -61,6 +61,9 @@ class TrainOptions:
     freeze_encoder: bool = False  # with init: train the bottleneck, decoder and head only
     balance: Balance = Balance.none  # how the data folders share an epoch
     ema: float = 0.0  # > 0: validate and save an exponential moving average of the weights (decay per step)
+    negatives: tuple[str, ...] = ()  # folders of non-landslide scenes (every mask empty)
+    negative_share: float = 0.0  # share of each epoch's tiles drawn from the negative folders
+    webp_share: float = 0.0  # share of landslide-set tiles re-encoded as lossy WebP (quality 95)
     config: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -76,5 +79,20 @@ class TrainOptions:
             raise LnetError("--freeze-encoder needs --init: a random encoder is not worth freezing")
         if not 0 <= self.ema < 1:
             raise LnetError(f"--ema {self.ema}: give a decay per step in [0, 1), e.g. 0.999, or 0 for none")
+        if not (math.isfinite(self.negative_share) and 0 <= self.negative_share < 1):
+            raise LnetError(
+                f"--negative-share {self.negative_share}: give the share of an epoch drawn from the "
+                "--negatives folders in [0, 1), e.g. 0.3"
+            )
+        if self.negative_share > 0 and not self.negatives:
+            raise LnetError(
+                f"--negative-share {self.negative_share} needs a folder of non-landslide scenes: add "
+                "--negatives DIR (e.g. ../shared/data/bijie_negatives)"
+            )
+        if not (math.isfinite(self.webp_share) and 0 <= self.webp_share <= 1):
+            raise LnetError(f"--webp-share {self.webp_share}: give a share of tiles in [0, 1], e.g. 0.5")
+        overlap = sorted(set(self.data) & set(self.negatives))
+        if overlap:
+            raise LnetError(f"{overlap[0]} is given both as --data and as --negatives: give it once")
         if self.time_limit_min is not None and not (self.time_limit_min > 0):
             raise LnetError(f"--time-limit {self.time_limit_min}: give the minutes a run may take, above 0")

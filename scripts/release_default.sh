@@ -3,8 +3,9 @@
 # lnet_edge/assets/default: compact checkpoint (with the training GSD range in its configuration;
 # the threshold chosen on validation is already there), fp32 ONNX export (checked against PyTorch
 # on real tiles), int8 calibration with its accuracy gate (TensorRT QDQ model, CPU int8 model,
-# TensorRT cache), bundle.json, and the scores: validation over the four RGB sets and the Bijie
-# native test quarter. The shipped bundle leaves out the fp16 ONNX to keep the package small
+# TensorRT cache), bundle.json, and the scores: validation over the four RGB sets, the Bijie
+# native test quarter, and false alarms on the non-landslide Bijie scenes' validation and test
+# parts (0.8 m pixels). The shipped bundle leaves out the fp16 ONNX to keep the package small
 # ('lnet-edge pack' bundles include it).
 # Usage: scripts/release_default.sh RUN_DIR [DATA_ROOT]
 set -euo pipefail
@@ -31,6 +32,10 @@ pack_bundle(files, work / "bundle", dst / "MODEL_CARD.md")
 PY
 lnet-edge eval -m "$work/lnet-edge-s.onnx" "${data[@]}" --split val -o "$run/eval-val"
 lnet-edge eval -m "$work/lnet-edge-s.onnx" -d "$root/bijie_native" --split test -o "$run/eval-test"
+for side in val test; do
+  lnet-edge eval -m "$work/lnet-edge-s.onnx" -d "$root/bijie_negatives" --split "$side" --pixel-size 0.8 \
+    -o "$run/eval-negatives-$side"
+done
 # swap the new bundle in, keeping the model card
 cp "$dst/MODEL_CARD.md" "$work/bundle/MODEL_CARD.md"
 rm -f "$dst"/*.onnx "$dst"/*.onnx.json "$dst"/*.cache "$dst"/*.calibration.json "$dst"/bundle.json
@@ -39,3 +44,5 @@ cp "$work/lnet-edge-s.pt" "$dst/lnet-edge-s.pt"
 cp "$run/metrics.csv" "$dst/training-metrics.csv"
 cp "$run/eval-val/eval.json" "$dst/eval-val.json"
 cp "$run/eval-test/eval.json" "$dst/eval-test.json"
+cp "$run/eval-negatives-val/eval.json" "$dst/eval-negatives-val.json"
+cp "$run/eval-negatives-test/eval.json" "$dst/eval-negatives-test.json"

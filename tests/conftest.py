@@ -20,6 +20,7 @@ BIJIE_NATIVE = SHARED_DATA / "bijie_native"
 CAS = SHARED_DATA / "cas_hokkaido_iburi_atlan512"
 SICHUAN = SHARED_DATA / "sichuan_aerial_atlan1024"
 L4S = SHARED_DATA / "landslide4sense_samples"
+NEGATIVES = SHARED_DATA / "bijie_negatives"
 
 
 def cuda_device_present() -> bool:

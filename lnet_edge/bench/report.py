@@ -108,8 +108,9 @@ def _timing_lines(report: dict) -> list[str]:
     gsd = report["options"]["gsd_m"]
     lines = [
         "| backend | precision | batch | tile | mode | runs | p50 ms | p90 ms | p99 ms | mean ms | tiles/s | "
-        f"km²/s @ {gsd} m | J/tile | size MB | build s | peak RSS MiB | F1 | IoU | flip vs ORT fp32 |",
-        "|" + "---|" * 19,
+        f"km²/s @ {gsd} m | J/tile | size MB | build s | peak RSS MiB | F1 | IoU | background marked | "
+        "flip vs ORT fp32 |",
+        "|" + "---|" * 20,
     ]
     for e in report["entries"]:
         if not e["available"]:
@@ -122,7 +123,7 @@ def _timing_lines(report: dict) -> list[str]:
                 f"{t['tiles_per_s']:.2f} | {t['km2_per_s']:.4f} | {_f(t.get('energy_j_per_tile'), '.3f')} | "
                 f"{_f(e['size_bytes'], '.1f', 1e-6)} | {_f(e['build_seconds'])} | {e['peak_rss_mib']:.0f} | "
                 f"{_f(a.get('f1'), '.2f', 100)} | {_f(a.get('iou'), '.2f', 100)} | "
-                f"{_f(a.get('flip_rate'), '.3f', 100)} % |"
+                f"{_f(a.get('false_alarm_pixels'), '.2f', 100)} % | {_f(a.get('flip_rate'), '.3f', 100)} % |"
             )
     return lines
 

@@ -53,10 +53,13 @@ def run_logits(model, batch: np.ndarray, size: int, simulate_qdq: bool = False) 
 
 
 def score(logits: np.ndarray, masks: np.ndarray, reference: np.ndarray | None, threshold: float) -> dict:
-    """F1 and landslide IoU against ``masks``; flip rate against ``reference`` predictions."""
+    """F1 and landslide IoU against ``masks``; flip rate against ``reference`` predictions;
+    ``false_alarm_pixels``: the share of background pixels (mask 0) marked."""
     pred = logits[:, 0] > math.log(threshold / (1 - threshold))
-    s = scores(confusion(pred, masks))
+    c = confusion(pred, masks)
+    s = scores(c)
     return {
+        "false_alarm_pixels": c.fp / (c.fp + c.tn) if c.fp + c.tn else 0.0,
         "f1": s["f1"],
         "iou": s["iou"],
         "precision": s["precision"],

@@ -39,6 +39,7 @@ def train(
         None, help="Start from this checkpoint's weights ('default': the shipped model): fine-tuning."
     ),
     freeze_encoder: bool = typer.Option(False, help="With --init: train only the bottleneck, decoder and head."),
+    freeze_bn: bool = typer.Option(False, help="With --init: keep the initial BatchNorm statistics (fine-tuning)."),
     balance: Balance = typer.Option(
         Balance.none, help="none: every tile once an epoch; sqrt: each data folder's share ~ sqrt(its tiles)."
     ),
@@ -93,6 +94,7 @@ def train(
         resume=str(resume) if resume else None,
         init=init,
         freeze_encoder=freeze_encoder,
+        freeze_bn=freeze_bn,
         balance=balance,
         ema=ema,
         negatives=tuple(str(d) for d in negatives),

@@ -59,6 +59,7 @@ class TrainOptions:
     amp: bool = True  # bf16 autocast (fp32 master weights) + channels-last: 3x faster on AVX-512 CPUs
     init: str | None = None  # start from this checkpoint's weights (fine-tuning)
     freeze_encoder: bool = False  # with init: train the bottleneck, decoder and head only
+    freeze_bn: bool = False  # with init: keep the BatchNorm statistics of the initial weights
     balance: Balance = Balance.none  # how the data folders share an epoch
     ema: float = 0.0  # > 0: validate and save an exponential moving average of the weights (decay per step)
     negatives: tuple[str, ...] = ()  # folders of non-landslide scenes (every mask empty)
@@ -75,6 +76,8 @@ class TrainOptions:
             raise LnetError(f"--lr {self.lr}: give a finite learning rate above 0, e.g. 1e-3")
         if not 0 < self.val_fraction < 1:
             raise LnetError(f"--val-fraction {self.val_fraction}: give a fraction between 0 and 1, e.g. 0.2")
+        if self.freeze_bn and not self.init:
+            raise LnetError("--freeze-bn needs --init: a random network has no BatchNorm statistics worth keeping")
         if self.freeze_encoder and not self.init:
             raise LnetError("--freeze-encoder needs --init: a random encoder is not worth freezing")
         if not 0 <= self.ema < 1:

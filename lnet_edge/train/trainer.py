@@ -137,9 +137,18 @@ def _init_weights(model, opts: TrainOptions, config: ModelConfig) -> None:
 
 
 def _train_mode(model, opts: TrainOptions) -> None:
+    """Training mode, but for what is frozen. ``freeze_bn`` keeps every BatchNorm layer in eval
+    mode (the initial weights' running statistics normalise, the affine weights still learn):
+    fine-tuning the shipped model on non-landslide tiles alone in training mode raised its false
+    alarms on those very tiles from 2.1 % to 11.9 % of pixels in 10 steps, as batch statistics
+    replaced the running ones; with frozen statistics they fell to 0."""
     model.train()
     if opts.freeze_encoder:  # frozen BatchNorm statistics too
         model.encoder.eval()
+    if opts.freeze_bn:
+        for m in model.modules():
+            if isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
+                m.eval()
 
 
 def train(config: ModelConfig, opts: TrainOptions, progress=None) -> Path:
@@ -301,7 +310,7 @@ def train(config: ModelConfig, opts: TrainOptions, progress=None) -> Path:
     return out / "best.pt"
 
 
-RESUME_KEYS = ("data", "negatives", "negative_share", "balance", "webp_share", "val_fraction", "seed")
+RESUME_KEYS = ("data", "negatives", "negative_share", "balance", "webp_share", "val_fraction", "seed", "freeze_bn")
 
 
 def _check_resume_data(path: Path, opts: TrainOptions) -> None:

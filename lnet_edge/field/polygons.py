@@ -20,6 +20,7 @@ from lnet_edge.field.gpkg import GeoPackageWriter
 from lnet_edge.field.vectorize import GeoJsonWriter, Georef, Polygon, StripVectorizer
 
 PROCESS_MIN_PIXELS = 25_000_000  # scenes from about 5000 x 5000 px trace their polygons in a child process
+MEASURE_BATCH = 512  # polygons measured on the ground together: one coordinate transform each batch
 _CONTEXT = "spawn"  # a fresh interpreter: forking a process that runs threads (ONNX Runtime's) is unsafe
 
 
@@ -62,32 +63,45 @@ class PolygonSink:
         self.gpkg = GeoPackageWriter(spec.gpkg, crs, fields)
         self.vectorizer = StripVectorizer(self._polygon, spec.georef.min_pixels(spec.min_area))
         self.count, self.area, self.dropped = 0, 0.0, 0
+        self.pending: list[Polygon] = []  # traced, not yet measured nor written
 
     def add(self, mask: np.ndarray, prob: np.ndarray, row0: int) -> None:
         self.vectorizer.add(mask, prob, row0)
 
     def _polygon(self, poly: Polygon) -> None:
-        georef = self.spec.georef
-        geom = georef.to_map(poly.geometry)
-        area, perimeter = georef.metric(geom)
-        if area < self.spec.min_area:
-            self.dropped += 1
+        self.pending.append(poly)
+        if len(self.pending) >= MEASURE_BATCH:
+            self._write_pending()
+
+    def _write_pending(self) -> None:
+        """Measure the polygons traced so far in one go, then write those above the minimum
+        mapping unit, in the order they were traced."""
+        polys, self.pending = self.pending, []
+        if not polys:
             return
-        self.count += 1
-        self.area += area
-        properties = {
-            "id": self.count,
-            f"area_{self.unit}2": round(area, 2),
-            f"perimeter_{self.unit}": round(perimeter, 2),
-            "mean_probability": round(poly.mean_probability, 4),
-            "max_probability": round(poly.max_probability, 4),
-            "pixels": poly.pixels,
-        }
-        self.geojson.write(properties, geom)
-        self.gpkg.write(properties, geom)
+        georef = self.spec.georef
+        geoms = [georef.to_map(p.geometry) for p in polys]
+        areas, perimeters = georef.metrics(geoms)
+        for poly, geom, area, perimeter in zip(polys, geoms, areas.tolist(), perimeters.tolist()):
+            if area < self.spec.min_area:
+                self.dropped += 1
+                continue
+            self.count += 1
+            self.area += area
+            properties = {
+                "id": self.count,
+                f"area_{self.unit}2": round(area, 2),
+                f"perimeter_{self.unit}": round(perimeter, 2),
+                "mean_probability": round(poly.mean_probability, 4),
+                "max_probability": round(poly.max_probability, 4),
+                "pixels": poly.pixels,
+            }
+            self.geojson.write(properties, geom)
+            self.gpkg.write(properties, geom)
 
     def close(self) -> PolygonStats:
         self.vectorizer.close()
+        self._write_pending()
         self.geojson.close()
         self.gpkg.close()
         return PolygonStats(self.count, self.area, self.dropped + self.vectorizer.dropped)

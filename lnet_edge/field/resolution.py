@@ -7,9 +7,10 @@ the nearest end of it before tiling; ``--gsd none`` never resamples; ``--gsd MET
 to that GSD. Resampling happens per tile (``factor`` model pixels per scene pixel), and the
 logits are resampled back, so every output stays on the scene's own grid and CRS.
 
-The pixel size comes from the georeference: projected CRSs by their linear unit, geographic CRSs
-by the WGS 84 ellipsoid at the scene centre (degrees are never taken as metres). A scene without
-one (or with a CRS but no geotransform) has an unknown pixel size unless ``--pixel-size`` states it.
+The pixel size comes from the georeference: the ground size of the scene's centre pixel on the
+ellipsoid, whatever the CRS (field/ground.py: neither degrees nor Web Mercator's or a State Plane's
+map units are taken as metres). A scene without one (or with a CRS but no geotransform) has an
+unknown pixel size unless ``--pixel-size`` states it.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import math
 
 from lnet_edge.config import ModelConfig
 from lnet_edge.errors import LnetError
-from lnet_edge.field.vectorize import Georef, metres_per_degree
+from lnet_edge.field.vectorize import Georef
 
 MAX_METRES = 1000.0
 
@@ -49,18 +50,10 @@ def check_options(gsd: str, pixel_size: float | None) -> str | float:
 
 
 def pixel_size_m(src) -> float | None:
-    """Metres per pixel of an open rasterio dataset (the square root of the pixel's area, so
-    non-square pixels get their mean side), or None when the georeference cannot tell."""
-    georef = Georef.from_dataset(src)
-    a, b, _, d, e, f = georef.transform
-    if georef.kind == "pixel":
-        return None
-    if georef.kind == "geographic":
-        east, north = metres_per_degree(f + e * src.height / 2 + d * src.width / 2)  # at the scene centre
-        m2_per_unit2 = east * north
-    else:
-        m2_per_unit2 = georef.unit_m**2
-    return math.sqrt(abs(a * e - b * d) * m2_per_unit2)
+    """Ground metres per pixel at the centre of an open rasterio dataset (the square root of the
+    pixel's area, so non-square pixels get their mean side), or None when the georeference
+    cannot tell."""
+    return Georef.from_dataset(src).pixel_size_m()
 
 
 def resample_factor(scene_m: float | None, config: ModelConfig, gsd: str | float) -> tuple[float, str]:

@@ -25,18 +25,11 @@ from pathlib import Path
 
 import numpy as np
 
+from lnet_edge.field.ground import METHOD, Ground
+
 BAND_PX = 1_000_000  # strips are traced in bands of at least this many pixels (~26 MB of work arrays)
-WGS84_A, WGS84_E2 = 6_378_137.0, 0.00669437999014  # semi-major axis (m), first eccentricity squared
-
-
-def metres_per_degree(lat_deg: float) -> tuple[float, float]:
-    """(east, north) metres per degree of longitude and latitude on the WGS 84 ellipsoid at
-    ``lat_deg``: the prime-vertical and meridional radii of curvature there."""
-    phi = math.radians(lat_deg)
-    w = 1.0 - WGS84_E2 * math.sin(phi) ** 2
-    north = WGS84_A * (1.0 - WGS84_E2) / w**1.5 * math.pi / 180.0
-    east = WGS84_A / math.sqrt(w) * math.cos(phi) * math.pi / 180.0
-    return east, north
+MIN_PIXELS_GRID = 17  # pixels sampled per side of a scene for its largest ground pixel
+MIN_PIXELS_MARGIN = 0.01  # the largest ground pixel is taken 1 % larger than sampled: never drop too much
 
 
 @dataclass
@@ -223,28 +216,45 @@ class StripVectorizer:
 
 @dataclass(frozen=True)
 class Georef:
-    """Pixel -> map coordinates and the metric scale of the map units.
+    """Pixel -> map coordinates, and how map geometries are measured.
 
-    ``kind``: "projected" (map units x ``unit_m`` = metres), "geographic" (degrees; areas and
-    perimeters use the WGS 84 ellipsoid's scale at the polygon's centroid latitude, well within
-    0.1 % for landslide-sized polygons) or "pixel" (no georeference: everything in pixels).
+    ``kind``: "projected" or "geographic" (the CRS's kind), or "pixel" (no georeference:
+    everything in pixels). Areas and lengths are ground metres on the ellipsoid through
+    ``ground`` (field/ground.py), whatever the CRS; only a CRS without a geodetic datum (a local
+    engineering CRS) has none, and its map units times ``unit_m`` are taken as metres, which
+    ``area_method`` says.
     """
 
     transform: tuple[float, ...]  # (a, b, c, d, e, f) of the rasterio Affine
     kind: str
     unit_m: float = 1.0
+    ground: Ground | None = None
+    size: tuple[int, int] = (1, 1)  # scene width, height (pixels)
 
     @classmethod
     def from_dataset(cls, src) -> Georef:
         t = tuple(src.transform)[:6]
+        size = (src.width, src.height)
         if src.crs is None or t == (1.0, 0.0, 0.0, 0.0, 1.0, 0.0):  # a CRS without a geotransform
-            return cls(t, "pixel")
+            return cls(t, "pixel", size=size)
+        corners = _affine(t, np.array([[0, 0], [size[0], 0], [size[0], size[1]], [0, size[1]]], np.float64))
+        ground = Ground.of(src.crs, corners)
         if src.crs.is_geographic:
-            return cls(t, "geographic")
+            return cls(t, "geographic", ground=ground, size=size)
         try:
-            return cls(t, "projected", float(src.crs.linear_units_factor[1]))
+            unit_m = float(src.crs.linear_units_factor[1])
         except (ValueError, KeyError, RuntimeError):  # no linear units: metres, GDAL's default
-            return cls(t, "projected")
+            unit_m = 1.0
+        return cls(t, "projected", unit_m, ground, size)
+
+    @property
+    def area_method(self) -> str:
+        """How areas and lengths are measured, in words (recorded in the summary)."""
+        if self.kind == "pixel":
+            return "pixels (no georeference)"
+        if self.ground is None:
+            return f"map units x {self.unit_m:g} m (the CRS has no geodetic datum)"
+        return METHOD
 
     def to_map(self, geom):
         """A pixel-coordinate geometry in map coordinates."""
@@ -253,30 +263,60 @@ class Georef:
         a, b, c, d, e, f = self.transform
         return affinity.affine_transform(geom, (a, b, d, e, c, f))
 
-    def metric(self, geom_map) -> tuple[float, float]:
-        """(area m^2, perimeter m) of a map-coordinate geometry; pixel units for "pixel"."""
-        if self.kind == "geographic":
-            from shapely import affinity
+    def metrics(self, geoms_map) -> tuple[np.ndarray, np.ndarray]:
+        """(areas m², perimeters m) of map-coordinate geometries, measured together; pixel
+        units for "pixel"."""
+        if self.ground is not None:
+            return self.ground.measure(geoms_map)
+        import shapely
 
-            lat = geom_map.centroid.y
-            kx, ky = metres_per_degree(lat)
-            g = affinity.scale(geom_map, kx, ky, origin=(0, 0))
-            return g.area, g.length
-        return geom_map.area * self.unit_m**2, geom_map.length * self.unit_m
+        geoms = np.asarray(geoms_map, dtype=object)
+        return shapely.area(geoms) * self.unit_m**2, shapely.length(geoms) * self.unit_m
+
+    def metric(self, geom_map) -> tuple[float, float]:
+        """(area m², perimeter m) of one map-coordinate geometry; pixel units for "pixel"."""
+        areas, perimeters = self.metrics([geom_map])
+        return float(areas[0]), float(perimeters[0])
+
+    def pixel_areas(self, cols: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        """Ground areas (m², px² for "pixel") of the pixels whose top-left corners are (cols, rows)."""
+        import shapely
+
+        c, r = np.asarray(cols, np.float64)[:, None], np.asarray(rows, np.float64)[:, None]
+        ring = np.stack([np.hstack([c, c + 1, c + 1, c]), np.hstack([r, r, r + 1, r + 1])], axis=-1)
+        return self.metrics(shapely.polygons(_affine(self.transform, ring)))[0]
+
+    def pixel_size_m(self) -> float | None:
+        """Ground metres per pixel at the scene's centre (the square root of that pixel's area,
+        so non-square pixels get their mean side); None without a georeference."""
+        if self.kind == "pixel":
+            return None
+        w, h = self.size
+        return math.sqrt(self.pixel_areas([w / 2 - 0.5], [h / 2 - 0.5])[0])
 
     def min_pixels(self, min_area: float) -> int:
-        """Pixel count below which a component's polygon is surely under ``min_area``
-        (exact for "projected" and "pixel": a traced polygon's area is pixels x pixel area);
-        0 for "geographic", where the pixel area varies with latitude."""
-        if self.kind == "geographic" or min_area <= 0:
+        """Pixel count below which a component's polygon is surely under ``min_area``: a traced
+        polygon's area is the sum of its pixels' ground areas, at most pixels x the largest
+        one. Pixel areas vary smoothly across a scene (with latitude, with the distance to a
+        projection's centre line), so the largest of a 17 x 17 sample, 1 % larger, bounds them
+        (exact without ``ground``: every pixel has the same area)."""
+        if min_area <= 0:
             return 0
-        return max(0, math.ceil(min_area / self.pixel_area_m2() * (1 - 1e-9)))
+        w, h = self.size
+        cols = np.linspace(0, w - 1, MIN_PIXELS_GRID).round()
+        rows = np.linspace(0, h - 1, MIN_PIXELS_GRID).round()
+        cc, rr = np.meshgrid(cols, rows)
+        largest = float(self.pixel_areas(cc.ravel(), rr.ravel()).max())
+        if self.ground is not None:
+            largest *= 1 + MIN_PIXELS_MARGIN
+        return max(0, math.ceil(min_area / largest * (1 - 1e-9)))
 
-    def pixel_area_m2(self) -> float:
-        a, b, _, d, e, _ = self.transform
-        if self.kind == "geographic":
-            return float("nan")  # varies with latitude; use metric() on geometries
-        return abs(a * e - b * d) * self.unit_m**2
+
+def _affine(t: tuple[float, ...], xy: np.ndarray) -> np.ndarray:
+    """Pixel coordinates (..., 2) -> map coordinates by the affine ``t`` (a, b, c, d, e, f)."""
+    a, b, c, d, e, f = t
+    x, y = xy[..., 0], xy[..., 1]
+    return np.stack([a * x + b * y + c, d * x + e * y + f], axis=-1)
 
 
 class GeoJsonWriter:

@@ -85,7 +85,7 @@ def open_field_model(
         bundle = read_bundle(path)
         choice = choose(bundle, here(), backend.value, precision, force_precision)
         runner = open_choice(bundle, choice, threads, cuda_graph, say)
-        return FieldModel(runner, bundle.config, "", choice.describe(), bundle.artifacts[choice.role].sha256)
+        return FieldModel(runner, bundle.config, choice.note, choice.describe(), bundle.artifacts[choice.role].sha256)
     if precision is not None:
         raise LnetError(f"--precision {precision} chooses among a bundle's models; {path} is one model file")
     suffix = path.suffix.lower()

@@ -128,3 +128,17 @@ def test_auto_fallback_records_layers_left_in_float(trained_onnx, rgb_folders, t
     report = json.loads(artifact_paths(trained_onnx, tmp_path)["report"].read_text())
     assert report["fallback"] and all(len(v) == 4 for v in report["fallback"].values())
     assert "gate_before_fallback" in report
+
+
+def test_cpu_model_records_its_weight_range_and_the_cpu_its_gate_ran_on(calibrated, trained_onnx, tmp_path):
+    from lnet_edge.bundle import pack_bundle
+    from lnet_edge.cpu_int8 import SEVEN_BIT_MAX, cpu_kind, widest_weight
+
+    report, paths = calibrated
+    meta = onnx_metadata(paths["int8-cpu"])
+    assert meta["weight_bits"] == 7 and meta["options"]["reduce_range"] is True
+    assert meta["gate"]["cpu"] == report["gate"]["int8-cpu"]["cpu"] == cpu_kind()
+    assert "weight_bits" not in onnx_metadata(paths["int8-qdq"])
+    assert widest_weight(paths["int8-cpu"])[1] == SEVEN_BIT_MAX  # the 7-bit grid, used to its end
+    cpu = pack_bundle({"fp32": trained_onnx, "int8-cpu": paths["int8-cpu"]}, tmp_path / "bundle").artifacts["int8-cpu"]
+    assert cpu.weight_bits == 7 and cpu.gate["cpu"] == cpu_kind()

@@ -17,13 +17,9 @@ from pathlib import Path
 
 from lnet_edge.config import ModelConfig
 from lnet_edge.errors import LnetError
+from lnet_edge.memory import USABLE_FRACTION, activation_bytes, available_bytes
 
-# Live fp32 tensors per pixel of a stage, in units of that stage's width: the stage input, the
-# two residual-block temporaries, the attention product, the skip kept for the decoder and the
-# decoder concat. Measured peaks of ONNX Runtime and PyTorch CPU stay below this on edge-s.
-LIVE_TENSORS = 8
 RUNTIME_OVERHEAD_MIB = 600  # interpreter, numpy, the runtime library and its arena
-USABLE_FRACTION = 0.8  # of MemAvailable: leave room for the OS and the other processes
 
 
 def rss_mib() -> float:
@@ -50,19 +46,14 @@ def _status() -> str:
 
 def available_mib() -> float | None:
     """MemAvailable (Linux), None where unknown."""
-    try:
-        m = re.search(r"MemAvailable:\s+(\d+) kB", Path("/proc/meminfo").read_text())
-    except OSError:
-        return None
-    return int(m.group(1)) / 1024 if m else None
+    available = available_bytes()
+    return available / 2**20 if available is not None else None
 
 
 def activation_mib(config: ModelConfig, batch: int, tile: int) -> float:
     """Upper estimate of activation memory for one call: LIVE_TENSORS x sum over the five
     scales of width x pixels x 4 bytes (stage i has tile/2^i per side)."""
-    per_image = sum(w * (tile / 2**i) ** 2 for i, w in enumerate(config.widths)) * 4 * LIVE_TENSORS
-    input_output = (config.in_channels + 1) * tile * tile * 4
-    return batch * (per_image + input_output) / 2**20
+    return activation_bytes(config, batch, tile, tile) / 2**20
 
 
 def check_fits(

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from lnet_edge.artifacts import check_targets
 from lnet_edge.calibration.dataset import MIN_TILES, calibration_set_from_folders
 from lnet_edge.calibration.gate import SIMULATED, GateOptions, gate_scores, run_logits, sensitivity
 from lnet_edge.calibration.quantize import (
@@ -25,10 +26,12 @@ from lnet_edge.calibration.quantize import (
     qdq_from_onnx,
 )
 from lnet_edge.calibration.trt_cache import calibration_cache_from_qdq
+from lnet_edge.cpu_int8 import WEIGHT_BITS, cpu_kind
 from lnet_edge.errors import LnetError
 from lnet_edge.export.manifest import (
     config_of,
     export_metadata,
+    manifest_path,
     read_export_metadata,
     save_artifact,
 )
@@ -97,23 +100,26 @@ def calibration_from_onnx(
     fp16: Path | None = None,
     options: CalibrateOptions = CalibrateOptions(),
     calibration_tiles: list[Tile] | None = None,
+    overwrite: bool = False,
 ) -> dict:
     """Make and gate the int8 artifacts of an lnet-edge fp32 export; return the report.
 
     ``data``: image/mask folders whose training side gives the calibration set; ``val_data``
     (default ``data``): folders whose validation side gives the gate tiles. ``calibration_tiles``
-    replaces the calibration set (tests use it to feed a deliberately bad one).
+    replaces the calibration set (tests use it to feed a deliberately bad one). Files at the
+    output names that lnet-edge did not write are refused before any work, unless ``overwrite``.
     """
     t0 = time.perf_counter()
     meta = read_export_metadata(fp32, precision="fp32")
     if fp16 is not None:
         read_export_metadata(fp16, precision="fp16")
     config = config_of(meta)
+    paths = artifact_paths(fp32, Path(out))
+    check_targets([*paths.values(), *(manifest_path(paths[k]) for k in ("int8-qdq", "int8-cpu"))], overwrite)
     calib_tiles, calib_summary = _calibration_tiles(data, config, options, calibration_tiles)
     gate_tiles = tiles_from_folders(val_data or data, config, "val", limit=options.gate.tiles)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    paths = artifact_paths(fp32, out)
     with tempfile.TemporaryDirectory(dir=out, prefix=".calibrate-") as tmpdir:
         tmp = Path(tmpdir)
         builders = _builders(fp32, batch_of(calib_tiles, config), tmp, options)
@@ -132,12 +138,13 @@ def calibration_from_onnx(
             },
         }
         report.update(_gate(models, builders, gate_tiles, config, options, tmp))
+        report["gate"]["int8-cpu"]["cpu"] = cpu_kind()  # it ran on this CPU's int8 kernels (cpu_int8.py)
         report["seconds"] = round(time.perf_counter() - t0, 1)
         failed = [n for n, g in report["gate"].items() if not g["passed"]]
         if failed:
             write_report(report, paths)
             raise LnetError(_failure_message(report, failed, options, paths))
-        _save_int8(models, meta, fp32, report, paths, options)
+        _save_int8(models, meta, fp32, report, paths, options, overwrite)
         write_report(report, paths)
     return report
 
@@ -199,7 +206,9 @@ def _failure_message(report: dict, failed: list[str], options: CalibrateOptions,
     )
 
 
-def _save_int8(models: dict, meta: dict, fp32: Path, report: dict, paths: dict, options: CalibrateOptions) -> None:
+def _save_int8(
+    models: dict, meta: dict, fp32: Path, report: dict, paths: dict, options: CalibrateOptions, overwrite: bool
+) -> None:
     import onnx
 
     config = config_of(meta)
@@ -218,10 +227,11 @@ def _save_int8(models: dict, meta: dict, fp32: Path, report: dict, paths: dict, 
             calibration=report["calibration"],
             gate=report["gate"][name],
             left_in_float=left,
+            **({WEIGHT_BITS: 7 if options.cpu.reduce_range else 8} if name == "int8-cpu" else {}),
         )
         if name == "int8-qdq":
             calibration_cache_from_qdq(proto, paths["cache"], Method(options.qdq.method).value, options.trt_version)
-        save_artifact(proto, paths[name], meta_i)
+        save_artifact(proto, paths[name], meta_i, overwrite)
 
 
 def write_report(report: dict, paths: dict) -> None:

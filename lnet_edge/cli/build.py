@@ -41,6 +41,9 @@ def build_command(
         None, "--data", "-d", help="With --int8 and no calibration yet: calibrate on these folders first."
     ),
     calibration: Path = typer.Option(Path("calibration"), help="Where calibration artifacts are looked for and made."),
+    overwrite: bool = typer.Option(
+        False, "--overwrite", help="Replace files at the output names that lnet-edge did not write."
+    ),
 ) -> None:
     """Build engines/NAME.plan (exactly what TensorRT serialised) and NAME.plan.json beside it."""
     from lnet_edge.engines.build import plan_from_onnx
@@ -50,7 +53,7 @@ def build_command(
     if int8 and precision not in (None, Precision.int8):
         raise LnetError(f"--int8 and --precision {precision.value} contradict each other: give one")
     chosen = Precision.int8 if int8 else precision
-    onnx, name = resolve_source(onnx, chosen, calibration_cache, data, calibration)
+    onnx, name = resolve_source(onnx, chosen, calibration_cache, data, calibration, overwrite)
     options = BuildOptions(
         precision=chosen,
         flavour=flavour,
@@ -79,6 +82,7 @@ def build_command(
             options,
             progress=report,
             warn=lambda msg: err_console.print(f"[yellow]warning:[/] {msg}", highlight=False),
+            overwrite=overwrite,
         )
     from lnet_edge.engines.manifest import read_manifest
 
@@ -122,7 +126,9 @@ def model_name(onnx: Path) -> str:
     return next(onnx.name.removesuffix(s) for s in SUFFIXES if onnx.name.endswith(s))
 
 
-def resolve_source(onnx: Path, precision, cache: Path | None, data: list[Path] | None, calibration: Path):
+def resolve_source(
+    onnx: Path, precision, cache: Path | None, data: list[Path] | None, calibration: Path, overwrite: bool = False
+):
     """(the ONNX to build, the model's name): a bundle gives its artifact of ``precision``; an fp32
     ONNX with --int8 gives its int8 QDQ model, found in its bundle or among the calibration
     artifacts made from it (by sha256), or made now from --data (accuracy gate included)."""
@@ -153,7 +159,7 @@ def resolve_source(onnx: Path, precision, cache: Path | None, data: list[Path] |
         from lnet_edge.calibration.pipeline import calibration_from_onnx
 
         console.print(f"no int8 model of {onnx} yet: calibrating on {', '.join(map(str, data))} (gate included)")
-        calibration_from_onnx(onnx, calibration, list(data))
+        calibration_from_onnx(onnx, calibration, list(data), overwrite=overwrite)
         found = calibration_for(onnx, calibration)
     if found is None:
         raise LnetError(

@@ -47,6 +47,9 @@ def calibrate_command(
         str | None,
         typer.Option(help="TensorRT the calibration cache is for; default: the installed one, else 10.3 (JetPack 6)."),
     ] = None,
+    overwrite: Annotated[
+        bool, typer.Option("--overwrite", help="Replace files at the output names that lnet-edge did not write.")
+    ] = False,
 ) -> None:
     """Make NAME.int8-qdq.onnx (TensorRT), NAME.int8-qdq.calibration.cache (TensorRT < 10.12),
     NAME.int8-cpu.onnx (ONNX Runtime CPU) and NAME.calibration.json/.md."""
@@ -72,7 +75,7 @@ def calibrate_command(
         gate=GateOptions(tiles=gate_tiles, max_iou_drop=max_iou_drop, auto_fallback=auto_fallback),
         trt_version=trt_version or installed_tensorrt_version(),
     )
-    report = calibration_from_onnx(model, out, data, val_data or None, fp16, options)
+    report = calibration_from_onnx(model, out, data, val_data or None, fp16, options, overwrite=overwrite)
     console.print(report_markdown(report))
     for path in artifact_paths(model, out).values():
         console.print(f"wrote {path}")

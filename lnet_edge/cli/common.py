@@ -35,8 +35,9 @@ def user_errors(fn: Callable) -> Callable:
         except LnetError as exc:
             err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
             raise typer.Exit(code=2) from None
-        except KeyboardInterrupt:
-            err_console.print("[bold red]interrupted:[/] this run's partial files were removed; rerun to finish")
+        except KeyboardInterrupt as exc:  # a run that knows what it left says so in the exception
+            what = str(exc) or "this run's partial files were removed; rerun to finish"
+            err_console.print(f"[bold red]interrupted:[/] {what}", highlight=False, soft_wrap=True)
             raise typer.Exit(code=130) from None
 
     return wrapper

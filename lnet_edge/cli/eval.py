@@ -9,6 +9,7 @@ from pathlib import Path
 import typer
 
 from lnet_edge.cli.common import check_threshold, console, progress_bar, user_errors
+from lnet_edge.eval.alarms import MIN_AREA_M2
 
 
 class Split(str, Enum):
@@ -31,6 +32,12 @@ def eval_command(
     threshold: float | None = typer.Option(
         None, help="Mask threshold; default: the model's (chosen on its validation side)."
     ),
+    min_area: float = typer.Option(
+        MIN_AREA_M2, "--min-area", min=0.0, help="Minimum mapping unit of false-alarm polygons, m² (with --pixel-size)."
+    ),
+    memory_limit: str = typer.Option(
+        "auto", help="Most memory one image may take, e.g. 4GB or 800MiB; auto: 80% of the machine's."
+    ),
 ) -> None:
     """Score a model; writes eval.json and eval.md (dataset-level and per image)."""
     from lnet_edge.data.readers import list_samples
@@ -38,7 +45,9 @@ def eval_command(
     from lnet_edge.defaults import DEFAULT_ONNX
     from lnet_edge.errors import LnetError
     from lnet_edge.eval.evaluate import evaluate, markdown_table, write_report
+    from lnet_edge.eval.predict import check_images
     from lnet_edge.field.resolution import check_options, resample_factor
+    from lnet_edge.memory import budget, parse_memory_limit
     from lnet_edge.runners.open import open_model
 
     if out.exists() and not out.is_dir():
@@ -52,17 +61,27 @@ def eval_command(
     if not samples:
         raise LnetError(f"no images on the '{split.value}' side of the split: use --split all for small folders")
     gsd_choice = check_options(gsd, pixel_size)
+    limit = parse_memory_limit(memory_limit)
     runner, config = open_model(model or DEFAULT_ONNX)
     if threshold is not None:
         config = dataclasses.replace(config, threshold=threshold)
     factor, note = resample_factor(pixel_size, config, gsd_choice)
     if note:
         console.print(f"[yellow]note:[/] {note}", highlight=False)
+    check_images(samples, config, factor, tta, budget(limit, memory_limit))  # before any image is read
     with runner, progress_bar() as progress:
         task = progress.add_task(f"eval {split.value}", total=len(samples))
-        report = evaluate(runner, config, samples, on_image=lambda s: progress.advance(task), factor=factor, tta=tta)
+        report = evaluate(runner, config, samples, lambda s: progress.advance(task), factor, tta, pixel_size, min_area)
     report["model"], report["split"] = str(model or DEFAULT_ONNX), split.value
     report["resample_factor"], report["tta"] = factor, tta
     json_path, md_path = write_report(report, out)
+    stretched = report["scaling"]["stretched_images"]
+    if stretched:
+        dtypes = ", ".join(f"{n} {dtype}" for dtype, n in stretched.items())
+        console.print(f"[yellow]note:[/] images not 8-bit ({dtypes}): {report['scaling']['rule']}", highlight=False)
+    if report["negative_sets"]:
+        console.print(
+            f"{', '.join(report['negative_sets'])}: every mask empty, scored by false alarms only", highlight=False
+        )
     console.print(markdown_table(report))
     console.print(f"wrote {json_path} and {md_path}")

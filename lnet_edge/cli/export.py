@@ -29,12 +29,17 @@ def export_command(
     preset: Annotated[Preset | None, typer.Option(help="Refuse a checkpoint of another width preset.")] = None,
     bands: Annotated[int | None, typer.Option(help="Refuse a checkpoint of another input band count.")] = None,
     opset: Annotated[int, typer.Option(help="ONNX opset.")] = 17,
+    overwrite: Annotated[
+        bool, typer.Option("--overwrite", help="Replace files at the output names that lnet-edge did not write.")
+    ] = False,
 ) -> None:
     """Export a checkpoint to ONNX (dynamic batch/height/width, logits out) and check it against
     PyTorch on real tiles; writes NAME.onnx, NAME.onnx.json and, by default, the fp16 model."""
+    from lnet_edge.artifacts import check_targets
     from lnet_edge.defaults import DEFAULT_CHECKPOINT, SAMPLE_TILES
     from lnet_edge.errors import LnetError
     from lnet_edge.export.fp16 import fp16_from_onnx
+    from lnet_edge.export.manifest import artifact_files
     from lnet_edge.export.onnx_export import ExportOptions, onnx_from_checkpoint
 
     checkpoint = checkpoint or DEFAULT_CHECKPOINT
@@ -48,11 +53,13 @@ def export_command(
     blocker = next((p for p in out.parents if p.exists() and not p.is_dir()), None)
     if blocker is not None:
         raise LnetError(f"--out {out}: {blocker} is a file, not a folder: choose another --out")
+    half = out.with_name(f"{out.stem}.fp16.onnx")
+    check_targets([*artifact_files(out), *(artifact_files(half) if fp16 else ())], overwrite)  # before any work
     options = ExportOptions(opset=opset, expect_preset=preset.value if preset else None, expect_bands=bands)
-    path = onnx_from_checkpoint(checkpoint, out, data, options)
+    path = onnx_from_checkpoint(checkpoint, out, data, options, overwrite)
     _print_parity(path)
     if fp16:
-        _print_parity(fp16_from_onnx(path, out.with_name(f"{out.stem}.fp16.onnx"), data))
+        _print_parity(fp16_from_onnx(path, half, data, overwrite=overwrite))
 
 
 def _print_parity(path: Path) -> None:

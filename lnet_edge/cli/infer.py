@@ -71,13 +71,25 @@ def infer_command(
     force_precision: Annotated[
         bool, typer.Option("--force-precision", help="Run an int8 model even though it failed its accuracy gate.")
     ] = False,
-    overwrite: Annotated[bool, typer.Option("--overwrite", help="Redo scenes whose outputs are complete.")] = False,
+    overwrite: Annotated[
+        bool,
+        typer.Option(
+            "--overwrite", help="Redo scenes whose outputs are complete; replace files lnet-edge did not write."
+        ),
+    ] = False,
     cluster: Annotated[
         str | None,
         typer.Option(
             help="local:N (N worker processes here) or tcp://HOST:PORT (a Dask scheduler): one task per scene."
         ),
     ] = None,
+    memory_limit: Annotated[
+        str,
+        typer.Option(
+            help="Most memory one scene may take, e.g. 4GB, 1.5GiB, 800MiB; auto: 80% of the machine's "
+            "(of a Dask worker's limit). A scene whose plan needs more is refused before it starts."
+        ),
+    ] = "auto",
 ) -> None:
     """Probability and mask GeoTIFFs, landslide polygons, a quicklook and a summary per scene."""
     from lnet_edge.config import TILE_MULTIPLE
@@ -86,6 +98,7 @@ def infer_command(
     from lnet_edge.field.io import list_scenes, parse_scale_factor
     from lnet_edge.field.pipeline import InferOptions, check_workers, run_scenes
     from lnet_edge.field.resolution import check_options
+    from lnet_edge.memory import parse_memory_limit
 
     if not scenes:
         console.print(f"no scene given: mapping the shipped sample scene {SAMPLE_SCENE}")
@@ -112,9 +125,18 @@ def infer_command(
         overwrite=overwrite,
         workers=check_workers(workers),
         tile=tile,
+        memory_limit=parse_memory_limit(memory_limit),
     )
     if cluster:
-        _infer_on_cluster(paths, out, cluster, model, backend, threads, precision, force_precision, options)
+        model_args = (
+            str(model.resolve()) if model else None,
+            backend.value,
+            threads,
+            precision.value if precision else None,
+            force_precision,
+            cuda_graph,
+        )
+        _infer_on_cluster(paths, out, cluster, model, model_args, options)
         return
     opened = open_field_model(
         model,
@@ -127,7 +149,7 @@ def infer_command(
     )
     runner, config = opened.runner, opened.config
     if opened.warning:
-        err_console.print(f"[yellow]warning:[/] {opened.warning}")
+        err_console.print(f"[yellow]warning:[/] {opened.warning}", highlight=False, soft_wrap=True)
     if opened.choice:
         console.print(f"running {opened.choice}", highlight=False, soft_wrap=True)
     model_info = {
@@ -159,27 +181,18 @@ def infer_command(
         raise typer.Exit(code=1)
 
 
-def _infer_on_cluster(paths, out, cluster, model, backend, threads, precision, force_precision, options) -> None:
-    """``--cluster``: every scene a task on Dask workers, which open the model themselves."""
+def _infer_on_cluster(paths, out, cluster, model, model_args: tuple, options) -> None:
+    """``--cluster``: every scene a task on Dask workers, which open the model themselves
+    (``model_args``: model, backend, threads, precision, force_precision, cuda_graph)."""
     from lnet_edge.field.cluster import parse_cluster, run_on_cluster
 
     spec = parse_cluster(cluster)
-    model_args = (
-        str(model.resolve()) if model else None,
-        backend.value,
-        threads,
-        precision.value if precision else None,
-        force_precision,
-    )
     with progress_bar() as progress, interrupts_as_keyboard():
         task = progress.add_task("scenes", total=len(paths))
         tiles = progress.add_task("tiles", total=0)
 
-        def on_tiles(msg: dict) -> None:
-            if "total" in msg:
-                progress.update(tiles, total=progress.tasks[tiles].total + msg["total"])
-            else:
-                progress.advance(tiles, msg["done"])
+        def on_tiles(counts: dict) -> None:  # the run's tiles, each retried task counted once
+            progress.update(tiles, total=counts["total"], completed=counts["done"])
 
         results = run_on_cluster(
             paths,
@@ -191,6 +204,7 @@ def _infer_on_cluster(paths, out, cluster, model, backend, threads, precision, f
             say=lambda m: progress.console.print(m, highlight=False, soft_wrap=True),
             on_scene=lambda r: progress.advance(task),
             on_tiles=on_tiles,
+            warn=lambda m: progress.console.print(f"[yellow]warning:[/] {m}", highlight=False, soft_wrap=True),
         )
     _report(results)
     console.print(f"catalogue and run summary in {out}", highlight=False)
@@ -218,6 +232,9 @@ def _report(results) -> None:
             str(r.out_dir),
         )
     console.print(table)
+    methods = sorted({r.summary["area_method"] for r in results if r.summary and r.summary.get("area_method")})
+    if methods:
+        console.print(f"areas: {'; '.join(methods)}", highlight=False, soft_wrap=True)
     for r in results:
         if r.status == "failed":
             err_console.print(f"[bold red]error:[/] {r.scene}: {r.message}", highlight=False, soft_wrap=True)

@@ -153,3 +153,21 @@ def _read_h5(path: Path, key: str) -> np.ndarray:
             return np.asarray(f[key])
     except OSError as exc:
         raise LnetError(f"HDF5 file {path} cannot be read: is it truncated?") from exc
+
+
+def image_size(path: Path) -> tuple[int, int] | None:
+    """(height, width) of an image from its header alone (no pixel is decoded); None when the
+    header cannot be read (reading the image then says why)."""
+    path = Path(path)
+    try:
+        if path.suffix.lower() in {".h5", ".hdf5"}:
+            import h5py
+
+            with h5py.File(path, "r") as f:
+                return tuple(f["img"].shape[:2]) if "img" in f else None
+        from PIL import Image
+
+        with Image.open(path) as im:
+            return im.height, im.width
+    except Exception:  # noqa: BLE001 - any unreadable header: the read reports it
+        return None

@@ -20,13 +20,14 @@ from collections.abc import Callable
 from pathlib import Path
 
 from lnet_edge import __version__
+from lnet_edge.artifacts import check_targets, made_by_lnet_edge
 from lnet_edge.engines.flavour import Capabilities, Flavour, capabilities, load
 from lnet_edge.engines.manifest import Manifest, manifest_path, this_platform
 from lnet_edge.engines.onnx_info import OnnxInfo, read_onnx
 from lnet_edge.engines.options import BuildOptions, HardwareCompat, Precision
 from lnet_edge.engines.trt_glue import make_logger, progress_monitor
 from lnet_edge.errors import LnetError
-from lnet_edge.files import sha256_file
+from lnet_edge.files import StagedFiles, part_path, sha256_file
 
 # What a TensorRT-RTX ahead-of-time build targets when no --target is given (RTX 1.x docs:
 # "compute capability 8.0, 8.6, 8.9, 12.0, and later"; 9.0 (H100) is refused).
@@ -42,14 +43,17 @@ def plan_from_onnx(
     options: BuildOptions | None = None,
     progress: Progress | None = None,
     warn: Callable[[str], None] | None = None,
+    overwrite: bool = False,
 ) -> Path:
     """Build ``out`` (a plain plan) and ``out``.json (its manifest); return ``out``.
 
-    Both files appear together or not at all: they are written under temporary names and
-    renamed only after the build succeeded.
+    Both files are written under this run's ``.part`` names and renamed only after the build
+    succeeded. Files at either name that lnet-edge did not write are refused before the build,
+    unless ``overwrite``.
     """
     out, options = Path(out), options or BuildOptions()
     info = read_onnx(onnx_path)
+    check_targets([out, manifest_path(out)], overwrite)
     if info.defaulted and warn:
         warn(info.defaults_note())
     trt, flavour = load(options.flavour)
@@ -77,10 +81,9 @@ def plan_from_onnx(
         raise LnetError(f"TensorRT {caps.version} could not build {info.path}: {logger.summary()}")
     _save_timing_cache(config, options, caps)
 
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp_plan = out.with_name(out.name + ".tmp")
-    tmp_plan.write_bytes(memoryview(serialized))  # exactly what TensorRT serialised, no prefix
-    try:
+    with StagedFiles(out.parent, overwrite, made_by_lnet_edge) as stage:
+        tmp_plan, tmp_manifest = stage.part(out.name), stage.part(manifest_path(out).name)
+        tmp_plan.write_bytes(memoryview(serialized))  # exactly what TensorRT serialised, no prefix
         manifest = Manifest(
             flavour=flavour.value,
             trt_version=caps.version,
@@ -103,12 +106,8 @@ def plan_from_onnx(
             platform=this_platform(),
             extra={"dla_gpu_fallback_layers": on_gpu} if options.dla_core is not None else {},
         )
-        os.replace(tmp_plan, out)
-        manifest.save(manifest_path(out))
-    except BaseException:
-        for p in (tmp_plan, out):
-            p.unlink(missing_ok=True)
-        raise
+        tmp_manifest.write_text(manifest.to_json())
+        stage.commit()
     return out
 
 
@@ -281,9 +280,12 @@ def _save_timing_cache(config, options: BuildOptions, caps: Capabilities) -> Non
     if options.timing_cache is None:
         return
     blob = memoryview(config.get_timing_cache().serialize())
-    tmp = options.timing_cache.with_name(options.timing_cache.name + ".tmp")
-    tmp.write_bytes(blob)
-    os.replace(tmp, options.timing_cache)
+    tmp = part_path(options.timing_cache)
+    try:
+        tmp.write_bytes(blob)
+        os.replace(tmp, options.timing_cache)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def _targets(options: BuildOptions, flavour: Flavour) -> tuple[str, ...]:

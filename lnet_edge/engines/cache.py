@@ -55,4 +55,6 @@ def cached_plan(
         except LnetError as exc:
             if warn:
                 warn(f"cached plan {plan} is unusable ({exc}); rebuilding")
-    return plan_from_onnx(onnx_path, plan, options.with_(flavour=installed.flavour), progress=progress, warn=warn)
+    return plan_from_onnx(  # the cache folder is lnet-edge's own: an unusable plan there is replaced
+        onnx_path, plan, options.with_(flavour=installed.flavour), progress=progress, warn=warn, overwrite=True
+    )

@@ -92,9 +92,12 @@ class Manifest:
         known = set(cls.__dataclass_fields__)
         return cls(**{k: v for k, v in d.items() if k in known})
 
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2) + "\n"
+
     def save(self, path: Path) -> Path:
         """Write atomically (temporary name, then rename), so a reader never sees half a file."""
-        return write_text_atomic(path, json.dumps(self.to_dict(), indent=2) + "\n")
+        return write_text_atomic(path, self.to_json())
 
 
 def read_manifest(plan: Path) -> Manifest:

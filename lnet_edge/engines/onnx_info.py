@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lnet_edge.config import ModelConfig
+from lnet_edge.contract import check_onnx
 from lnet_edge.errors import LnetError
 from lnet_edge.export.manifest import config_from_metadata, embedded_metadata, load_onnx_graph
 from lnet_edge.files import sha256_file
@@ -53,10 +54,13 @@ def read_onnx(path: Path) -> OnnxInfo:
             "int8 QDQ ONNX from 'lnet-edge calibrate' (the int8-qdq file)"
         )
     calib = (meta or {}).get("calibration") or {}
+    config = config_from_metadata(meta, path, model) if meta else ModelConfig()
+    if not meta:
+        check_onnx(model, config, path)  # the defaults' contract: a plan records this config
     return OnnxInfo(
         path=path,
         sha256=sha256_file(path),
-        config=config_from_metadata(meta, path, model) if meta else ModelConfig(),
+        config=config,
         metadata_precision={"int8-qdq": "int8"}.get(precision, precision),
         content_precision=content,
         calibration_sha256=calib.get("sha256") if isinstance(calib, dict) else None,

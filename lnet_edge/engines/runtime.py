@@ -74,8 +74,10 @@ def save_runtime_cache(cache, plan: Path) -> None:
     """Write the runtime cache beside the plan (temporary name, then rename); best effort."""
     import os
 
+    from lnet_edge.files import part_path
+
     path = runtime_cache_path(plan)
-    tmp = path.with_name(path.name + ".tmp")
+    tmp = part_path(path)
     try:
         tmp.write_bytes(memoryview(cache.serialize()))
         os.replace(tmp, path)

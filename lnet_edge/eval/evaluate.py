@@ -10,6 +10,7 @@ import numpy as np
 
 from lnet_edge.config import ModelConfig
 from lnet_edge.data.readers import Sample, read_pair
+from lnet_edge.eval.alarms import IMAGE_SHARE, MIN_AREA_M2, FalseAlarms, markdown_alarms
 from lnet_edge.eval.metrics import Confusion, confusion, scores
 from lnet_edge.eval.predict import predict_logits
 from lnet_edge.files import write_text_atomic
@@ -17,29 +18,69 @@ from lnet_edge.runners.base import Runner
 
 
 def evaluate(
-    runner: Runner, config: ModelConfig, samples: list[Sample], on_image=None, factor: float = 1.0, tta: bool = False
+    runner: Runner,
+    config: ModelConfig,
+    samples: list[Sample],
+    on_image=None,
+    factor: float = 1.0,
+    tta: bool = False,
+    pixel_m: float | None = None,
+    min_area_m2: float = MIN_AREA_M2,
 ) -> dict:
     """Scores at the config's threshold. ``on_image`` is called after each image (progress);
-    ``factor`` resamples each image for the model (see predict_logits), ``tta`` flips it."""
+    ``factor`` resamples each image for the model (see predict_logits), ``tta`` flips it;
+    ``pixel_m`` (metres per image pixel) gives false-alarm polygons per km².
+
+    A data folder whose masks are all empty is a negative set: it is scored by false alarms
+    (eval/alarms.py) and left out of the detection scores, where it would only add an F1 of 0.
+    Landslide sets get both: detection scores, and the false alarms on their background."""
     import math
 
     logit_t = math.log(config.threshold / (1 - config.threshold))
-    total, per_set, per_image = Confusion(), {}, []
+    confusions, alarms, per_image, stretched = {}, {}, [], {}
     for s in samples:
         image, mask = read_pair(s, config.bands)
+        if is_stretched(image, config):
+            stretched[image.dtype.name] = stretched.get(image.dtype.name, 0) + 1
         image = to_model_range(image, config)
-        c = confusion(predict_logits(runner, image, config, factor, tta) > logit_t, mask)
-        total = total + c
-        per_set[s.dataset] = per_set.get(s.dataset, Confusion()) + c
+        pred = predict_logits(runner, image, config, factor, tta) > logit_t
+        c = confusion(pred, mask)
+        confusions[s.dataset] = confusions.get(s.dataset, Confusion()) + c
+        alarms.setdefault(s.dataset, FalseAlarms(pixel_m, min_area_m2)).add(pred, mask)
         per_image.append({"dataset": s.dataset, "image": s.image.name, **scores(c), **c.to_dict()})
         if on_image:
             on_image(s)
+    negative = {k for k, c in confusions.items() if c.tp + c.fn == 0}
+    detection = {k: c for k, c in confusions.items() if k not in negative}
+    total = sum(detection.values(), Confusion())
+    background = FalseAlarms(pixel_m, min_area_m2)
+    for a in alarms.values():
+        background.merge(a)
     return {
         "threshold": config.threshold,
-        "overall": {**scores(total), **total.to_dict(), "images": len(samples)},
-        "per_dataset": {k: {**scores(v), **v.to_dict()} for k, v in per_set.items()},
+        "scaling": {"rule": scaling_rule(config), "stretched_images": stretched},  # images by dtype
+        "overall": {**scores(total), **total.to_dict(), "images": len(samples) - _count(alarms, negative)}
+        if detection
+        else None,
+        "per_dataset": {k: {**scores(v), **v.to_dict()} for k, v in detection.items()},
+        "negative_sets": sorted(negative),
+        "false_alarms": {
+            "per_dataset": {k: a.to_dict() for k, a in alarms.items()},
+            "all": background.to_dict(),
+            "image_share": IMAGE_SHARE,
+            "pixel_size_m": pixel_m,
+        },
         "per_image": per_image,
     }
+
+
+def _count(alarms: dict, names: set[str]) -> int:
+    return sum(alarms[k].images for k in names)
+
+
+def is_stretched(image: np.ndarray, config: ModelConfig) -> bool:
+    """Whether :func:`to_model_range` stretches ``image``: a non-uint8 image for a model trained on 0..255."""
+    return config.uint8_range and image.dtype != np.uint8
 
 
 def to_model_range(image: np.ndarray, config: ModelConfig) -> np.ndarray:
@@ -47,27 +88,60 @@ def to_model_range(image: np.ndarray, config: ModelConfig) -> np.ndarray:
     gives such scenes (io.percentile_scaling); anything else is returned unchanged."""
     from lnet_edge.field.io import percentile_scaling
 
-    if not config.uint8_range or image.dtype == np.uint8:
+    if not is_stretched(image, config):
         return image
     return percentile_scaling(np.moveaxis(image, -1, 0)).apply(image)
 
 
-def markdown_table(report: dict) -> str:
-    """Per-dataset and overall scores (percent) as a markdown table."""
-    head = "| set | precision | recall | F1 | IoU (landslide, paper's MIoU) | mean IoU (2 classes) |\n"
-    head += "|---|---|---|---|---|---|\n"
-    rows = [*report["per_dataset"].items(), ("all (summed confusion)", report["overall"])]
-    return head + "".join(
-        f"| {name} | {100 * r['precision']:.1f} | {100 * r['recall']:.1f} | {100 * r['f1']:.1f} | "
-        f"{100 * r['iou']:.1f} | {100 * r['miou2']:.1f} |\n"
-        for name, r in rows
+def scaling_rule(config: ModelConfig) -> str:
+    """How eval brings images to the model's range, in words (eval.json, eval.md and the note)."""
+    from lnet_edge.field.io import PERCENTILES
+
+    if not config.uint8_range:
+        return "images are fed unchanged (the model was not trained on 0..255 imagery)"
+    low, high = PERCENTILES
+    return (
+        f"uint8 images are fed unchanged; any other (e.g. uint16) is stretched per image and band, its "
+        f"{low:g} % to {high:g} % percentiles mapped linearly to 0..255 and clipped, as 'lnet-edge infer "
+        "--scale auto' does to such scenes: the scores are those of the stretched images, not of 8-bit originals"
     )
+
+
+def scaling_line(report: dict) -> str:
+    """The scaling rule and what it did: the first paragraph of eval.md."""
+    s = report["scaling"]
+    done = ", ".join(f"{n} {dtype}" for dtype, n in s["stretched_images"].items()) or "none"
+    return f"Scaling: {s['rule']}. Images stretched: {done}.\n\n"
+
+
+def markdown_table(report: dict) -> str:
+    """Per-dataset and overall detection scores (percent) of the landslide sets, then the false
+    alarms of every set, as markdown tables."""
+    text = ""
+    if report["overall"] is not None:
+        head = "| set | precision | recall | F1 | IoU (landslide, paper's MIoU) | mean IoU (2 classes) |\n"
+        head += "|---|---|---|---|---|---|\n"
+        rows = [*report["per_dataset"].items(), ("all (summed confusion)", report["overall"])]
+        text = head + "".join(
+            f"| {name} | {100 * r['precision']:.1f} | {100 * r['recall']:.1f} | {100 * r['f1']:.1f} | "
+            f"{100 * r['iou']:.1f} | {100 * r['miou2']:.1f} |\n"
+            for name, r in rows
+        )
+        text += "\n"
+    fa = report["false_alarms"]
+    rows = {
+        (f"{k} (no landslides)" if k in report["negative_sets"] else f"{k} (background)"): v
+        for k, v in fa["per_dataset"].items()
+    }
+    if len(rows) > 1:
+        rows["all"] = fa["all"]
+    return text + "False alarms (pixels marked where the mask has none):\n\n" + markdown_alarms(rows)
 
 
 def write_report(report: dict, out: Path) -> tuple[Path, Path]:
     """eval.json and eval.md in ``out``, each written under a temporary name, then renamed."""
     out.mkdir(parents=True, exist_ok=True)
     paths = (out / "eval.json", out / "eval.md")
-    for path, text in zip(paths, (json.dumps(report, indent=1), markdown_table(report))):
+    for path, text in zip(paths, (json.dumps(report, indent=1), scaling_line(report) + markdown_table(report))):
         write_text_atomic(path, text)
     return paths

@@ -51,3 +51,49 @@ def predict_logits(
     x = normalize(pad_to(scaled, ph, pw), config.norm)[None]
     logits = flip_logits(runner, x, tta)[0, 0, :sh, :sw]
     return resize(np.ascontiguousarray(logits, dtype=np.float32), h, w)
+
+
+def image_memory(height: int, width: int, bands: int, config: ModelConfig, factor: float, tta: bool) -> dict[str, int]:
+    """Bytes :func:`predict_logits` allocates for one height x width image (an upper estimate):
+    its float32 copy and the resampled image, the padded and normalised input (with ``tta`` its
+    four flips), the network's activations, the logits and their way back to the image's size."""
+    from lnet_edge.memory import activation_bytes
+
+    sh, sw = scaled_size(height, factor), scaled_size(width, factor)
+    ph, pw = -(-sh // TILE_MULTIPLE) * TILE_MULTIPLE, -(-sw // TILE_MULTIPLE) * TILE_MULTIPLE
+    calls = 4 if tta else 1
+    return {
+        "the image resampled": (height * width + sh * sw) * bands * 4 if factor != 1.0 else 0,
+        "the model's input": (2 + (4 if tta else 0)) * ph * pw * bands * 4,
+        "network activations": activation_bytes(config, calls, ph, pw),
+        "logits": (calls + (3 if tta else 0)) * ph * pw * 4 + (sh * sw + height * width) * 4,
+    }
+
+
+def check_images(samples, config: ModelConfig, factor: float, tta: bool, budget) -> None:
+    """Refuse, before any image is scored, a set whose largest image needs more memory than
+    ``budget`` (lnet_edge/memory.Budget; None: no check), with the numbers and the fixes."""
+    from lnet_edge.data.readers import image_size
+    from lnet_edge.memory import size_text
+
+    if budget is None:
+        return
+    bands = len(config.bands)
+    sizes = [(s.image, image_size(s.image)) for s in samples]
+    largest = max(((p, hw) for p, hw in sizes if hw), key=lambda x: x[1][0] * x[1][1], default=None)
+    if largest is None:
+        return
+    path, (h, w) = largest
+    parts = image_memory(h, w, bands, config, factor, tta)
+    top = sorted(((v, k) for k, v in parts.items() if v), reverse=True)[:2]
+    fixes = []
+    if factor > 1.5:
+        fixes.append(
+            f"the images are resampled x{factor:.4g} for the model: check --pixel-size, or give --gsd none "
+            "to score them at their own pixel size"
+        )
+    if tta:
+        fixes.append("leave out --tta (four flips at once)")
+    fixes.append("score smaller images")
+    what = f"scoring {path} ({w}x{h} px, the largest image)"
+    budget.check(sum(parts.values()), what, ", ".join(f"{k} {size_text(v)}" for v, k in top), fixes)

@@ -18,7 +18,10 @@ from pathlib import Path
 
 import numpy as np
 
+from lnet_edge.artifacts import check_targets
+from lnet_edge.contract import INPUT_NAME
 from lnet_edge.export.manifest import (
+    artifact_files,
     config_of,
     export_metadata,
     read_export_metadata,
@@ -57,7 +60,7 @@ def activation_peaks(model, batch: np.ndarray) -> dict[str, float]:
 
     sess = ort_session(probe.SerializeToString())
     names = [o.name for o in sess.get_outputs()]
-    values = sess.run(names, {"image": batch})
+    values = sess.run(names, {INPUT_NAME: batch})
     return {n: float(np.max(np.abs(v))) if v.size else 0.0 for n, v in zip(names, values)}
 
 
@@ -95,13 +98,17 @@ def fp32_outputs(model) -> None:
         out.type.tensor_type.elem_type = onnx.TensorProto.FLOAT
 
 
-def fp16_from_onnx(fp32_onnx: Path, out: Path, data: list[Path], options: Fp16Options = Fp16Options()) -> Path:
+def fp16_from_onnx(
+    fp32_onnx: Path, out: Path, data: list[Path], options: Fp16Options = Fp16Options(), overwrite: bool = False
+) -> Path:
     """Convert an lnet-edge fp32 export to fp16 (fp32 I/O), check it against the fp32 model on
-    real validation tiles from ``data``, and write ``out`` + ``out.json``."""
+    real validation tiles from ``data``, and write ``out`` + ``out.json`` (files already there
+    that lnet-edge did not write are refused first, unless ``overwrite``)."""
     import onnx
 
     f16 = lazy_import("onnxconverter_common.float16")
     meta = read_export_metadata(fp32_onnx, precision="fp32")
+    check_targets(artifact_files(out), overwrite)
     config = config_of(meta)
     model = onnx.load(str(fp32_onnx))
     tiles = tiles_from_folders(data, config, "val", limit=options.range_tiles)
@@ -129,4 +136,4 @@ def fp16_from_onnx(fp32_onnx: Path, out: Path, data: list[Path], options: Fp16Op
         fp32_nodes=keep,
         parity=parity_record("onnx-fp32", FP16_TOLERANCE, parity, tiles),
     )
-    return save_artifact(half, out, new_meta)
+    return save_artifact(half, out, new_meta, overwrite)

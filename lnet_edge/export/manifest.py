@@ -10,14 +10,13 @@ decision threshold, the source checkpoint's sha256 and the lnet-edge version tha
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
 from lnet_edge import __version__
 from lnet_edge.config import TILE_MULTIPLE, ModelConfig
+from lnet_edge.contract import INPUT_NAME, OUTPUT_NAME, check_onnx
 from lnet_edge.errors import LnetError
-from lnet_edge.runners.base import INPUT_NAME, OUTPUT_NAME
 
 METADATA_KEY = "lnet_edge"
 
@@ -53,29 +52,15 @@ def embedded_metadata(model, path: Path | str = "the ONNX model") -> dict | None
 
 def config_from_metadata(meta: dict, path: Path, graph=None) -> ModelConfig:
     """The ModelConfig in an artifact's metadata, checked as user input: every field valid, and
-    (given the ONNX ``graph``) the band count and tile size agreeing with the graph's input."""
+    (given the ONNX ``graph``) the graph keeping the model contract with it (contract.py)."""
     if "config" not in meta:
         raise LnetError(f"{path}: the metadata has no 'config' field: re-export the model with 'lnet-edge export'")
     try:
         config = ModelConfig.from_dict(meta["config"])
     except (LnetError, TypeError, ValueError) as exc:
         raise LnetError(f"{path}: metadata field 'config': {exc}") from None
-    if graph is not None and graph.graph.input:
-        dims = [
-            d.dim_value if d.HasField("dim_value") else None for d in graph.graph.input[0].type.tensor_type.shape.dim
-        ]
-        if len(dims) == 4:
-            if dims[1] is not None and dims[1] != config.in_channels:
-                raise LnetError(
-                    f"{path}: metadata field 'config.bands' lists {config.in_channels} bands but the graph "
-                    f"takes {dims[1]} channels: restore the metadata or re-export the model"
-                )
-            for d in dims[2:]:
-                if d is not None and d != config.tile:
-                    raise LnetError(
-                        f"{path}: metadata field 'config.tile' is {config.tile} but the graph takes {d} px: "
-                        "restore the metadata or re-export the model"
-                    )
+    if graph is not None:
+        check_onnx(graph, config, path)
     return config
 
 
@@ -131,27 +116,28 @@ def embed_metadata(model, meta: dict) -> None:
     entry.key, entry.value = METADATA_KEY, json.dumps(meta, sort_keys=True)
 
 
-def save_artifact(model, out: Path, meta: dict) -> Path:
-    """Embed ``meta``, write ``out`` and ``out.json`` under temporary names, then rename both.
-
-    A failure before the renames leaves no partial artifact behind.
+def save_artifact(model, out: Path, meta: dict, overwrite: bool = False) -> Path:
+    """Embed ``meta``, write ``out`` and ``out.json`` under this run's ``.part`` names, then
+    rename both. A file already at either name is replaced only when it is an earlier lnet-edge
+    output, or with ``overwrite``; a failure before the renames leaves no partial artifact behind.
     """
     import onnx
 
+    from lnet_edge.artifacts import made_by_lnet_edge
+    from lnet_edge.files import StagedFiles
+
     out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
     embed_metadata(model, meta)
-    manifest = manifest_path(out)
-    tmp_model, tmp_manifest = out.with_name(out.name + ".tmp"), manifest.with_name(manifest.name + ".tmp")
-    try:
-        onnx.save(model, str(tmp_model))
-        tmp_manifest.write_text(json.dumps(meta, indent=1, sort_keys=True) + "\n")
-        os.replace(tmp_model, out)
-        os.replace(tmp_manifest, manifest)
-    finally:
-        for tmp in (tmp_model, tmp_manifest):
-            tmp.unlink(missing_ok=True)
+    with StagedFiles(out.parent, overwrite, made_by_lnet_edge) as stage:
+        onnx.save(model, str(stage.part(out.name)))
+        stage.part(manifest_path(out).name).write_text(json.dumps(meta, indent=1, sort_keys=True) + "\n")
+        stage.commit()
     return out
+
+
+def artifact_files(onnx_path: Path) -> tuple[Path, Path]:
+    """What :func:`save_artifact` writes for ``onnx_path``: the model and its manifest."""
+    return Path(onnx_path), manifest_path(onnx_path)
 
 
 def manifest_path(onnx_path: Path) -> Path:

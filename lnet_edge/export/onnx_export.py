@@ -16,10 +16,11 @@ import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from lnet_edge.artifacts import check_targets
 from lnet_edge.config import TILE_MULTIPLE as MULTIPLE
 from lnet_edge.config import ModelConfig
 from lnet_edge.errors import LnetError
-from lnet_edge.export.manifest import export_metadata, save_artifact
+from lnet_edge.export.manifest import artifact_files, export_metadata, save_artifact
 from lnet_edge.export.parity import FP32_TOLERANCE, check_parity, ort_logits, parity_record
 from lnet_edge.export.tiles import batch_of, tiles_from_folders
 from lnet_edge.files import sha256_file
@@ -110,12 +111,14 @@ def simplified(model):
 
 
 def onnx_from_checkpoint(
-    checkpoint: Path, out: Path, data: list[Path], options: ExportOptions = ExportOptions()
+    checkpoint: Path, out: Path, data: list[Path], options: ExportOptions = ExportOptions(), overwrite: bool = False
 ) -> Path:
     """Export ``checkpoint`` to ``out`` (+ ``out.json``) after checking parity with PyTorch on
-    real validation tiles from ``data`` (image/mask folders) at two sizes and batch sizes."""
+    real validation tiles from ``data`` (image/mask folders) at two sizes and batch sizes. Files
+    already there that lnet-edge did not write are refused first, unless ``overwrite``."""
     import onnx
 
+    check_targets(artifact_files(out), overwrite)
     torch = lazy_import("torch")
     model, _ = load_model(checkpoint)
     config: ModelConfig = model.config
@@ -154,4 +157,4 @@ def onnx_from_checkpoint(
         options=asdict(options),
         parity=parity_record("pytorch-fp32", FP32_TOLERANCE, parity, used),
     )
-    return save_artifact(proto, out, meta)
+    return save_artifact(proto, out, meta, overwrite)

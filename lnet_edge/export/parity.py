@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from lnet_edge.contract import INPUT_NAME, OUTPUT_NAME
 from lnet_edge.errors import LnetError
 from lnet_edge.export.tiles import Tile, tiles_sha256
 
@@ -84,4 +85,4 @@ def ort_logits(model_bytes_or_path, threads: int | None = None, simulate_qdq: bo
     from lnet_edge.runners.onnxrt import ort_session
 
     session = ort_session(model_bytes_or_path, threads, simulate_qdq=simulate_qdq)
-    return lambda batch: session.run(["logits"], {"image": np.ascontiguousarray(batch, np.float32)})[0]
+    return lambda batch: session.run([OUTPUT_NAME], {INPUT_NAME: np.ascontiguousarray(batch, np.float32)})[0]

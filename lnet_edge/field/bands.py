@@ -10,7 +10,10 @@ temporary name, then renamed) with its tile counts beside it in ``band-K.json``.
 The assembling task reads the bands back strip by strip, in the tile rows of a whole-scene run,
 and feeds the same writers: rasters, polygons (traced across band edges as one scene, so a
 landslide that crosses a band edge is one polygon), quicklook and summary. Its outputs are the
-bytes a single-process run writes. Memory stays O(tile x scene width) in every task; the bands
+bytes a single-process run writes. The scene's summary counts the time of every task: its
+``seconds`` are the bands' and the assembly's together (one worker's time, as for a scene mapped
+whole, so ``km2_per_second`` compares), ``elapsed_seconds`` the wall-clock time from the first
+band's start, and ``bands`` each part. Memory stays O(tile x scene width) in every task; the bands
 take 4 bytes per pixel of shared storage until the scene is assembled.
 """
 
@@ -19,13 +22,14 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import time
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
 from lnet_edge.config import ModelConfig
-from lnet_edge.field import io
+from lnet_edge.field import budget, io
 from lnet_edge.field.pipeline import (
     GDAL_CACHE_MB,
     Grid,
@@ -34,6 +38,7 @@ from lnet_edge.field.pipeline import (
     StripReader,
     blend_rows,
     field_tile,
+    overlapped,
     scene_grid,
     scene_setup,
 )
@@ -67,6 +72,7 @@ def map_band(
     ``on_start(tiles)`` and ``on_tiles(tiles)`` report progress as in run_scene."""
     import rasterio
 
+    t0, started = time.perf_counter(), time.time()
     d = band_dir(out, name)
     d.mkdir(parents=True, exist_ok=True)
     dest = d / f"band-{k}.f32"
@@ -75,8 +81,10 @@ def map_band(
         setup = scene_setup(src, scene, config, options)
         grid = scene_grid(src.height, src.width, field_tile(options, config, runner), options.overlap, setup.factor)
         rows = band_rows(len(grid.ys), k, count)
+        threaded = overlapped(options.workers, len(rows))
+        budget.check_scene(f"band {k + 1} of {count}", src, setup, grid, config, options, runner, threaded, False)
         if not len(rows):  # more bands than tile rows: an empty band, recorded so the assembly sees it
-            meta = {"band": k, "rows": [0, 0], **counts, "model_seconds": 0.0}
+            meta = {"band": k, "rows": [0, 0], **counts, "model_seconds": 0.0, "seconds": 0.0, "started": started}
             io.write_bytes_synced(dest.with_suffix(".json"), json.dumps(meta).encode())
             return meta
         if on_start:
@@ -100,6 +108,7 @@ def map_band(
             part.unlink(missing_ok=True)
             raise
         meta = {"band": k, "rows": [grid.ys[rows.start], grid.stop(rows.stop - 1)], **counts, "model_seconds": model_s}
+        meta |= {"seconds": time.perf_counter() - t0, "started": started}
     io.write_bytes_synced(dest.with_suffix(".json"), json.dumps(meta).encode())
     return meta
 
@@ -109,10 +118,12 @@ class Assembler:
 
     def __init__(self, out: Path, name: str, count: int) -> None:
         self.dir, self.count = band_dir(out, name), count
+        self.check: Callable[[], None] = lambda: None  # called per strip: raises to stop the task
+        self.metas: list[dict] = []
 
     def __call__(self, src, setup: SceneSetup, config: ModelConfig, grid: Grid, sinks) -> tuple[int, int, float]:
-        metas = [json.loads((self.dir / f"band-{k}.json").read_text()) for k in range(self.count)]
-        metas = [m for m in metas if m["rows"][1] > m["rows"][0]]
+        self.metas = [json.loads((self.dir / f"band-{k}.json").read_text()) for k in range(self.count)]
+        metas = [m for m in self.metas if m["rows"][1] > m["rows"][0]]
         if (
             metas[0]["rows"][0] != 0
             or metas[-1]["rows"][1] != grid.height
@@ -125,6 +136,7 @@ class Assembler:
                 raise RuntimeError(f"band file {path} is incomplete")
         reader = StripReader(src, setup, config, grid)
         for i, y in enumerate(grid.ys):
+            self.check()
             stop = grid.stop(i)
             image, valid, count = reader.strip(i)
             n = stop - y
@@ -135,6 +147,20 @@ class Assembler:
             sum(m["skipped"] for m in metas),
             sum(m["model_seconds"] for m in metas),
         )
+
+    def timing(self, seconds: float, model_s: float, km2: float | None) -> dict:
+        """The scene's times (see the module docstring): ``seconds`` of this assembly, ``model_s``
+        the bands' seconds in the model."""
+        bands = sum(m.get("seconds", 0.0) for m in self.metas)
+        started = min((m["started"] for m in self.metas if "started" in m), default=time.time() - seconds)
+        total = bands + seconds
+        return {
+            "seconds": round(total, 3),
+            "model_seconds": round(model_s, 3),
+            "km2_per_second": round(km2 / total, 6) if km2 is not None and total > 0 else None,
+            "elapsed_seconds": round(max(time.time() - started, seconds), 3),
+            "bands": {"count": self.count, "seconds": round(bands, 3), "assemble_seconds": round(seconds, 3)},
+        }
 
     @staticmethod
     def _rows(files, y: int, stop: int, width: int) -> np.ndarray:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import errno
 import math
 import os
-import secrets
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,14 +18,13 @@ import numpy as np
 
 from lnet_edge.config import ModelConfig
 from lnet_edge.errors import LnetError
+from lnet_edge.files import PART, part_path  # noqa: F401 - PART for the clean-up of dead runs (outputs.py)
 
 SCENE_SUFFIXES = (".tif", ".tiff", ".jp2", ".j2k", ".png", ".jpg", ".jpeg", ".vrt", ".img")
-PART = ".part"
 BLOCK = 256  # GeoTIFF block edge of every output raster
 NODATA = 255  # nodata of the probability (0..100 %) and mask (0/1) rasters
 ZLEVEL = 1  # deflate level of the outputs: 6x faster to write than GDAL's default 6 on a real probability map
 PERCENTILES = (2.0, 98.0)  # per-band stretch of non-uint8 scenes to the uint8 training range
-RUN_ID = f"{os.getpid():x}{secrets.token_hex(3)}"  # names this process's temporary files
 
 
 def list_scenes(paths: list[Path]) -> list[Path]:
@@ -63,7 +61,8 @@ def open_scene(path: Path):
 
 
 def check_bands(src, config: ModelConfig, path: Path) -> list[int]:
-    """The 1-based rasterio band indexes the model reads, or an LnetError if the scene lacks some."""
+    """The 1-based rasterio band indexes the model reads, or an LnetError if the scene lacks some
+    or they hold complex values (radar data: the model maps real-valued imagery)."""
     need = max(config.bands) + 1
     if src.count < need:
         names = ", ".join(config.band_names)
@@ -71,7 +70,15 @@ def check_bands(src, config: ModelConfig, path: Path) -> list[int]:
             f"scene {path} has {src.count} band(s) but the model reads bands "
             f"{[b + 1 for b in config.bands]} ({names}): give a scene with at least {need} bands"
         )
-    return [b + 1 for b in config.bands]
+    indexes = [b + 1 for b in config.bands]
+    complex_bands = [i for i in indexes if "complex" in src.dtypes[i - 1]]  # complex64/128, GDAL's complex_int16
+    if complex_bands:
+        raise LnetError(
+            f"scene {path} holds complex values ({src.dtypes[complex_bands[0] - 1]}) in band(s) {complex_bands}: "
+            "the model maps real-valued imagery; write the amplitude (abs) or the bands the model reads as a "
+            "real-valued raster and give that"
+        )
+    return indexes
 
 
 def read_strip(src, indexes: list[int], row: int, height: int, path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -166,11 +173,6 @@ def percentile_scaling(data) -> Scaling:
         lows.append(float(lo))
         gains.append(255.0 / float(hi - lo) if hi > lo else 1.0)
     return Scaling(tuple(lows), tuple(gains), True, f"percentile {PERCENTILES[0]:g}-{PERCENTILES[1]:g}")
-
-
-def part_path(path: Path) -> Path:
-    """This run's temporary name for ``path``: ``NAME.RUNID.part``."""
-    return path.with_name(f"{path.name}.{RUN_ID}{PART}")
 
 
 def commit(path: Path) -> None:

@@ -25,6 +25,7 @@ from pathlib import Path
 
 from lnet_edge.errors import LnetError
 from lnet_edge.field import io
+from lnet_edge.files import check_target
 
 LOCK_NAME = ".lnet-edge.lock"
 OPTIONS_NAME = "infer_options.json"
@@ -181,9 +182,22 @@ def remove_parts(paths: dict[str, Path], any_run: bool = False) -> None:
             io.part_path(p).unlink(missing_ok=True)
 
 
+def check_targets(paths: dict[str, Path], overwrite: bool) -> None:
+    """Before a scene runs: refuse a folder or special file at any output's name and, without
+    ``overwrite``, files at those names in a folder that no infer run wrote (one holding neither
+    a summary nor infer_options.json: a user's own files). See files.check_target."""
+    earlier = any(paths[k].is_file() for k in ("summary", "options"))  # even a damaged summary: a rerun redoes it
+    for p in paths.values():
+        check_target(p, overwrite, lambda _: earlier)
+
+
 def commit_set(paths: dict[str, Path], summary: dict) -> None:
     """Swap a finished set of ``.part`` files in: the old summary goes first (so a crash midway
-    leaves a set that is not complete), then every output, then the new summary, last."""
+    leaves a set that is not complete), then every output, then the new summary, last. A folder
+    or special file at an output's name (put there while the scene ran) is refused before
+    anything is swapped, so a failed swap never leaves new outputs beside the old set."""
+    for p in paths.values():
+        check_target(p, True, lambda _: True)
     summary_part = io.part_path(paths["summary"])
     io.write_bytes_synced(summary_part, json.dumps(summary, indent=2).encode())
     paths["summary"].unlink(missing_ok=True)

@@ -25,8 +25,9 @@ import numpy as np
 
 from lnet_edge.config import ModelConfig
 from lnet_edge.errors import LnetError
-from lnet_edge.field import io, outputs
+from lnet_edge.field import budget, io, outputs
 from lnet_edge.field.blending import BlendWeights, StripAccumulator
+from lnet_edge.field.ground import AREAS
 from lnet_edge.field.polygons import PolygonSpec, polygon_sink
 from lnet_edge.field.predict import prepare_batches, probabilities, run_logits, scene_tiling, sigmoid  # noqa: F401 - sigmoid for bench
 from lnet_edge.field.quicklook import Legend, Quicklook
@@ -59,6 +60,7 @@ class InferOptions:
     overwrite: bool = False
     workers: int = 2  # 1: read, model and write take turns; 2+: they overlap (same outputs)
     tile: int | None = None  # field tile fed to the network (model pixels); None: FIELD_TILE_FACTOR x the model's
+    memory_limit: int | None = None  # bytes one scene may allocate; None: the default (field/budget.py)
 
     def threshold_for(self, config: ModelConfig) -> float:
         """The mask threshold of a run: ``threshold`` if given, else the model's own."""
@@ -107,6 +109,7 @@ def shaping_options(options: InferOptions, config: ModelConfig, runner: Runner |
         "gsd": options.gsd,
         "pixel_size": options.pixel_size,
         "tta": options.tta,
+        "areas": AREAS,  # how areas are measured: outputs measured otherwise are redone
     }
 
 
@@ -279,6 +282,8 @@ def scene_setup(src, scene: Path, config: ModelConfig, options: InferOptions) ->
     if georef.kind == "pixel":
         what = "a CRS but no geotransform" if src.crs else "no georeference"
         notes.append(f"{scene.name} has {what}: outputs are in pixel units (areas in px^2, MMU in px)")
+    elif georef.ground is None:
+        notes.append(f"{scene.name}: its CRS has no geodetic datum: areas in map units x {georef.unit_m:g} m")
     if scaling.method != "none":
         notes.append(f"{scene.name} is {src.dtypes[indexes[0] - 1]}: scaled to 0..255 by {scaling.method}")
     scene_m = pixel_size_m(src)  # the georeference wins; --pixel-size speaks for scenes without one
@@ -388,8 +393,13 @@ def blend_rows(
         if blended[0].index >= rows.start:
             emit(*blended)
 
-    run_staged(read(), predict, [blend, deliver], threaded=workers > 1 and len(rows) >= OVERLAP_MIN_STRIPS)
+    run_staged(read(), predict, [blend, deliver], threaded=overlapped(workers, len(rows)))
     return model_s[0]
+
+
+def overlapped(workers: int, strips: int) -> bool:
+    """Whether a run of ``strips`` tile rows overlaps its stages (see OVERLAP_MIN_STRIPS)."""
+    return workers > 1 and strips >= OVERLAP_MIN_STRIPS
 
 
 def _infer_strips(src, setup, runner, config, options, grid, sinks: _Sinks, on_tiles) -> tuple[int, int, float]:
@@ -433,6 +443,7 @@ def run_scene(
     paths = scene_outputs(out, scene, name)
     with rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB), outputs.SceneLock(paths["summary"].parent):
         outputs.remove_parts(paths, any_run=True)  # what a run that died left: we hold the lock
+        outputs.check_targets(paths, options.overwrite)  # a user's file or a folder in the way: before any work
         try:
             return _run_scene(scene, paths, runner, config, options, model_info, on_start, on_tiles, warn, assemble)
         except BaseException:
@@ -450,6 +461,8 @@ def _run_scene(scene, paths, runner, config, options, model_info, on_start, on_t
             if warn:
                 warn(n)
         grid = scene_grid(src.height, src.width, field_tile(options, config, runner), options.overlap, setup.factor)
+        threaded = overlapped(options.workers, len(grid.ys))
+        budget.check_scene("the scene", src, setup, grid, config, options, runner, threaded, assemble is not None)
         n_tiles = len(grid.ys) * len(grid.xs)
         if on_start:
             on_start(n_tiles)
@@ -483,6 +496,7 @@ def _run_scene(scene, paths, runner, config, options, model_info, on_start, on_t
             "dtype": src.dtypes[0],
             "crs": src.crs.to_string() if src.crs else None,
             "georeference": georef.kind,
+            "area_method": georef.area_method,  # areas, perimeters, km² and pixel_size_m
             "scaling": setup.scaling.method,
             "scene_area_km2": round(km2, 6) if km2 is not None else None,
             "valid_pixels": sinks.valid,
@@ -501,11 +515,16 @@ def _run_scene(scene, paths, runner, config, options, model_info, on_start, on_t
             "tta": options.tta,
         }
     seconds = time.perf_counter() - t0
+    timing = {
+        "seconds": round(seconds, 3),
+        "model_seconds": round(model_s, 3),  # in run_logits: the runner alone
+        "km2_per_second": round(km2 / seconds, 6) if km2 is not None and seconds > 0 else None,
+    }
+    if assemble is not None:  # the bands ran before, in other tasks: their time is the scene's too
+        timing = assemble.timing(seconds, model_s, km2)
     summary.update(
         {
-            "seconds": round(seconds, 3),
-            "model_seconds": round(model_s, 3),  # in run_logits: the runner alone
-            "km2_per_second": round(km2 / seconds, 6) if km2 is not None and seconds > 0 else None,
+            **timing,
             **model_info,
             "shaping_options": shaping_options(options, config, runner),
             "notes": notes,

@@ -13,8 +13,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-INPUT_NAME = "image"
-OUTPUT_NAME = "logits"
+from lnet_edge.contract import INPUT_NAME, OUTPUT_NAME  # the model contract (contract.py)
 
 
 class Runner(ABC):

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from lnet_edge import cuda as cm
+from lnet_edge.contract import Tensor, check_io
 from lnet_edge.engines.check import check_plan
 from lnet_edge.engines.flavour import Flavour
 from lnet_edge.engines.runtime import deserialize, rtx_context, save_runtime_cache
@@ -35,6 +36,7 @@ class TensorRTRunner(Runner):
 
     def activate_impl(self) -> None:
         self.trt, self.engine, self.runtime = deserialize(self.plan, self.manifest)
+        check_io(self.plan, *self._io(), self.manifest.config)  # a plan built before the build checked it
         self.rtx = self.manifest.flavour == Flavour.tensorrt_rtx.value
         self.runtime_config = self.runtime_cache = None
         if self.rtx:
@@ -57,6 +59,17 @@ class TensorRTRunner(Runner):
             host = cm.PinnedArray((int(np.prod(shape)),), dtype)
             self.buffers[name] = (cm.DeviceBuffer(host.array.nbytes), host)
             self.context.set_tensor_address(name, self.buffers[name][0].ptr)
+
+    def _io(self) -> tuple[list[Tensor], list[Tensor]]:
+        """The plan's inputs and outputs for the model contract (height and width: the profile's)."""
+        tensors: dict[bool, list[Tensor]] = {True: [], False: []}
+        for i in range(self.engine.num_io_tensors):
+            name = self.engine.get_tensor_name(i)
+            dims = [None if d < 0 else int(d) for d in self.engine.get_tensor_shape(name)]
+            shape = tuple(dims[:2] + [None] * (len(dims) - 2)) if len(dims) == 4 else tuple(dims)
+            dtype = np.dtype(self.trt.nptype(self.engine.get_tensor_dtype(name))).name
+            tensors[self.engine.get_tensor_mode(name) == self.trt.TensorIOMode.INPUT].append(Tensor(name, dtype, shape))
+        return tensors[True], tensors[False]
 
     def infer_impl(self, feed: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         x = feed[INPUT_NAME]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from typer.testing import CliRunner
 
 from lnet_edge.bundle import read_bundle
 from lnet_edge.cli.main import app
+from lnet_edge.defaults import SAMPLE_SCENE
 from lnet_edge.errors import LnetError
 from lnet_edge.field.choice import Here, choose
 
@@ -134,3 +136,69 @@ def test_infer_with_the_bundle_says_what_runs_and_records_it(flow: dict, tmp_pat
     forced = runner.invoke(app, ["infer", str(SAMPLE_SCENE), "-m", str(flow["bundle"]), "-o", str(tmp_path / "p"),
                                  "--precision", "fp32"])  # fmt: skip
     assert forced.exit_code == 0 and "as asked" in forced.output
+
+
+def _shipped_bundle(dst: Path) -> Path:
+    """A copy of the shipped bundle's own files (the package folder holds others too)."""
+    from lnet_edge.defaults import DEFAULT_MODEL_DIR
+
+    index = json.loads((DEFAULT_MODEL_DIR / "bundle.json").read_text())
+    dst.mkdir(parents=True)
+    for name in [a["file"] for a in index["artifacts"]] + ["bundle.json", index["model_card"]]:
+        shutil.copy(DEFAULT_MODEL_DIR / name, dst / name)
+    return dst
+
+
+def _edit_index(root: Path, change) -> None:
+    index = json.loads((root / "bundle.json").read_text())
+    change({a["role"]: a for a in index["artifacts"]}, index)
+    (root / "bundle.json").write_text(json.dumps(index, indent=1))
+
+
+@pytest.mark.parametrize("where", ["dotdot", "absolute", "symlink"])
+def test_a_bundle_path_leading_out_of_its_folder_is_refused(tmp_path: Path, where: str) -> None:
+    root = _shipped_bundle(tmp_path / "site" / "bundle")
+    outside = Path(shutil.copy(root / "lnet-edge-s.int8-cpu.onnx", tmp_path / "elsewhere.onnx"))  # same sha256
+    name = {"dotdot": "../../elsewhere.onnx", "absolute": str(outside), "symlink": "lnet-edge-s.int8-cpu.onnx"}[where]
+    if where == "symlink":
+        (root / name).unlink()
+        (root / name).symlink_to(outside)
+    _edit_index(root, lambda by_role, _: by_role["int8-cpu"].update(file=name))
+    with pytest.raises(
+        LnetError, match=rf"bundle\.json: entry 'int8-cpu' names '{re.escape(name)}', which is not a file inside"
+    ):
+        read_bundle(root)
+    result = runner.invoke(app, ["infer", str(SAMPLE_SCENE), "-m", str(root), "-o", str(tmp_path / "out")])
+    assert result.exit_code == 2 and "not a file inside the bundle folder" in " ".join(result.output.split())
+
+
+def test_swapped_fp32_and_int8_entries_are_one_error_naming_both_values(tmp_path: Path) -> None:
+    root = _shipped_bundle(tmp_path / "bundle")
+
+    def swap(by_role: dict, _) -> None:
+        fp32, cpu = by_role["fp32"], by_role["int8-cpu"]
+        for key in ("file", "sha256"):
+            fp32[key], cpu[key] = cpu[key], fp32[key]
+
+    _edit_index(root, swap)
+    result = runner.invoke(app, ["infer", str(SAMPLE_SCENE), "-m", str(root), "-o", str(tmp_path / "out")])
+    assert result.exit_code == 2, result.output
+    text = " ".join(result.output.split())
+    assert (
+        f"{root / 'bundle.json'}: entry 'fp32' (lnet-edge-s.int8-cpu.onnx) says role fp32, precision fp32, but "
+        "the file's own metadata says role int8-cpu, precision int8" in text
+    ), text
+    assert text.count("error:") == 1 and not (tmp_path / "out").exists()
+
+
+def test_a_relabelled_precision_is_refused(tmp_path: Path) -> None:
+    root = _shipped_bundle(tmp_path / "bundle")
+    _edit_index(root, lambda by_role, _: by_role["int8-qdq"].update(precision="fp16"))
+    with pytest.raises(
+        LnetError,
+        match=re.escape(
+            "entry 'int8-qdq' (lnet-edge-s.int8-qdq.onnx) says role int8-qdq, precision fp16, "
+            "but the file's own metadata says role int8-qdq, precision int8"
+        ),
+    ):
+        read_bundle(root)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 import rasterio
 from typer.testing import CliRunner
 
@@ -19,9 +20,11 @@ def test_readme_main_command_maps_the_sample_scene(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     scene_dir = out / "sichuan_landslide003"
     assert f"outputs in {scene_dir}" in " ".join(result.output.split())
+    assert "areas: ellipsoid (WGS 84" in " ".join(result.output.split())  # how the m² were measured
     summary = json.loads((scene_dir / "sichuan_landslide003_summary.json").read_text())
     assert summary["backend"] == "onnxruntime" and summary["crs"] == "EPSG:32648"
-    assert summary["scene_area_km2"] == 0.262144 and summary["tiles"] == 9  # 512 px field tiles
+    assert summary["scene_area_km2"] == pytest.approx(0.262144, rel=1e-3)  # ground km², within UTM's 0.1 %
+    assert summary["tiles"] == 9  # 512 px field tiles
     with rasterio.open(output_file(summary, "probability")) as dst:
         assert dst.crs.to_epsg() == 32648 and dst.res == (0.5, 0.5)
     rerun = CliRunner().invoke(app, ["infer", str(SAMPLE_SCENE), "-o", str(out)])

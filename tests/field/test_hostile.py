@@ -109,7 +109,8 @@ def test_nan_block_without_nodata_tag_is_nodata_and_the_rest_is_mapped(tmp_path:
     assert (mask[:60, :60] == io.NODATA).all()
     expected = _mask()
     assert (mask[60:] == expected[60:]).all() and (mask[:60, 60:] == expected[:60, 60:]).all()
-    assert result.summary["landslide_area_m2"] == pytest.approx(100 * 200 * 0.25)
+    ground = (result.summary["pixel_size_m"] / 0.5) ** 2  # ground m² per UTM grid m²
+    assert result.summary["landslide_area_m2"] == pytest.approx(100 * 200 * 0.25 * ground, rel=1e-5)
 
 
 @pytest.mark.parametrize(("dtype", "value", "nodata"), [("float32", np.nan, np.nan), ("float64", np.inf, None)])
@@ -123,7 +124,8 @@ def test_a_non_finite_corner_never_zeroes_its_neighbours(tmp_path: Path, dtype: 
     assert result.status == "done" and result.summary["nonfinite_pixels"] == 25
     probability = _read(result.summary, "probability")
     assert (probability[:5, :5] == io.NODATA).all()
-    assert result.summary["landslide_area_m2"] == pytest.approx(110 * 140 * 0.25)  # the whole landslide
+    ground = (result.summary["pixel_size_m"] / 0.5) ** 2  # ground m² per UTM grid m²
+    assert result.summary["landslide_area_m2"] == pytest.approx(110 * 140 * 0.25 * ground, rel=1e-5)  # all of it
 
 
 class NanRunner(ThresholdRunner):
@@ -248,6 +250,47 @@ def test_cleanup_spares_a_users_own_part_files(tmp_path: Path) -> None:
     (r,) = _run([scene], tmp_path / "out", runner=NanRunner())
     assert r.status == "failed"
     assert mine.read_text() == "field notes" and not dead.exists()
+
+
+# --- what is in the way: a user's files, a folder, complex data ---------------------------
+
+
+def test_a_users_file_at_an_output_name_is_kept_unless_overwrite(tmp_path: Path) -> None:
+    scene = write_scene(tmp_path / "site.tif", rgb_from_mask(_mask()))
+    folder = tmp_path / "out" / "site"
+    folder.mkdir(parents=True)
+    mine = write_scene(folder / "site_mask.tif", rgb_from_mask(1 - _mask())[:1])  # the user's own mask
+    before = mine.read_bytes()
+    (result,) = _run([scene], tmp_path / "out")
+    assert result.status == "failed", result.message
+    assert f"{mine} already exists and was not written by lnet-edge" in result.message
+    assert "--overwrite" in result.message
+    assert mine.read_bytes() == before and [p.name for p in folder.iterdir()] == ["site_mask.tif"]
+    (again,) = _run([scene], tmp_path / "out", overwrite=True)
+    assert again.status == "done" and (_read(again.summary, "mask") == _mask()).all()
+
+
+def test_a_folder_at_an_output_name_fails_the_scene_and_leaves_the_old_set(tmp_path: Path) -> None:
+    scene = write_scene(tmp_path / "site.tif", rgb_from_mask(_mask()))
+    out = tmp_path / "out"
+    assert _run([scene], out)[0].status == "done"
+    folder = out / "site"
+    (folder / "site_mask.tif").unlink()
+    (folder / "site_mask.tif").mkdir()  # a folder where an output goes
+    before = {p.name: p.read_bytes() for p in folder.iterdir() if p.is_file()}
+    (result,) = _run([scene], out, threshold=0.3)
+    assert result.status == "failed" and "site_mask.tif is a folder" in result.message, result.message
+    assert {p.name: p.read_bytes() for p in folder.iterdir() if p.is_file()} == before  # nothing new beside it
+    assert sorted(p.name for p in folder.iterdir()) == sorted([*before, "site_mask.tif"])
+
+
+def test_a_complex_valued_scene_is_one_clear_error(tmp_path: Path) -> None:
+    data = rgb_from_mask(_mask()).astype(np.complex64) * np.complex64(1 + 1j)
+    scene = write_scene(tmp_path / "radar.tif", data)
+    (result,) = _run([scene], tmp_path / "out")
+    assert result.status == "failed"
+    assert f"scene {scene} holds complex values (complex64)" in result.message, result.message
+    assert "please report" not in result.message and list((tmp_path / "out" / "radar").iterdir()) == []
 
 
 # --- signals and special files (the CLI, in real processes) --------------------------------

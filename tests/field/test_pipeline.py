@@ -150,7 +150,8 @@ def test_crs_and_transform_are_preserved(tmp_path: Path) -> None:
             assert dst.profile["tiled"] and dst.profile["compress"] == "deflate"
     with rasterio.open(output_file(summary, "mask")) as dst:
         np.testing.assert_array_equal(dst.read(1), mask)
-    assert summary["crs"] == UTM48N and summary["scene_area_km2"] == pytest.approx(300 * 500 * 0.25 / 1e6)
+    assert summary["crs"] == UTM48N  # ground km²: UTM's grid metres are within 0.1 % of them in the zone
+    assert summary["scene_area_km2"] == pytest.approx(300 * 500 * 0.25 / 1e6, rel=1e-3)
 
 
 def test_polygon_areas_on_a_mask_of_known_area(tmp_path: Path) -> None:
@@ -167,9 +168,10 @@ def test_polygon_areas_on_a_mask_of_known_area(tmp_path: Path) -> None:
     assert summary["landslide_count"] == 2 and summary["polygons_below_mmu"] == 1
     areas = sorted(f["properties"]["area_m2"] for f in features)
     big = (10 * 500 + 300 * 195 - 300 * 5 - 50 * 60) * 0.25
-    assert areas == pytest.approx([5000.0, big])
-    rect = next(f for f in features if f["properties"]["area_m2"] == pytest.approx(5000.0))
-    assert rect["properties"]["perimeter_m"] == pytest.approx(2 * (100 + 50))
+    s = (summary["pixel_size_m"] / 0.5) ** 2  # ground m² per grid m²: 1 / UTM's scale factor² (0.99982² here)
+    assert areas == pytest.approx([5000.0 * s, big * s], rel=1e-5)  # one pixel more or less is 5e-5
+    rect = next(f for f in features if f["properties"]["area_m2"] == pytest.approx(5000.0 * s, rel=1e-5))
+    assert rect["properties"]["perimeter_m"] == pytest.approx(2 * (100 + 50) * s**0.5, abs=0.005)  # 0.01 m rounding
     assert rect["properties"]["mean_probability"] == pytest.approx(1.0, abs=1e-3)
     assert rect["geometry"]["coordinates"][0][0][0] >= TRANSFORM.c  # map coordinates, not pixels
 

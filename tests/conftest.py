@@ -53,3 +53,12 @@ def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.skip(f"shared data not found at {SHARED_DATA} (set LNET_SHARED_DATA)")
     return SHARED_DATA
+
+
+def link_pairs(src: Path, dst: Path, n: int) -> Path:
+    """A data folder ``dst`` holding symlinks to the first ``n`` image/mask pairs of ``src``."""
+    for sub in ("images", "masks"):
+        (dst / sub).mkdir(parents=True)
+        for name in sorted(os.listdir(src / sub))[:n]:
+            (dst / sub / name).symlink_to(src / sub / name)
+    return dst

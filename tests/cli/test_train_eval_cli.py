@@ -1,7 +1,6 @@
 """train and eval through typer's CliRunner, on a few real images, and their bad inputs."""
 
 import json
-import os
 
 import numpy as np
 import pytest
@@ -10,7 +9,7 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from lnet_edge.cli.main import app
-from tests.conftest import BIJIE
+from tests.conftest import BIJIE, link_pairs
 
 runner = CliRunner()
 
@@ -18,12 +17,7 @@ runner = CliRunner()
 @pytest.fixture(scope="module")
 def small_set(tmp_path_factory, shared_data):
     """Four real Bijie pairs (symlinked): three train, one validation."""
-    root = tmp_path_factory.mktemp("data") / "bijie_small"
-    for sub in ("images", "masks"):
-        (root / sub).mkdir(parents=True)
-        for name in sorted(os.listdir(BIJIE / sub))[:4]:
-            (root / sub / name).symlink_to(BIJIE / sub / name)
-    return root
+    return link_pairs(BIJIE, tmp_path_factory.mktemp("data") / "bijie_small", 4)
 
 
 @pytest.fixture(scope="module")

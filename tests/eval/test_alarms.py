@@ -1,7 +1,6 @@
 """False alarms: the figures on hand-made masks, and eval on an all-negative folder."""
 
 import json
-import os
 
 import numpy as np
 import pytest
@@ -9,7 +8,7 @@ from typer.testing import CliRunner
 
 from lnet_edge.cli.main import app
 from lnet_edge.eval.alarms import FalseAlarms, false_alarm_polygons
-from tests.conftest import BIJIE, NEGATIVES
+from tests.conftest import BIJIE, NEGATIVES, link_pairs
 
 runner = CliRunner()
 
@@ -41,12 +40,7 @@ def test_totals_give_pixel_and_image_shares_and_polygons_per_km2():
 
 @pytest.fixture(scope="module")
 def negatives(tmp_path_factory, shared_data):
-    root = tmp_path_factory.mktemp("data") / "bijie_negatives"
-    for sub in ("images", "masks"):
-        (root / sub).mkdir(parents=True)
-        for name in sorted(os.listdir(NEGATIVES / sub))[:3]:
-            (root / sub / name).symlink_to(NEGATIVES / sub / name)
-    return root
+    return link_pairs(NEGATIVES, tmp_path_factory.mktemp("data") / "bijie_negatives", 3)
 
 
 def test_eval_of_an_all_negative_folder_reports_false_alarms_not_f1(negatives, tmp_path):
@@ -65,11 +59,7 @@ def test_eval_of_an_all_negative_folder_reports_false_alarms_not_f1(negatives, t
 
 
 def test_eval_of_landslide_and_negative_folders_scores_each_its_way(negatives, tmp_path, shared_data):
-    pos = tmp_path / "bijie_small"
-    for sub in ("images", "masks"):
-        (pos / sub).mkdir(parents=True)
-        for name in sorted(os.listdir(BIJIE / sub))[:2]:
-            (pos / sub / name).symlink_to(BIJIE / sub / name)
+    pos = link_pairs(BIJIE, tmp_path / "bijie_small", 2)
     out = tmp_path / "out"
     result = runner.invoke(app, ["eval", "-d", str(pos), "-d", str(negatives), "--split", "all", "-o", str(out)])
     assert result.exit_code == 0, result.output

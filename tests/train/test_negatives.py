@@ -2,7 +2,6 @@
 WebP re-encoding, and validation that weighs the negatives' false alarms."""
 
 import json
-import os
 
 import cv2
 import numpy as np
@@ -11,23 +10,15 @@ from typer.testing import CliRunner
 
 from lnet_edge.cli.main import app
 from lnet_edge.train.data import EpochSampler, TileDataset, recode_webp
-from tests.conftest import BIJIE, NEGATIVES
+from tests.conftest import BIJIE, NEGATIVES, link_pairs
 
 runner = CliRunner()
-
-
-def _link(src, dst, n):
-    for sub in ("images", "masks"):
-        (dst / sub).mkdir(parents=True)
-        for name in sorted(os.listdir(src / sub))[:n]:
-            (dst / sub / name).symlink_to(src / sub / name)
-    return dst
 
 
 @pytest.fixture(scope="module")
 def sets(tmp_path_factory, shared_data):
     root = tmp_path_factory.mktemp("data")
-    return _link(BIJIE, root / "bijie_small", 4), _link(NEGATIVES, root / "negatives_small", 6)
+    return link_pairs(BIJIE, root / "bijie_small", 4), link_pairs(NEGATIVES, root / "negatives_small", 6)
 
 
 def _args(pos, neg, out, *extra):

@@ -4,7 +4,7 @@
 # the same options on the GPU in one call (bf16 autocast where the GPU has it), and leaves
 # runs/gpu/ (best.pt, last.pt, metrics.csv) for scripts/release_default.sh. The default-model
 # checkpoint it starts from is in the checkout (lnet_edge/assets/default).
-# Prepare beside ../shared (about 40 MiB: JPEG q85 for the lossless sets, the WebP negatives as
+# Prepare beside ../shared (keep it under 48 MiB: JPEG q85 for the lossless sets, the WebP negatives as
 # they are, no test parts):
 #   python scripts/pack_data.py pack ../shared/data/{bijie_native,bijie_atlan_upscaled,cas_hokkaido_iburi_atlan512,sichuan_aerial_atlan1024,bijie_negatives} \
 #     --skip-test --quality 85 -o .carry/train.npz

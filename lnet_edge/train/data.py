@@ -61,6 +61,14 @@ def recode_webp(tile: np.ndarray, quality: int = WEBP_QUALITY) -> np.ndarray:
     return np.ascontiguousarray(cv2.imdecode(buf, cv2.IMREAD_COLOR)[:, :, ::-1])
 
 
+def sqrt_weights(datasets: list[str]) -> np.ndarray:
+    """Per-tile weights (summing to 1) that give each data folder in ``datasets`` (one name per
+    tile) a share proportional to the square root of its tile count."""
+    counts = {d: datasets.count(d) for d in set(datasets)}
+    total = sum(np.sqrt(n) for n in counts.values())
+    return np.array([np.sqrt(counts[d]) / total / counts[d] for d in datasets])
+
+
 class EpochSampler(torch.utils.data.Sampler):
     """``size`` tile indices an epoch, drawn with replacement by ``weights`` from a generator
     seeded by (seed, epoch): the same draw on a resumed run as on an uninterrupted one."""
@@ -106,9 +114,7 @@ class TileDataset(torch.utils.data.Dataset):
         """Per-tile sampling weights that give each data folder a share of an epoch proportional to
         the square root of its tile count: small sets are seen more often without starving the
         large one."""
-        counts = {d: self.datasets.count(d) for d in set(self.datasets)}
-        total = sum(np.sqrt(n) for n in counts.values())
-        return [float(np.sqrt(counts[d]) / total / counts[d]) for d in self.datasets]
+        return sqrt_weights(self.datasets).tolist()
 
     def epoch_weights(self, share: float, balance_sqrt: bool) -> tuple[np.ndarray, int]:
         """Sampling weights and epoch length when the negative folders take ``share`` of each
@@ -119,12 +125,7 @@ class TileDataset(torch.utils.data.Dataset):
         if n_pos == 0:
             raise LnetError("no landslide tiles to train on: give at least one --data folder with landslides")
         pos_sets = [d for d, n in zip(self.datasets, neg) if not n]
-        if balance_sqrt:
-            counts = {d: pos_sets.count(d) for d in set(pos_sets)}
-            total = sum(np.sqrt(n) for n in counts.values())
-            pos_w = np.array([np.sqrt(counts[d]) / total / counts[d] for d in pos_sets])
-        else:
-            pos_w = np.full(n_pos, 1.0 / n_pos)
+        pos_w = sqrt_weights(pos_sets) if balance_sqrt else np.full(n_pos, 1.0 / n_pos)
         weights = np.zeros(len(self.datasets))
         weights[~neg] = pos_w * (1 - share)
         if n_neg:

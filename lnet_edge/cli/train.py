@@ -55,6 +55,16 @@ def train(
     webp_share: float = typer.Option(
         0.0, help="Share of landslide tiles re-encoded as lossy WebP q95, as the negatives are (0-1)."
     ),
+    hard_negatives: float = typer.Option(
+        0.0,
+        help="Draw each negative tile in proportion to 1 + this x the share of its pixels the current weights "
+        "mark (re-scored every epoch); 0: uniformly.",
+    ),
+    max_false_alarms: str | None = typer.Option(
+        None,
+        help="PIXELS,IMAGES: the validation negatives' budget, e.g. 0.015,0.15 (1.5 % of pixels, 15 % of images "
+        "over 1 %); threshold and best checkpoint are chosen within it.",
+    ),
     amp: bool = typer.Option(
         True,
         help="bf16 autocast + channels-last (fp32 master weights) where the CPU or GPU has bf16; --no-amp for fp32.",
@@ -100,11 +110,27 @@ def train(
         negatives=tuple(str(d) for d in negatives),
         negative_share=negative_share,
         webp_share=webp_share,
+        hard_negatives=hard_negatives,
+        fa_budget=_parse_budget(max_false_alarms),
         amp=amp,
     )
     with progress_bar() as progress:
         best = run_train(config, opts, progress)
     console.print(f"best checkpoint: {best}\nmetrics: {out / 'metrics.csv'}")
+
+
+def _parse_budget(text: str | None) -> tuple[float, float] | None:
+    from lnet_edge.errors import LnetError
+
+    if text is None:
+        return None
+    try:
+        pixels, images = (float(v) for v in text.split(","))
+    except ValueError:
+        raise LnetError(
+            f"--max-false-alarms '{text}': give two shares, of pixels and of images marked, e.g. 0.015,0.15"
+        ) from None
+    return pixels, images
 
 
 def _parse_bands(text: str) -> tuple[int, ...]:

@@ -80,6 +80,12 @@ class EpochSampler(torch.utils.data.Sampler):
     def __len__(self) -> int:
         return self.size
 
+    def emphasise(self, indices: np.ndarray, hardness: np.ndarray, factor: float) -> None:
+        """Redistribute the weight of the tiles ``indices`` among them in proportion to
+        1 + ``factor`` x ``hardness`` (their total share of the epoch is kept)."""
+        w = 1.0 + factor * np.asarray(hardness, dtype=np.float64)
+        self.p[indices] = self.p[indices].sum() * w / w.sum()
+
     def __iter__(self):
         rng = np.random.default_rng((self.seed, self.epoch, 1))
         return iter(rng.choice(len(self.p), size=self.size, p=self.p).tolist())
@@ -131,6 +137,14 @@ class TileDataset(torch.utils.data.Dataset):
         if n_neg:
             weights[neg] = share / n_neg
         return weights, round(n_pos / (1 - share))
+
+    def negative_indices(self) -> np.ndarray:
+        """Indices of the tiles from the negative folders."""
+        return np.flatnonzero([d in self.negatives for d in self.datasets])
+
+    def plain_tile(self, i: int) -> np.ndarray:
+        """Tile ``i`` normalised, not augmented: what the network sees at inference."""
+        return normalize(self.tiles[i][0], self.config.norm)
 
     def __len__(self) -> int:
         return len(self.tiles)

@@ -65,6 +65,8 @@ class TrainOptions:
     negatives: tuple[str, ...] = ()  # folders of non-landslide scenes (every mask empty)
     negative_share: float = 0.0  # share of each epoch's tiles drawn from the negative folders
     webp_share: float = 0.0  # share of landslide-set tiles re-encoded as lossy WebP (quality 95)
+    hard_negatives: float = 0.0  # > 0: negative tiles drawn in proportion to 1 + this x share marked
+    fa_budget: tuple[float, float] | None = None  # (pixels, images) the validation negatives may mark
     config: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -94,6 +96,22 @@ class TrainOptions:
             )
         if not (math.isfinite(self.webp_share) and 0 <= self.webp_share <= 1):
             raise LnetError(f"--webp-share {self.webp_share}: give a share of tiles in [0, 1], e.g. 0.5")
+        if not (math.isfinite(self.hard_negatives) and self.hard_negatives >= 0):
+            raise LnetError(f"--hard-negatives {self.hard_negatives}: give a factor of 0 (off) or more, e.g. 4")
+        if self.hard_negatives > 0 and self.negative_share == 0:
+            raise LnetError(
+                f"--hard-negatives {self.hard_negatives} needs --negative-share above 0: it weighs the negative tiles' draws"
+            )
+        if self.fa_budget is not None:
+            if not self.negatives:
+                raise LnetError(
+                    "--max-false-alarms needs --negatives: the budget is measured on their validation images"
+                )
+            if not all(math.isfinite(v) and 0 < v <= 1 for v in self.fa_budget):
+                raise LnetError(
+                    f"--max-false-alarms {','.join(map(str, self.fa_budget))}: give two shares in (0, 1], "
+                    "of pixels and of images marked, e.g. 0.015,0.15"
+                )
         overlap = sorted(set(self.data) & set(self.negatives))
         if overlap:
             raise LnetError(f"{overlap[0]} is given both as --data and as --negatives: give it once")

@@ -9,7 +9,7 @@ import json
 import math
 import random
 import time
-from dataclasses import asdict, replace
+from dataclasses import asdict, dataclass, replace
 from enum import Enum
 from pathlib import Path
 
@@ -74,16 +74,24 @@ THRESHOLDS = np.round(np.arange(0.05, 0.951, 0.025), 3)  # candidates for the sh
 
 
 def validate(
-    model, samples: list[Sample], config: ModelConfig, device: str, negatives: frozenset[str] = frozenset()
+    model,
+    samples: list[Sample],
+    config: ModelConfig,
+    device: str,
+    negatives: frozenset[str] = frozenset(),
+    budget: FalseAlarmBudget | None = None,
 ) -> tuple[dict, dict]:
     """Dataset-level scores (summed confusion) over whole validation images, and per dataset.
 
     The threshold is the one of maximum F1 over every validation pixel, the non-landslide
     folders' (``negatives``) included, so their false alarms weigh on it as they do on the
-    checkpoint choice (``score``). ``precision`` ... ``iou`` are of the landslide folders alone
-    (comparable with runs without negatives); ``fa_pixels`` and ``fa_images`` are the share of
-    negative pixels marked and of negative images with more than 1 % marked. Also reported:
-    ``f1_at_0.5``. Every pixel of each image is scored, none of the padding."""
+    checkpoint choice (``score``). With a false-alarm ``budget`` it is the one of maximum F1
+    among the thresholds whose negatives stay within it; when none does, the one that comes
+    nearest, and ``score`` drops by 1 so that any checkpoint within the budget ranks above it.
+    ``precision`` ... ``iou`` are of the landslide folders alone (comparable with runs without
+    negatives); ``fa_pixels`` and ``fa_images`` are the share of negative pixels marked and of
+    negative images with more than 1 % marked. Also reported: ``f1_at_0.5``. Every pixel of
+    each image is scored, none of the padding."""
     runner = TorchRunner(model, device).activate()
     counts = {}  # dataset -> [tp, fp, fn, tn] per candidate threshold
     marked = []  # per negative image: share of pixels marked at each threshold
@@ -97,8 +105,14 @@ def validate(
         if s.dataset in negatives:
             marked.append(c[:, 1] / mask.size)
     total = sum(counts.values())
-    f1 = [scores(Confusion(*row))["f1"] for row in total]
-    best = int(np.argmax(f1))
+    f1 = np.array([scores(Confusion(*row))["f1"] for row in total])
+    best, penalty = int(np.argmax(f1)), 0.0
+    if marked:
+        neg = sum(v for k, v in counts.items() if k in negatives)
+        fa_pixels = neg[:, 1] / neg.sum(axis=1)
+        fa_images = np.mean(np.array(marked) > 0.01, axis=0)
+        if budget is not None:
+            best, penalty = budget.choose(f1, fa_pixels, fa_images)
     positive = sum((v for k, v in counts.items() if k not in negatives), np.zeros_like(total))
     pos_f1 = [scores(Confusion(*row))["f1"] for row in positive]
     half = int(np.argmin(np.abs(THRESHOLDS - 0.5)))
@@ -106,12 +120,10 @@ def validate(
         **scores(Confusion(*positive[best])),
         "threshold": float(THRESHOLDS[best]),
         "f1_at_0.5": pos_f1[half],
-        "score": f1[best],
+        "score": float(f1[best]) - penalty,
     }
     if marked:
-        shares = np.array(marked)[:, best]
-        neg = sum(v for k, v in counts.items() if k in negatives)[best]
-        overall |= {"fa_pixels": float(neg[1] / neg.sum()), "fa_images": float(np.mean(shares > 0.01))}
+        overall |= {"fa_pixels": float(fa_pixels[best]), "fa_images": float(fa_images[best])}
     per_set = {}
     for k, v in counts.items():
         c = Confusion(*v[best])
@@ -119,9 +131,46 @@ def validate(
     return overall, per_set
 
 
+@dataclass(frozen=True)
+class FalseAlarmBudget:
+    """What the validation negatives may mark: a share of their pixels and a share of images
+    with more than 1 % of their pixels marked (the shipped model's release targets)."""
+
+    pixels: float = 0.015
+    images: float = 0.15
+
+    def choose(self, f1: np.ndarray, fa_pixels: np.ndarray, fa_images: np.ndarray) -> tuple[int, float]:
+        """(index of the threshold, score penalty): the best F1 within the budget, else the
+        threshold nearest to it (smallest excess, then best F1) with a penalty of 1."""
+        within = (fa_pixels <= self.pixels) & (fa_images <= self.images)
+        if within.any():
+            return int(np.argmax(np.where(within, f1, -1.0))), 0.0
+        excess = np.maximum(fa_pixels / self.pixels, fa_images / self.images)
+        nearest = np.flatnonzero(excess == excess.min())
+        return int(nearest[np.argmax(f1[nearest])]), 1.0
+
+
 def _counts(pred: np.ndarray, target: np.ndarray) -> tuple[int, int, int, int]:
     c = confusion(pred, target)
     return c.tp, c.fp, c.fn, c.tn
+
+
+def marked_shares(model, dataset, indices: np.ndarray, device: str, amp: bool, batch: int = 16) -> np.ndarray:
+    """Share of each tile's pixels (``indices`` of ``dataset``, not augmented) that ``model``
+    marks at probability 0.5: how hard each non-landslide tile is for the current weights."""
+    was_training = model.training
+    model.eval()
+    amp_device = "cuda" if str(device).startswith("cuda") else "cpu"
+    shares = []
+    with torch.inference_mode():
+        for start in range(0, len(indices), batch):
+            x = np.stack([dataset.plain_tile(int(i)) for i in indices[start : start + batch]])
+            x = torch.from_numpy(x).to(device).contiguous(memory_format=torch.channels_last)
+            with torch.autocast(amp_device, dtype=torch.bfloat16, enabled=amp):
+                logits = model(x)
+            shares.append((logits.float() > 0).float().mean(dim=(1, 2, 3)).cpu().numpy())
+    model.train(was_training)
+    return np.concatenate(shares) if shares else np.zeros(0)
 
 
 def _init_weights(model, opts: TrainOptions, config: ModelConfig) -> None:
@@ -183,6 +232,7 @@ def train(config: ModelConfig, opts: TrainOptions, progress=None) -> Path:
     if neg_roots:  # negatives drawn at their set share of each epoch, seeded by epoch
         weights, size = dataset.epoch_weights(opts.negative_share, opts.balance == Balance.sqrt)
         sampler = EpochSampler(weights, size, opts.seed)
+        base_p = sampler.p.copy()
     elif opts.balance == Balance.sqrt:
         weights = dataset.sqrt_balanced_weights()
         sampler = torch.utils.data.WeightedRandomSampler(weights, len(dataset), replacement=True, generator=generator)
@@ -228,6 +278,12 @@ def train(config: ModelConfig, opts: TrainOptions, progress=None) -> Path:
         dataset.epoch = epoch
         if isinstance(sampler, EpochSampler):
             sampler.epoch = epoch
+            if opts.hard_negatives > 0:
+                neg_idx = dataset.negative_indices()
+                sampler.p = base_p.copy()
+                sampler.emphasise(
+                    neg_idx, marked_shares(model, dataset, neg_idx, device, opts.amp), opts.hard_negatives
+                )
         _train_mode(model, opts)
         n_steps = len(loader) if opts.steps_per_epoch is None else min(len(loader), opts.steps_per_epoch)
         task = progress.add_task(f"epoch {epoch + 1}/{opts.epochs}", total=n_steps) if progress else None
@@ -259,7 +315,8 @@ def train(config: ModelConfig, opts: TrainOptions, progress=None) -> Path:
             progress.remove_task(task)
         scored = model if ema is None else ema.module  # the weights that are validated and saved
         scored.eval()
-        val, per_set = validate(scored, val_s, config, device, neg_names)
+        budget = FalseAlarmBudget(*opts.fa_budget) if opts.fa_budget else None
+        val, per_set = validate(scored, val_s, config, device, neg_names, budget)
         if opts.schedule == Schedule.cosine:
             sched.step()
         else:
@@ -310,7 +367,18 @@ def train(config: ModelConfig, opts: TrainOptions, progress=None) -> Path:
     return out / "best.pt"
 
 
-RESUME_KEYS = ("data", "negatives", "negative_share", "balance", "webp_share", "val_fraction", "seed", "freeze_bn")
+RESUME_KEYS = (
+    "data",
+    "negatives",
+    "negative_share",
+    "balance",
+    "webp_share",
+    "val_fraction",
+    "seed",
+    "freeze_bn",
+    "fa_budget",
+    "hard_negatives",
+)
 
 
 def _check_resume_data(path: Path, opts: TrainOptions) -> None:
@@ -320,12 +388,18 @@ def _check_resume_data(path: Path, opts: TrainOptions) -> None:
     defaults = plain(asdict(TrainOptions(data=())))
     for key in RESUME_KEYS:
         was = before.get(key, defaults[key])  # a key older runs did not record held its default
-        was, is_ = (tuple(was), tuple(now[key])) if isinstance(now[key], tuple) else (was, now[key])
+        was, is_ = (
+            (_seq(was), _seq(now[key])) if isinstance(now[key], tuple) or isinstance(was, list) else (was, now[key])
+        )
         if was != is_:
             raise LnetError(
                 f"--resume {path} was trained with {key} = {was}, this run asks for {is_}: resume with the "
                 "same data folders and shares, or start a new --out"
             )
+
+
+def _seq(v):
+    return tuple(v) if isinstance(v, (list, tuple)) else v
 
 
 def _make_ema(model, decay: float):

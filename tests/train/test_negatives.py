@@ -115,3 +115,44 @@ def test_freeze_bn_keeps_the_initial_statistics_and_needs_init(sets, tmp_path):
 
     bad = runner.invoke(app, _args(pos, neg, tmp_path / "x", "--freeze-bn"))
     assert bad.exit_code != 0 and "--freeze-bn needs --init" in bad.output
+
+
+def test_the_false_alarm_budget_picks_the_best_threshold_within_it_or_the_nearest_with_a_penalty():
+    from lnet_edge.train.trainer import FalseAlarmBudget
+
+    budget = FalseAlarmBudget(pixels=0.015, images=0.15)
+    f1 = np.array([0.60, 0.58, 0.50, 0.40])
+    pixels = np.array([0.05, 0.02, 0.012, 0.005])
+    images = np.array([0.50, 0.20, 0.14, 0.05])
+    assert budget.choose(f1, pixels, images) == (2, 0.0)  # the best F1 among those within it
+    over = budget.choose(f1, pixels * 10, images)
+    assert over == (3, 1.0)  # none within: the nearest, ranked below any checkpoint within
+
+
+def test_hard_negatives_draw_the_marked_tiles_more_and_keep_the_negatives_share():
+    weights = np.array([0.15] * 4 + [0.1] * 4)  # 60 % landslide tiles, 40 % negatives
+    sampler = EpochSampler(weights, 100, seed=0)
+    sampler.emphasise(np.arange(4, 8), np.array([0.0, 0.0, 0.5, 1.0]), factor=4)
+    assert sampler.p[4:].sum() == pytest.approx(0.4) and sampler.p[:4].sum() == pytest.approx(0.6)
+    assert sampler.p[7] == pytest.approx(5 * sampler.p[4]) and sampler.p[6] == pytest.approx(3 * sampler.p[4])
+
+
+def test_training_with_a_budget_and_hard_negatives_records_both_and_refuses_bad_values(sets, tmp_path):
+    from lnet_edge.model.checkpoint import read_checkpoint
+
+    pos, neg = sets
+    out = tmp_path / "run"
+    extra = ["--negative-share", "0.4", "--hard-negatives", "4", "--max-false-alarms", "0.015,0.15"]
+    result = runner.invoke(app, _args(pos, neg, out, *extra))
+    assert result.exit_code == 0, result.output
+    options = read_checkpoint(out / "last.pt")["options"]
+    assert options["hard_negatives"] == 4 and tuple(options["fa_budget"]) == (0.015, 0.15)
+    row = json.loads((out / "metrics.json").read_text())[0]
+    within = row["val_fa_pixels"] <= 0.015 and row["val_fa_images"] <= 0.15
+    assert within == (row["val_score"] > -0.5)  # outside the budget the score carries its penalty
+
+    for bad, expect in [(["--max-false-alarms", "2,0.1"], "two shares in (0, 1]"),
+                        (["--max-false-alarms", "0.01"], "--max-false-alarms '0.01'"),
+                        (["--hard-negatives", "4"], "needs --negative-share")]:  # fmt: skip
+        r = runner.invoke(app, _args(pos, neg, tmp_path / "x", *bad))
+        assert r.exit_code != 0 and expect in r.output and "Traceback" not in r.output

@@ -34,6 +34,7 @@ def main() -> None:
     from lnet_edge.field.bands import band_rows  # noqa: F401 - the band layout this measures
     from lnet_edge.field.cluster import BAND_PIXELS, ClusterSpec, band_count, run_on_cluster
     from lnet_edge.field.pipeline import InferOptions
+    from lnet_edge.field.request import ModelRequest
     from lnet_edge.field.synthetic import write_blob_scene
     from lnet_edge.files import write_text_atomic
 
@@ -54,7 +55,7 @@ def main() -> None:
             [scene],
             work / "out",
             ClusterSpec("tcp", address=cluster.scheduler_address),
-            (str(model), "auto", 1, None, False),
+            ModelRequest(model=model, threads=1),
             InferOptions(workers=1),
             {},
             say=lambda m: None,

@@ -29,6 +29,7 @@ def main() -> None:
     from lnet_edge.defaults import SAMPLE_SCENE
     from lnet_edge.field.cluster import RUN_SUMMARY, ClusterSpec, run_on_cluster
     from lnet_edge.field.pipeline import InferOptions, run_scenes
+    from lnet_edge.field.request import ModelRequest
     from lnet_edge.files import write_text_atomic
     from lnet_edge.runners.open import open_model
 
@@ -59,7 +60,7 @@ def main() -> None:
             scenes,
             out,
             ClusterSpec("local", workers=n),
-            (str(model), "auto", 1, None, False),
+            ModelRequest(model=model, threads=1),
             options,
             {},
             say=lambda m: None,

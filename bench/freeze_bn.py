@@ -17,13 +17,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from lnet_edge.bench.machine import cpu_facts
 from lnet_edge.config import ModelConfig
 from lnet_edge.data.readers import list_samples, read_pair
 from lnet_edge.data.split import split_samples
 from lnet_edge.defaults import DEFAULT_CHECKPOINT
 from lnet_edge.eval.predict import predict_logits
 from lnet_edge.files import write_text_atomic
+from lnet_edge.machine import cpu_facts
 from lnet_edge.model.checkpoint import load_model
 from lnet_edge.runners.torch import TorchRunner
 from lnet_edge.train.data import TileDataset

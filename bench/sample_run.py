@@ -2,7 +2,11 @@
 against the shipped bundle's automatic choice, alternating, in one process per run (what a user
 waits for: model load and the whole field pipeline).
 
-Usage: python bench/sample_run.py [--repeats 3]   -> bench/results/sample_run.json
+Each run's landslide mask is scored against the scene's ground truth (the Sichuan set's
+LandslideLabel003.png): the automatic choice must keep the IoU within 0.5 points of fp32.
+
+Usage: python bench/sample_run.py [--repeats 3] [--truth MASK]
+    -> bench/results/sample_run-<checkpoint sha256[:8]>-<CPU kind>.json
 """
 
 from __future__ import annotations
@@ -16,8 +20,24 @@ import tempfile
 import time
 from pathlib import Path
 
-from lnet_edge.defaults import DEFAULT_MODEL_DIR, DEFAULT_ONNX, SAMPLE_SCENE
-from lnet_edge.files import write_text_atomic
+from lnet_edge.cpu_int8 import cpu_kind
+from lnet_edge.defaults import DEFAULT_CHECKPOINT, DEFAULT_MODEL_DIR, DEFAULT_ONNX, SAMPLE_SCENE
+from lnet_edge.files import sha256_file, write_text_atomic
+
+TRUTH = Path("../shared/data/sichuan_aerial_atlan1024/masks/LandslideLabel003.png")
+
+
+def iou(out: Path, truth: Path) -> float | None:
+    """Landslide IoU of the run's mask against the ground truth, or None without one."""
+    if not truth.is_file():
+        return None
+    import cv2
+    import rasterio
+
+    with rasterio.open(next(out.glob("*/*_mask.tif"))) as src:
+        pred = src.read(1) == 1
+    gt = cv2.imread(str(truth), cv2.IMREAD_GRAYSCALE) > 0
+    return round(100 * float((pred & gt).sum() / max((pred | gt).sum(), 1)), 2)
 
 
 def run(model: Path | None, out: Path) -> tuple[float, dict]:
@@ -35,22 +55,37 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--out", type=Path, default=Path("bench/results"))
+    ap.add_argument("--truth", type=Path, default=TRUTH, help="ground-truth mask of the sample scene")
     args = ap.parse_args()
     rows: dict[str, list] = {"fp32 ONNX": [], "bundle, automatic choice": []}
-    facts = {}
+    facts, ious = {}, {name: [] for name in rows}
     with tempfile.TemporaryDirectory() as tmp:
         for r in range(args.repeats):
             for name, model in (("fp32 ONNX", DEFAULT_ONNX), ("bundle, automatic choice", None)):
-                seconds, summary = run(model, Path(tmp) / f"{r}-{len(rows[name])}-{name[:4]}")
+                folder = Path(tmp) / f"{r}-{len(rows[name])}-{name[:4]}"
+                seconds, summary = run(model, folder)
                 rows[name].append(round(seconds, 2))
+                ious[name].append(iou(folder, args.truth))
                 facts[name] = {k: summary.get(k) for k in ("backend", "precision", "choice", "landslide_count",
                                                            "landslide_area_m2", "model_seconds")}  # fmt: skip
     best = {k: min(v) for k, v in rows.items()}
+    sha = sha256_file(DEFAULT_CHECKPOINT)
+    kind = cpu_kind()
+    iou_gap = (
+        None
+        if None in ious["fp32 ONNX"] + ious["bundle, automatic choice"]
+        else round(max(ious["fp32 ONNX"]) - max(ious["bundle, automatic choice"]), 2)
+    )
     record = {
         "created": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         "command": "python bench/sample_run.py",
         "scene": SAMPLE_SCENE.name,
         "bundle": str(DEFAULT_MODEL_DIR),
+        "model_sha256": sha,
+        "cpu_kind": kind,
+        "landslide_iou": ious,
+        "iou_points_lost": iou_gap,
+        "goals": {"speedup_at_least_1.4": None, "iou_within_0.5": None if iou_gap is None else iou_gap <= 0.5},
         "seconds_per_run": rows,
         "best_seconds": best,
         "speedup": round(best["fp32 ONNX"] / best["bundle, automatic choice"], 2),
@@ -58,7 +93,8 @@ def main() -> None:
     }
     print(json.dumps(record, indent=1))
     args.out.mkdir(parents=True, exist_ok=True)
-    write_text_atomic(args.out / "sample_run.json", json.dumps(record, indent=1) + "\n")
+    record["goals"]["speedup_at_least_1.4"] = record["speedup"] >= 1.4
+    write_text_atomic(args.out / f"sample_run-{sha[:8]}-{kind}.json", json.dumps(record, indent=1) + "\n")
 
 
 if __name__ == "__main__":

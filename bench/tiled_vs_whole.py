@@ -46,7 +46,8 @@ def measure(model: Path, data: Path, work: Path) -> list[dict]:
     import rasterio
 
     from lnet_edge.eval.predict import predict_logits
-    from lnet_edge.field.pipeline import InferOptions, output_file, run_scene, sigmoid
+    from lnet_edge.field.pipeline import InferOptions, output_file, run_scene
+    from lnet_edge.field.predict import sigmoid
     from lnet_edge.runners.open import open_model
 
     rows = []

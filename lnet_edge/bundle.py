@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lnet_edge import __version__
+from lnet_edge.artifacts import Precision, Role, kind_of, made_by_lnet_edge
 from lnet_edge.config import ModelConfig
 from lnet_edge.cpu_int8 import WEIGHT_BITS, check_record, weight_record
 from lnet_edge.errors import LnetError
@@ -27,20 +28,10 @@ FORMAT = "lnet-edge-bundle"
 FORMAT_VERSION = 1
 CARD = "MODEL_CARD.md"
 
-# role -> (precision, the backends it is made for)
-ROLES: dict[str, tuple[str, tuple[str, ...]]] = {
-    "fp32": ("fp32", ("onnxruntime", "tensorrt")),
-    "fp16": ("fp16", ("tensorrt", "onnxruntime-cuda")),
-    "int8-qdq": ("int8", ("tensorrt",)),
-    "int8-cpu": ("int8", ("onnxruntime",)),
-    "calibration-cache": ("int8", ("tensorrt<10.12",)),
-    "calibration-report": ("int8", ()),
-}
-
 
 @dataclass(frozen=True)
 class Artifact:
-    role: str
+    role: Role
     file: str  # relative to the bundle folder
     sha256: str
     precision: str
@@ -59,12 +50,12 @@ class Bundle:
     root: Path
     name: str
     config: ModelConfig
-    artifacts: dict[str, Artifact]
+    artifacts: dict[Role, Artifact]
 
-    def path(self, role: str) -> Path:
+    def path(self, role: Role) -> Path:
         return self.root / self.artifacts[role].file
 
-    def has(self, role: str) -> bool:
+    def has(self, role: Role) -> bool:
         return role in self.artifacts
 
 
@@ -92,8 +83,8 @@ def read_bundle(root: Path, verify: bool = True) -> Bundle:
     try:
         config = ModelConfig.from_dict(data["config"])
         artifacts = {
-            a["role"]: Artifact(
-                a["role"],
+            _role(a["role"]): Artifact(
+                _role(a["role"]),
                 a["file"],
                 a["sha256"],
                 a["precision"],
@@ -127,9 +118,15 @@ def read_bundle(root: Path, verify: bool = True) -> Bundle:
                     f"{a.sha256[:16]}...; copy the bundle again or remake it with 'lnet-edge pack'"
                 )
             _check_kind(index, a, path)
-    if "int8-cpu" in artifacts:
-        check_record(root, artifacts["int8-cpu"], measure=verify)
+    if Role.int8_cpu in artifacts:
+        check_record(root, artifacts[Role.int8_cpu], measure=verify)
     return Bundle(root, str(data.get("name", root.name)), config, artifacts)
+
+
+def _role(text) -> Role:
+    if text not in {r.value for r in Role.bundled()}:
+        raise LnetError(f"role {text!r} is none of {', '.join(Role.bundled())}")
+    return Role(text)
 
 
 def _inside(root: Path, file) -> bool:
@@ -143,12 +140,10 @@ def _inside(root: Path, file) -> bool:
 def _check_kind(index: Path, a: Artifact, path: Path) -> None:
     """An entry's role and precision must be what the file itself says (artifacts.kind_of: the
     ONNX metadata, the calibration cache's header, the report's fields)."""
-    from lnet_edge.artifacts import kind_of
-
     kind = kind_of(path)
-    own = (kind, ROLES[kind][0]) if kind in ROLES else (kind, None)
-    if own != (a.role, a.precision):
-        says = f"role {own[0]}, precision {own[1]}" if kind in ROLES else "no bundle role (not an lnet-edge artifact)"
+    role = Role(kind) if kind in {r.value for r in Role.bundled()} else None
+    if (kind, role.precision if role else None) != (a.role, a.precision):
+        says = f"role {role}, precision {role.precision}" if role else "no bundle role (not an lnet-edge artifact)"
         raise LnetError(
             f"{index}: entry '{a.role}' ({a.file}) says role {a.role}, precision {a.precision}, but the file's own "
             f"metadata says {says}: remake the bundle with 'lnet-edge pack'"
@@ -156,7 +151,7 @@ def _check_kind(index: Path, a: Artifact, path: Path) -> None:
 
 
 def _gate_of(path: Path) -> dict | None:
-    from lnet_edge.export.manifest import onnx_metadata
+    from lnet_edge.onnx_meta import onnx_metadata
 
     meta = onnx_metadata(path) or {}
     gate = meta.get("gate")
@@ -172,22 +167,21 @@ def pack_bundle(files: dict[str, Path], out: Path, card: Path | None = None, ove
     renamed into place at the end, ``bundle.json`` last; nothing else in ``out`` is touched."""
     from lnet_edge.export.manifest import config_of, read_export_metadata
 
-    fp32 = Path(files["fp32"])
-    config = config_of(read_export_metadata(fp32, "fp32"))
-    name = fp32.name.removesuffix(".onnx")
+    files = {Role(role): Path(src) for role, src in files.items()}
+    fp32 = files[Role.fp32]
+    config = config_of(read_export_metadata(fp32, Role.fp32.value))
+    name = fp32.name.removesuffix(Role.fp32.suffix)
     out = Path(out)
     for role, src in files.items():
-        _check_source(role, Path(src))
+        _check_source(role, src)
     with StagedFiles(out, overwrite, _earlier_output(out)) as stage:
         entries = []
         for role, src in files.items():
-            src = Path(src)
             copy = _stage_copy(stage, src, src.name)
-            precision, backends = ROLES[role]
-            gate = _gate_of(copy) if role in ("int8-qdq", "int8-cpu") else None
-            entries.append({"role": role, "file": src.name, "sha256": sha256_file(copy),
-                            "precision": precision, "backends": list(backends), "gate": gate})  # fmt: skip
-            if role == "int8-cpu":
+            gate = _gate_of(copy) if role.is_onnx and role.precision is Precision.int8 else None
+            entries.append({"role": role.value, "file": src.name, "sha256": sha256_file(copy),
+                            "precision": role.precision.value, "backends": list(role.backends), "gate": gate})  # fmt: skip
+            if role is Role.int8_cpu:
                 entries[-1].update(weight_record(src))  # the same bytes; an error names the user's file
         has_card = card is not None and Path(card).is_file()
         if has_card:
@@ -206,20 +200,21 @@ def pack_bundle(files: dict[str, Path], out: Path, card: Path | None = None, ove
     return read_bundle(out)
 
 
-def _check_source(role: str, src: Path) -> None:
+def _check_source(role: Role, src: Path) -> None:
     """A file to pack must exist and be, by its own metadata, the artifact its role names."""
-    from lnet_edge.artifacts import kind_of
     from lnet_edge.export.manifest import read_export_metadata
 
     if not src.is_file():
         raise LnetError(f"{src} ({role}) does not exist: make it first ('lnet-edge export' or 'calibrate')")
-    if role in ("fp32", "fp16", "int8-qdq", "int8-cpu"):
-        read_export_metadata(src, role)  # format, configuration, model contract and precision
+    if role not in Role.bundled():
+        raise LnetError(f"{src}: a bundle holds no {role}; give its ONNX models and calibration files")
+    if role.is_onnx:
+        read_export_metadata(src, role.value)  # format, configuration, model contract and precision
     elif kind_of(src) != role:
         raise LnetError(f"{src} is not a {role} written by 'lnet-edge calibrate': give the {role} file it made")
 
 
-def check_pack_targets(files: dict[str, Path], out: Path, card: Path | None = None, overwrite: bool = False) -> None:
+def check_pack_targets(files: dict[Role, Path], out: Path, card: Path | None = None, overwrite: bool = False) -> None:
     """Refuse, before any work, what :func:`pack_bundle` would refuse to write at ``out``."""
     out = Path(out)
     ours = _earlier_output(out)
@@ -250,8 +245,6 @@ def _stage_copy(stage: StagedFiles, src: Path, name: str) -> Path:
 def _earlier_output(out: Path):
     """Whether a file in ``out`` is lnet-edge's: an artifact by its own content, or a file that the
     bundle index already there lists (its model card)."""
-    from lnet_edge.artifacts import made_by_lnet_edge
-
     try:
         index = json.loads((out / INDEX).read_text())
         listed = {index.get("model_card")} | {a.get("file") for a in index.get("artifacts", [])}
@@ -261,17 +254,17 @@ def _earlier_output(out: Path):
     return lambda path: made_by_lnet_edge(path) or path.name in listed
 
 
-def calibration_for(fp32: Path, folder: Path) -> dict[str, Path] | None:
+def calibration_for(fp32: Path, folder: Path) -> dict[Role, Path] | None:
     """The calibration artifacts in ``folder`` made from exactly this fp32 ONNX (by sha256), or None."""
     from lnet_edge.calibration.pipeline import artifact_paths
-    from lnet_edge.export.manifest import onnx_metadata
+    from lnet_edge.onnx_meta import onnx_metadata
 
     paths = artifact_paths(fp32, folder)
-    if not all(paths[k].is_file() for k in ("int8-qdq", "int8-cpu", "cache", "report")):
+    if not all(p.is_file() for p in paths.values()):
         return None
     want = sha256_file(fp32)
-    for key in ("int8-qdq", "int8-cpu"):
-        parent = (onnx_metadata(paths[key]) or {}).get("parent") or {}
+    for role in (Role.int8_qdq, Role.int8_cpu):
+        parent = (onnx_metadata(paths[role]) or {}).get("parent") or {}
         if parent.get("sha256") != want:
             return None
     return paths

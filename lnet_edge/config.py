@@ -35,6 +35,12 @@ def _finite(x) -> bool:
     return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
 
 
+def check_threshold(threshold: float | None) -> None:
+    """``--threshold``: None (the model's own) or a probability strictly between 0 and 1 (NaN is refused)."""
+    if threshold is not None and not 0 < threshold < 1:
+        raise LnetError(f"--threshold {threshold}: give a probability strictly between 0 and 1")
+
+
 # the CLI's choices of preset (typer needs an Enum)
 Preset = Enum("Preset", {name: name for name in PRESETS}, type=str)
 
@@ -136,6 +142,25 @@ class ModelConfig:
 def rgb_config(variant: Variant = Variant.lnet, preset: str = "edge-s") -> ModelConfig:
     """The RGB configuration used by the shipped default model."""
     return ModelConfig(variant=variant, preset=preset)
+
+
+def config_from_bands(
+    bands: tuple[int, ...], variant: Variant = Variant.lnet, preset: str = "edge-s", tile: int = 256
+) -> ModelConfig:
+    """A configuration reading ``bands`` of the source images, in model order: three bands with the
+    RGB names and normalisation, any other number named ``band<i>`` with mean 0.5 and std 0.25
+    each (0..255 imagery scaled by 1/255)."""
+    if len(bands) == 3:
+        return ModelConfig(variant=variant, preset=preset, bands=tuple(bands), tile=tile)
+    n = len(bands)
+    return ModelConfig(
+        variant=variant,
+        preset=preset,
+        bands=tuple(bands),
+        band_names=tuple(f"band{i}" for i in bands),
+        norm=Normalization(mean=(0.5,) * n, std=(0.25,) * n),
+        tile=tile,
+    )
 
 
 def l4s_config(variant: Variant = Variant.lnet, preset: str = "edge-s") -> ModelConfig:

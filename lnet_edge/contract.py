@@ -6,7 +6,7 @@ dynamic or fixed to the configuration's tile (a multiple of ``TILE_MULTIPLE``). 
 
 :func:`check_io` is the one check. It runs when an ONNX model is read for ``build``, ``pack``,
 ``calibrate``, ``export``'s fp16 step and ``infer``/``eval`` (through
-``export.manifest.config_from_metadata`` and ``engines.onnx_info.read_onnx``) and when a
+``onnx_meta.config_from_metadata`` and ``engines.onnx_info.read_onnx``) and when a
 TensorRT plan is loaded, so a model that breaks the contract is refused once, by file and field,
 before any work, instead of failing every scene later.
 """

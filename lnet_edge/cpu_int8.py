@@ -41,7 +41,7 @@ def cpu_kind(facts: dict | None = None) -> str:
     """The int8 instruction-set kind of a CPU (``cpu_facts()`` of this one by default): one of
     KINDS, else its architecture."""
     if facts is None:
-        from lnet_edge.bench.machine import cpu_facts
+        from lnet_edge.machine import cpu_facts
 
         facts = cpu_facts()
     flags = set(facts.get("flags") or ())
@@ -76,7 +76,7 @@ def bits_of_metadata(meta: dict | None) -> int | None:
 def weight_record(path: Path) -> dict:
     """The ``bundle.json`` entry keys for the int8-cpu model at ``path``: its ``weight_bits``
     when its manifest records them, else none (the bundle then counts it as 8-bit)."""
-    from lnet_edge.export.manifest import onnx_metadata
+    from lnet_edge.onnx_meta import onnx_metadata
 
     bits = bits_of_metadata(onnx_metadata(path))
     if bits not in (None, 7, 8):
@@ -109,7 +109,7 @@ def widest_weight(path: Path) -> tuple[str, int]:
     import numpy as np
     from onnx import numpy_helper
 
-    from lnet_edge.export.manifest import load_onnx_graph
+    from lnet_edge.onnx_meta import load_onnx_graph
 
     graph = load_onnx_graph(path).graph
     inits = {i.name: i for i in graph.initializer}
@@ -139,7 +139,7 @@ def check_record(root: Path, artifact, measure: bool = True) -> None:
         raise LnetError(f"{index}: the 'gates' of {artifact.file} are not a map of CPU kind to gate: {remake}")
     if not measure:
         return
-    from lnet_edge.export.manifest import onnx_metadata
+    from lnet_edge.onnx_meta import onnx_metadata
 
     path = Path(root) / artifact.file
     claims = {"bundle.json": artifact.weight_bits, "its manifest": bits_of_metadata(onnx_metadata(path))}

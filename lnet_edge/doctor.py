@@ -1,6 +1,9 @@
 """What this machine can run, and why not: the facts behind ``lnet-edge doctor``.
 
-Every probe is guarded: a missing package or driver is a fact to report, never an error.
+The machine (platform, CUDA driver and GPUs, DLA cores, Jetson release, ONNX Runtime providers,
+the versions of the packages the registered backends run on) and, for every backend in
+runners.registry, its own check: usable, or why not and the fix. Every probe is guarded: a
+missing package or driver is a fact to report, never an error.
 """
 
 from __future__ import annotations
@@ -12,12 +15,15 @@ import subprocess
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from lnet_edge.engines.flavour import rtx_runs_on
+from lnet_edge.runners.registry import BACKENDS, packages
+
+CUDA_BINDINGS = ("cuda-python", "pycuda")  # how lnet-edge reaches the GPU (lnet_edge.cuda)
 
 
 @dataclass(frozen=True)
 class BackendStatus:
     backend: str
+    device: str  # "cpu" or "cuda"
     usable: bool
     detail: str  # what runs, or why not
     fix: str = ""  # the pip or apt command that would make it usable
@@ -74,14 +80,6 @@ def _ort_providers() -> list[str]:
         return []
 
 
-def _torch() -> dict | None:
-    if importlib.util.find_spec("torch") is None:
-        return None
-    import torch
-
-    return {"version": torch.__version__, "cuda": bool(torch.cuda.is_available())}
-
-
 def _dla_cores() -> int | None:
     """DLA cores seen by full TensorRT (Jetson Xavier/Orin); None where it cannot be asked."""
     if importlib.util.find_spec("tensorrt") is None:
@@ -96,93 +94,22 @@ def _dla_cores() -> int | None:
 
 def facts() -> dict:
     """Everything ``doctor`` reports, as plain data (the ``--json`` output)."""
-    cuda = _cuda()
-    jetson = _jetson()
-    trt, rtx = _version("tensorrt"), _version("tensorrt-rtx") or _version("tensorrt_rtx")
     info = {
         "platform": {"os": platform.system(), "arch": platform.machine(), "python": platform.python_version()},
-        "tensorrt": trt,
-        "tensorrt_rtx": rtx,
-        "cuda": cuda,
+        "packages": {dist: _version(dist) for dist in (*packages(), *CUDA_BINDINGS)},
+        "cuda": _cuda(),
         "dla_cores": _dla_cores(),
-        "jetson": jetson,
-        "onnxruntime": _version("onnxruntime") or _version("onnxruntime-gpu"),
+        "jetson": _jetson(),
         "onnxruntime_providers": _ort_providers(),
-        "torch": _torch(),
-        "cuda_python": _version("cuda-python"),
-        "pycuda": _version("pycuda"),
     }
-    info["backends"] = [asdict(b) for b in backends(info)]
+    info["backends"] = [asdict(b) for b in backends()]
     return info
 
 
-def backends(info: dict) -> list[BackendStatus]:
-    """Usable or not, with the reason and the fix, for every backend lnet-edge has."""
-    gpus = info["cuda"]["gpus"]
-    ccs = [g["compute_capability"] for g in gpus]
-    jetson = info["jetson"] is not None
-    cuda_binding = info["cuda_python"] or info["pycuda"]
-    out = [
-        BackendStatus(
-            "onnxruntime (CPU)",
-            "CPUExecutionProvider" in info["onnxruntime_providers"],
-            "the embedded default" if info["onnxruntime"] else "onnxruntime is not installed",
-            "" if info["onnxruntime"] else "pip install onnxruntime",
-        ),  # fmt: skip
-    ]
-    ort_cuda = "CUDAExecutionProvider" in info["onnxruntime_providers"]
-    out.append(
-        BackendStatus(
-            "onnxruntime (CUDA)",
-            ort_cuda and bool(gpus),
-            "CUDA execution provider on " + ", ".join(g["name"] for g in gpus)
-            if ort_cuda and gpus
-            else ("no CUDA GPU visible" if ort_cuda else "onnxruntime has no CUDA execution provider"),
-            ""
-            if ort_cuda
-            else ("Jetson: the onnxruntime-gpu wheel for your JetPack" if jetson else "pip install onnxruntime-gpu"),
-        )
-    )
-    torch = info["torch"]
-    out.append(
-        BackendStatus(
-            "torch",
-            torch is not None,
-            (f"{torch['version']}, " + ("CUDA" if torch["cuda"] else "CPU only"))
-            if torch
-            else "torch is not installed",
-            "" if torch else "pip install torch==2.13.0 (CPU) or your CUDA build, then pip install -e '.[train]'",
-        )
-    )
-    if info["tensorrt"] is None:
-        trt = BackendStatus("tensorrt", False, "TensorRT is not installed",
-                            "JetPack: sudo apt install python3-libnvinfer; datacenter: NVIDIA's index or an NGC "
-                            "container, then pip install -e '.[tensorrt]'")  # fmt: skip
-    elif not gpus:
-        trt = BackendStatus("tensorrt", False, f"TensorRT {info['tensorrt']} is installed but no CUDA GPU is visible",
-                            "" if cuda_binding else "pip install 'cuda-python>=12.6,<13'")  # fmt: skip
-    elif not cuda_binding:
-        trt = BackendStatus("tensorrt", False, "neither cuda-python nor pycuda is installed",
-                            "pip install 'cuda-python>=12.6,<13'")  # fmt: skip
-    else:
-        trt = BackendStatus("tensorrt", True, f"TensorRT {info['tensorrt']} on {', '.join(ccs)}")
-    out.append(trt)
-    if info["tensorrt_rtx"] is None:
-        rtx = BackendStatus("tensorrt-rtx", False, "TensorRT-RTX is not installed", "pip install -e '.[tensorrt-rtx]'")
-    else:
-        runnable = [cc for cc in ccs if rtx_runs_on(cc)]
-        if runnable and cuda_binding:
-            rtx = BackendStatus(
-                "tensorrt-rtx", True, f"TensorRT-RTX {info['tensorrt_rtx']}: builds and runs on {', '.join(runnable)}"
-            )
-        else:
-            why = (
-                f"the GPU's compute capability {', '.join(ccs)} is not one the RTX runtime runs on (7.5 and later, not 9.0)"
-                if gpus
-                else "no CUDA GPU visible"
-            )
-            rtx = BackendStatus("tensorrt-rtx", False, f"TensorRT-RTX {info['tensorrt_rtx']} builds plans here (no GPU "
-                                f"needed) but cannot run them: {why}",
-                                "" if gpus else "run plans on an RTX or Ampere GPU")  # fmt: skip
-    out.append(rtx)
+def backends() -> list[BackendStatus]:
+    """Usable or not, with the reason and the fix, for every registered backend."""
+    out = []
+    for spec in BACKENDS.values():
+        found = spec.check()
+        out.append(BackendStatus(spec.name, spec.device, found.usable, found.detail, found.fix))
     return out

@@ -13,7 +13,7 @@
 # 3. The automatic choice must take the CPU int8 model for the Arm dot product. The emulated CPU
 #    is qemu's default ("max"; ARM64_QEMU_CPU=cortex-a76 for one nearer a Jetson Orin's A78AE).
 #    qemu-user leaves /proc/cpuinfo to the host kernel, so inside the root it lists the HOST's x86 flags,
-#    which the choice (bench.machine.cpu_facts) would read. The script reads the emulated CPU's
+#    which the choice (machine.cpu_facts) would read. The script reads the emulated CPU's
 #    features from AT_HWCAP/AT_HWCAP2 (what an arm64 kernel reports in /proc/cpuinfo's Features
 #    line), says what the raw /proc/cpuinfo would have made the choice do, and bind-mounts a
 #    /proc/cpuinfo holding those features (and nothing else) for the run. Where the emulated
@@ -256,14 +256,14 @@ arm_pip() {
     fi
 }
 
-# what the project's own code reads and chooses (bench.machine.cpu_facts, field.choice)
+# what the project's own code reads and chooses (machine.cpu_facts, field.choice)
 choice_probe() {
     local out=$1
     cat >"$ROOT/root/choice_probe.py" <<'EOF'
 import json, sys
 from pathlib import Path
 import lnet_edge
-from lnet_edge.bench.machine import cpu_facts
+from lnet_edge.machine import cpu_facts
 out = {"cpu_facts": cpu_facts()}
 try:
     from lnet_edge.bundle import read_bundle

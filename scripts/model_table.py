@@ -1,4 +1,4 @@
-"""Print the README's table: parameters and GMACs at 256x256 for every variant and preset."""
+"""Print the table in docs/model.md: parameters and GMACs at 256x256 for every variant and preset."""
 
 from lnet_edge.config import PRESETS, ModelConfig, Variant
 from lnet_edge.model.lnet import LNet, count_macs, count_parameters

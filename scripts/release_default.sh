@@ -25,10 +25,8 @@ from pathlib import Path
 from lnet_edge.bundle import calibration_for, pack_bundle
 work, dst = Path(sys.argv[1]), Path(sys.argv[2])
 fp32 = work / "lnet-edge-s.onnx"
-cal = calibration_for(fp32, work / "calibration")
-files = {"fp32": fp32, "int8-qdq": cal["int8-qdq"], "int8-cpu": cal["int8-cpu"],
-         "calibration-cache": cal["cache"], "calibration-report": cal["report"]}
-pack_bundle(files, work / "bundle", dst / "MODEL_CARD.md")
+cal = calibration_for(fp32, work / "calibration")  # the int8 models, calibration cache and report, by role
+pack_bundle({"fp32": fp32, **cal}, work / "bundle", dst / "MODEL_CARD.md")
 PY
 lnet-edge eval -m "$work/lnet-edge-s.onnx" "${data[@]}" --split val -o "$run/eval-val"
 lnet-edge eval -m "$work/lnet-edge-s.onnx" -d "$root/bijie_native" --split test -o "$run/eval-test"

@@ -2,6 +2,7 @@
 
 A test marked ``gpu`` runs only where a CUDA device and a TensorRT flavour (tensorrt or
 tensorrt_rtx) are both present; everywhere else (CI included) it is skipped with the reason.
+``needs_rtx`` (import it from here) skips a test where the tensorrt-rtx package is missing.
 """
 
 from __future__ import annotations
@@ -37,6 +38,14 @@ def cuda_device_present() -> bool:
 
 def tensorrt_present() -> bool:
     return any(importlib.util.find_spec(m) is not None for m in ("tensorrt", "tensorrt_rtx"))
+
+
+def tensorrt_rtx_present() -> bool:
+    """TensorRT-RTX builds plans ahead of time without a GPU, so its tests need only the package."""
+    return importlib.util.find_spec("tensorrt_rtx") is not None
+
+
+needs_rtx = pytest.mark.skipif(not tensorrt_rtx_present(), reason="needs tensorrt-rtx (pip install tensorrt-rtx)")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -19,8 +19,8 @@ from pathlib import Path
 
 from lnet_edge.config import ModelConfig
 from lnet_edge.errors import LnetError
-from lnet_edge.export.manifest import onnx_metadata
 from lnet_edge.files import sha256_file
+from lnet_edge.onnx_meta import onnx_metadata
 
 STEM = "lnet"
 SECONDS_FILE = "build_seconds.json"

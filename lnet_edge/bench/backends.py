@@ -1,24 +1,23 @@
-"""The candidate (backend, precision) entries of a bench, one small factory per backend.
+"""The candidate (backend, precision) entries of a bench, read from the backend registry.
 
-A :class:`Backend` says which precisions it runs and which artifact each uses (``sources``),
-why it cannot run here (``unavailable``: None, or the reason with the command that fixes it),
-and how to open an entry as a Runner. Everything else in the bench loops over ``BACKENDS`` and never
-branches on a backend's name. Entries travel to worker processes as plain dicts (``Entry``).
+Every registered backend (runners.registry) gives one entry per (artifact, precision) it runs,
+named ``backend/precision`` (or ``backend/artifact`` where it runs two artifacts of one
+precision: ``onnxruntime/int8-cpu`` and ``onnxruntime/int8-qdq``); an entry that cannot run here
+carries the reason with its fix. The bench loops over these and never branches on a backend's
+name. Entries travel to worker processes as plain dicts (``Entry``).
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections import Counter
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from lnet_edge.artifacts import Precision, Role
 from lnet_edge.bench.artifacts import Artifacts
-from lnet_edge.engines.flavour import rtx_runs_on
-from lnet_edge.lazy import PIP_HINTS
 from lnet_edge.runners.base import Runner
-from lnet_edge.runners.registry import BACKENDS as REGISTRY
-from lnet_edge.runners.registry import missing_module
+from lnet_edge.runners.registry import BACKENDS, BackendSpec
 
 
 @dataclass(frozen=True)
@@ -26,7 +25,7 @@ class Entry:
     """One row family of the bench: a backend at one precision, and the file it runs."""
 
     backend: str
-    precision: str
+    precision: str  # the row's name in its backend (see the module docstring)
     device: str  # "cpu" or "cuda"
     artifact: str | None
     reason: str | None = None  # None: available
@@ -50,196 +49,70 @@ class Settings:
     cuda_graph: bool = False  # TensorRT: replay the enqueue as a CUDA graph
 
 
-@dataclass(frozen=True)
-class Backend:
-    name: str
-    device: str
-    sources: dict[str, str]  # precision -> the artifact it runs: "checkpoint" or an ONNX precision
-    unavailable: Callable[[], str | None]
-    open: Callable[[Entry, Settings], tuple[Runner, dict]]  # (runner, facts such as plan size/build seconds)
-    compute_only: bool = False  # GPU: also time Runner.compute_only (no host copies)
+def rows(spec: BackendSpec) -> list[tuple[str, Role, Precision]]:
+    """(row name, artifact, precision) of every entry of ``spec``, fp32 first."""
+    runs = sorted(spec.runs(), key=lambda run: list(Precision).index(run[1]))
+    count = Counter(p for _, p in runs)
+    return [(p.value if count[p] == 1 else r.value, r, p) for r, p in runs]
 
 
-def _cuda_device() -> tuple[str, str] | None:
-    """(name, compute capability) of CUDA device 0, None where none is visible."""
-    from lnet_edge.cuda import device_count, device_info
-
-    try:
-        return (lambda d: (d.name, d.compute_capability))(device_info(0)) if device_count() else None
-    except Exception:  # a broken driver means: no usable device
-        return None
+def role_of(entry: Entry) -> Role:
+    """The artifact ``entry`` runs."""
+    return next(r for name, r, _ in rows(BACKENDS[entry.backend]) if name == entry.precision)
 
 
-# --- PyTorch eager (CPU fp32; CUDA fp32/fp16) -------------------------------------------------
+def open_entry(entry: Entry, s: Settings) -> tuple[Runner, dict]:
+    """The runner of ``entry`` and what opening it made (a TensorRT plan: its path, size and the
+    seconds its opening took, the engine cache's check included; near zero when it was cached)."""
+    from lnet_edge.engines.options import Profile
 
-
-def _torch_open(entry: Entry, s: Settings) -> tuple[Runner, dict]:
-    import torch
-
-    from lnet_edge.model.checkpoint import load_model
-    from lnet_edge.runners.torch import TorchRunner
-
-    if s.threads and entry.device == "cpu":
-        torch.set_num_threads(s.threads)
-    model, _ = load_model(Path(entry.artifact))
-    return TorchRunner(model, entry.device, entry.precision), {}
-
-
-def _torch_cuda_unavailable() -> str | None:
-    if missing_module("torch"):
-        return missing_module("torch")
-    import torch
-
-    if not torch.cuda.is_available():
-        built = (
-            f"built for CUDA {torch.version.cuda}"
-            if torch.version.cuda
-            else "a CPU-only build: install a CUDA build of torch"
-        )
-        return f"no CUDA device visible to PyTorch (torch {torch.__version__}, {built})"
-    return None
-
-
-# --- ONNX Runtime (CPU) -----------------------------------------------------------------------
-
-
-def _ort_open(entry: Entry, s: Settings) -> tuple[Runner, dict]:
-    from lnet_edge.runners.onnxrt import OnnxRuntimeRunner
-
-    return OnnxRuntimeRunner(Path(entry.artifact), s.threads, precision=entry.precision), {}
-
-
-def _ort_cuda_open(entry: Entry, s: Settings) -> tuple[Runner, dict]:
-    from lnet_edge.runners.onnxrt import OnnxRuntimeCudaRunner
-
-    return OnnxRuntimeCudaRunner(Path(entry.artifact), cuda_graph=s.cuda_graph, precision=entry.precision), {}
-
-
-def _torch_compile_open(entry: Entry, s: Settings) -> tuple[Runner, dict]:
-    """PyTorch with ``torch.compile`` (Inductor): what a datacenter user picks instead of TensorRT.
-    Compilation happens on the first calls of each shape, inside the bench's warm-up."""
-    from lnet_edge.model.checkpoint import load_model
-    from lnet_edge.runners.torch import TorchRunner
-
-    model, _ = load_model(Path(entry.artifact))
-    return TorchRunner(model, entry.device, entry.precision, compile=True), {}
-
-
-# --- TensorRT and TensorRT-RTX (same runner, same engine cache) ---------------------------------
-
-
-def _trt_unavailable(module: str) -> Callable[[], str | None]:
-    def reason() -> str | None:
-        if missing_module(module):
-            return missing_module(module)
-        dev = _cuda_device()
-        if dev is None:
-            return f"no CUDA device visible (with cuda-python: {PIP_HINTS['cuda']}): {module} has no runtime here"
-        name, cc = dev
-        if module == "tensorrt_rtx" and not rtx_runs_on(cc):
-            return f"TensorRT-RTX does not run on {name} (compute capability {cc}); use full TensorRT there"
-        return None
-
-    return reason
-
-
-def _trt_open(flavour: str) -> Callable[[Entry, Settings], tuple[Runner, dict]]:
-    def open_(entry: Entry, s: Settings) -> tuple[Runner, dict]:
-        from lnet_edge.engines.cache import cached_plan
-        from lnet_edge.engines.flavour import Flavour
-        from lnet_edge.engines.options import BuildOptions, Profile
-        from lnet_edge.runners.tensorrt import TensorRTRunner
-
-        b, t = sorted(s.batches), sorted(s.tiles)
-        profile = Profile(b[0], b[len(b) // 2], b[-1], t[0], t[len(t) // 2], t[-1])
-        t0 = time.perf_counter()
-        options = BuildOptions(flavour=Flavour(flavour), profile=profile)
-        plan = cached_plan(Path(entry.artifact), options, s.work / "engines")
-        build = time.perf_counter() - t0  # includes the cache check; near zero when the plan was cached
-        runner = TensorRTRunner(plan, cuda_graph=s.cuda_graph)  # check_plan first: a plan that does not fit says why
-        return runner, {"plan": str(plan), "plan_bytes": plan.stat().st_size, "plan_build_seconds": round(build, 2)}
-
-    return open_
-
-
-CHECKPOINT = "checkpoint"
-TRT_SOURCES = {"fp32": "fp32", "fp16": "fp16", "int8": "int8-qdq"}  # plan precision -> the ONNX it is built from
-
-BACKENDS: dict[str, Backend] = {
-    b.name: b
-    for b in (
-        Backend("torch", "cpu", {"fp32": CHECKPOINT}, REGISTRY["torch"].unavailable, _torch_open),
-        Backend(
-            "onnxruntime",
-            "cpu",
-            {p: p for p in ("fp32", "fp16", "int8-cpu", "int8-qdq")},
-            REGISTRY["onnxruntime"].unavailable,
-            _ort_open,
-        ),
-        Backend("tensorrt", "cuda", TRT_SOURCES, _trt_unavailable("tensorrt"), _trt_open("tensorrt"), True),
-        Backend(
-            "tensorrt-rtx",
-            "cuda",
-            TRT_SOURCES,
-            _trt_unavailable("tensorrt_rtx"),
-            _trt_open("tensorrt-rtx"),
-            True,
-        ),
-        Backend(
-            "torch-cuda",
-            "cuda",
-            {"fp32": CHECKPOINT, "fp16": CHECKPOINT},
-            _torch_cuda_unavailable,
-            _torch_open,
-            True,
-        ),
-        Backend(
-            "torch-compile",
-            "cuda",
-            {"fp32": CHECKPOINT, "fp16": CHECKPOINT},
-            _torch_cuda_unavailable,
-            _torch_compile_open,
-            True,
-        ),
-        Backend(
-            "onnxruntime-cuda",
-            "cuda",
-            {"fp32": "fp32", "fp16": "fp16"},
-            REGISTRY["onnxruntime-cuda"].unavailable,
-            _ort_cuda_open,
-            True,
-        ),
+    spec = BACKENDS[entry.backend]
+    precision = next(p for name, _, p in rows(spec) if name == entry.precision)
+    b, t = sorted(s.batches), sorted(s.tiles)
+    profile = Profile(b[0], b[len(b) // 2], b[-1], t[0], t[len(t) // 2], t[-1])
+    t0 = time.perf_counter()
+    runner, _config = spec.open(
+        Path(entry.artifact),
+        threads=s.threads,
+        cuda_graph=s.cuda_graph,
+        precision=precision,
+        profile=profile,
+        engines=s.work / "engines",
     )
-}
+    facts = runner.built()
+    if facts:
+        facts["plan_build_seconds"] = round(time.perf_counter() - t0, 2)
+    return runner, facts
 
 
 def candidates(art: Artifacts, wanted: list[str] | None = None) -> list[Entry]:
     """Every (backend, precision) entry, or those whose backend name or ``backend/precision``
     key is in ``wanted``; an entry that cannot run here carries the reason."""
     out = []
-    for backend in BACKENDS.values():
-        why = backend.unavailable()
-        for precision, source in backend.sources.items():
-            if wanted and backend.name not in wanted and f"{backend.name}/{precision}" not in wanted:
+    for spec in BACKENDS.values():
+        why = spec.unavailable()
+        for name, role, _ in rows(spec):
+            if wanted and spec.name not in wanted and f"{spec.name}/{name}" not in wanted:
                 continue
-            path = art.checkpoint if source == CHECKPOINT else art.onnx.get(source)
-            reason = why or (None if path else art.missing.get(source, f"no {source} ONNX was made"))
-            out.append(Entry(backend.name, precision, backend.device, str(path) if path else None, reason))
+            path = art.checkpoint if role is Role.checkpoint else art.onnx.get(role)
+            reason = why or (None if path else art.missing.get(role, f"no {role} ONNX was made"))
+            out.append(Entry(spec.name, name, spec.device, str(path) if path else None, reason))
     return out
 
 
 def needed_sources(wanted: list[str] | None = None) -> tuple[str, ...]:
-    """The ONNX precisions the selected, runnable entries need ("fp32" always: the reference)."""
-    out = {"fp32"}
-    for backend in BACKENDS.values():
-        if backend.unavailable() is None:
+    """The ONNX models the selected, runnable entries need ("fp32" always: the reference)."""
+    out = {Role.fp32.value}
+    for spec in BACKENDS.values():
+        if spec.unavailable() is None:
             out |= {
-                src
-                for p, src in backend.sources.items()
-                if src != CHECKPOINT and (not wanted or backend.name in wanted or f"{backend.name}/{p}" in wanted)
+                role.value
+                for name, role, _ in rows(spec)
+                if role is not Role.checkpoint
+                and (not wanted or spec.name in wanted or f"{spec.name}/{name}" in wanted)
             }
     return tuple(sorted(out))
 
 
 def known_keys() -> list[str]:
-    return [f"{b.name}/{p}" for b in BACKENDS.values() for p in b.sources]
+    return [f"{spec.name}/{name}" for spec in BACKENDS.values() for name, _, _ in rows(spec)]

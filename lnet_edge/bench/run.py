@@ -13,14 +13,15 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from lnet_edge.artifacts import Role
 from lnet_edge.bench import report as reporting
 from lnet_edge.bench.accuracy import accuracy_table, validation_set
 from lnet_edge.bench.artifacts import Artifacts, artifacts_from_checkpoint
-from lnet_edge.bench.backends import BACKENDS, CHECKPOINT, Entry, candidates, known_keys, needed_sources
-from lnet_edge.bench.machine import machine_facts, machine_tag
+from lnet_edge.bench.backends import BACKENDS, Entry, candidates, known_keys, needed_sources, role_of
 from lnet_edge.bench.memory import check_fits
 from lnet_edge.config import TILE_MULTIPLE as MULTIPLE
 from lnet_edge.errors import LnetError
+from lnet_edge.machine import machine_facts, machine_tag
 
 
 @dataclass(frozen=True)
@@ -115,9 +116,9 @@ def run_worker(spec: dict, spec_path: Path, timeout_s: float) -> dict:
 def _size_and_build(entry: Entry, art: Artifacts, result: dict) -> tuple[int | None, float | None]:
     if "plan_bytes" in result:
         return result["plan_bytes"], result["plan_build_seconds"]
-    source = BACKENDS[entry.backend].sources[entry.precision]
+    role = role_of(entry)
     size = Path(entry.artifact).stat().st_size if entry.artifact else None
-    return size, 0.0 if source == CHECKPOINT else art.build_seconds.get(source)
+    return size, 0.0 if role is Role.checkpoint else art.build_seconds.get(role)
 
 
 def bench_from_checkpoint(

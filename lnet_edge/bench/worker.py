@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from lnet_edge.bench.backends import BACKENDS, Entry, Settings
+from lnet_edge.bench.backends import BACKENDS, Entry, Settings, open_entry
 from lnet_edge.bench.memory import peak_rss_mib, rss_mib
 from lnet_edge.bench.timing import TegraStats, throughput, time_calls
 from lnet_edge.config import ModelConfig
@@ -81,7 +81,7 @@ def run_entry(spec: dict) -> dict:
     )
     result: dict = {"rss_before_load_mib": rss_mib(), "gpu_used_before_mib": gpu_used_mib()}
     t0 = time.perf_counter()
-    runner, facts = backend.open(entry, settings)
+    runner, facts = open_entry(entry, settings)
     with runner:
         result["load_seconds"] = time.perf_counter() - t0
         result.update(facts)

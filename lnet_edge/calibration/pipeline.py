@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from lnet_edge.artifacts import check_targets
+from lnet_edge.artifacts import Role, check_targets
 from lnet_edge.calibration.dataset import MIN_TILES, calibration_set_from_folders
 from lnet_edge.calibration.gate import SIMULATED, GateOptions, gate_scores, run_logits, sensitivity
 from lnet_edge.calibration.quantize import (
@@ -51,15 +51,18 @@ class CalibrateOptions:
     trt_version: str = "10.3"  # the TensorRT the calibration cache is for (its TRT-<tag>- header)
 
 
-def artifact_paths(fp32: Path, out: Path) -> dict[str, Path]:
-    stem = Path(fp32).name.removesuffix(".onnx")
-    return {
-        "int8-qdq": out / f"{stem}.int8-qdq.onnx",
-        "int8-cpu": out / f"{stem}.int8-cpu.onnx",
-        "cache": out / f"{stem}.int8-qdq.calibration.cache",
-        "report": out / f"{stem}.calibration.json",
-        "report_md": out / f"{stem}.calibration.md",
-    }
+MADE = (Role.int8_qdq, Role.int8_cpu, Role.calibration_cache, Role.calibration_report)
+
+
+def artifact_paths(fp32: Path, out: Path) -> dict[Role, Path]:
+    """Where calibrating ``fp32`` into ``out`` writes each artifact (the report's markdown: :func:`markdown_path`)."""
+    stem = Path(fp32).name.removesuffix(Role.fp32.suffix)
+    return {role: Path(out) / role.file(stem) for role in MADE}
+
+
+def markdown_path(paths: dict[Role, Path]) -> Path:
+    """The calibration report in markdown, beside its JSON."""
+    return paths[Role.calibration_report].with_suffix(".md")
 
 
 def _builders(fp32: Path, calib: np.ndarray, tmp: Path, options: CalibrateOptions) -> dict:
@@ -73,7 +76,7 @@ def _builders(fp32: Path, calib: np.ndarray, tmp: Path, options: CalibrateOption
         opts = replace(options.cpu, exclude_nodes=tuple(exclude))
         return cpu_int8_from_onnx(fp32, out, calib, tmp / "ranges-cpu.json", opts)
 
-    return {"int8-qdq": qdq, "int8-cpu": cpu}
+    return {Role.int8_qdq: qdq, Role.int8_cpu: cpu}
 
 
 def _fallback(name, build, fp32, models, order, gate_batch, masks, threshold, options, tmp) -> list[str]:
@@ -115,7 +118,8 @@ def calibration_from_onnx(
         read_export_metadata(fp16, precision="fp16")
     config = config_of(meta)
     paths = artifact_paths(fp32, Path(out))
-    check_targets([*paths.values(), *(manifest_path(paths[k]) for k in ("int8-qdq", "int8-cpu"))], overwrite)
+    made = [*paths.values(), markdown_path(paths), *(manifest_path(paths[r]) for r in (Role.int8_qdq, Role.int8_cpu))]
+    check_targets(made, overwrite)
     calib_tiles, calib_summary = _calibration_tiles(data, config, options, calibration_tiles)
     gate_tiles = tiles_from_folders(val_data or data, config, "val", limit=options.gate.tiles)
     out = Path(out)
@@ -138,7 +142,7 @@ def calibration_from_onnx(
             },
         }
         report.update(_gate(models, builders, gate_tiles, config, options, tmp))
-        report["gate"]["int8-cpu"]["cpu"] = cpu_kind()  # it ran on this CPU's int8 kernels (cpu_int8.py)
+        report["gate"][Role.int8_cpu]["cpu"] = cpu_kind()  # it ran on this CPU's int8 kernels (cpu_int8.py)
         report["seconds"] = round(time.perf_counter() - t0, 1)
         failed = [n for n, g in report["gate"].items() if not g["passed"]]
         if failed:
@@ -201,7 +205,7 @@ def _failure_message(report: dict, failed: list[str], options: CalibrateOptions,
     )
     return (
         f"accuracy gate failed for {', '.join(failed)} (landslide IoU more than {options.gate.max_iou_drop} "
-        f"points below fp32); layers most responsible: {worst}; {fix}. Report: {paths['report_md']}; "
+        f"points below fp32); layers most responsible: {worst}; {fix}. Report: {markdown_path(paths)}; "
         "no int8 model was written"
     )
 
@@ -213,12 +217,12 @@ def _save_int8(
 
     config = config_of(meta)
     parent = {"path": Path(fp32).name, "sha256": sha256_file(fp32)}
-    for name, opts in (("int8-qdq", options.qdq), ("int8-cpu", options.cpu)):
+    for name, opts in ((Role.int8_qdq, options.qdq), (Role.int8_cpu, options.cpu)):
         proto = onnx.load(str(models[name]))
         left = report["fallback"].get(name, [])
         meta_i = export_metadata(
             config,
-            name,
+            name.value,
             meta["source_checkpoint_sha256"],
             source_checkpoint=meta.get("source_checkpoint"),
             opset=meta.get("opset"),
@@ -227,17 +231,19 @@ def _save_int8(
             calibration=report["calibration"],
             gate=report["gate"][name],
             left_in_float=left,
-            **({WEIGHT_BITS: 7 if options.cpu.reduce_range else 8} if name == "int8-cpu" else {}),
+            **({WEIGHT_BITS: 7 if options.cpu.reduce_range else 8} if name is Role.int8_cpu else {}),
         )
-        if name == "int8-qdq":
-            calibration_cache_from_qdq(proto, paths["cache"], Method(options.qdq.method).value, options.trt_version)
+        if name is Role.int8_qdq:
+            calibration_cache_from_qdq(
+                proto, paths[Role.calibration_cache], Method(options.qdq.method).value, options.trt_version
+            )
         save_artifact(proto, paths[name], meta_i, overwrite)
 
 
 def write_report(report: dict, paths: dict) -> None:
     for path, text in (
-        (paths["report"], json.dumps(report, indent=1, default=str)),
-        (paths["report_md"], report_markdown(report)),
+        (paths[Role.calibration_report], json.dumps(report, indent=1, default=str)),
+        (markdown_path(paths), report_markdown(report)),
     ):
         write_text_atomic(path, text + "\n")
 

@@ -46,16 +46,15 @@ def build_command(
     ),
 ) -> None:
     """Build engines/NAME.plan (exactly what TensorRT serialised) and NAME.plan.json beside it."""
-    from lnet_edge.engines.build import plan_from_onnx
+    from lnet_edge.deploy import plan_from_source
+    from lnet_edge.engines.manifest import read_manifest
     from lnet_edge.engines.options import BuildOptions, Profile
     from lnet_edge.errors import LnetError
 
     if int8 and precision not in (None, Precision.int8):
         raise LnetError(f"--int8 and --precision {precision.value} contradict each other: give one")
-    chosen = Precision.int8 if int8 else precision
-    onnx, name = resolve_source(onnx, chosen, calibration_cache, data, calibration, overwrite)
     options = BuildOptions(
-        precision=chosen,
+        precision=Precision.int8 if int8 else precision,
         flavour=flavour,
         profile=Profile.parse(batch, tile),
         workspace_mib=workspace,
@@ -68,24 +67,18 @@ def build_command(
         targets=tuple(t.strip() for t in target.split(",")) if target else (),
         calibration_cache=calibration_cache,
     )
-    if chosen is None:
-        from lnet_edge.engines.onnx_info import read_onnx
-
-        info = read_onnx(onnx)
-        chosen = Precision(info.metadata_precision or info.content_precision)
-        options = options.with_(precision=chosen)
-    out = out or Path("engines") / f"{name}-{chosen.value}.plan"
     with _progress() as report:
-        plan = plan_from_onnx(
+        plan = plan_from_source(
             onnx,
             out,
             options,
+            data,
+            calibration,
+            overwrite,
             progress=report,
             warn=lambda msg: err_console.print(f"[yellow]warning:[/] {msg}", highlight=False),
-            overwrite=overwrite,
+            say=lambda msg: console.print(msg, highlight=False),
         )
-    from lnet_edge.engines.manifest import read_manifest
-
     m = read_manifest(plan)
     console.print(
         f"built {plan} ({m.plan_bytes / 2**20:.1f} MiB, {m.flavour} {m.trt_version}, {m.precision}, "
@@ -116,55 +109,3 @@ class _progress:
 
     def __exit__(self, *exc) -> None:
         self.bar.stop()
-
-
-SUFFIXES = (".int8-qdq.onnx", ".int8-cpu.onnx", ".fp16.onnx", ".onnx")
-
-
-def model_name(onnx: Path) -> str:
-    """'lnet-edge-s' for lnet-edge-s.onnx, lnet-edge-s.fp16.onnx and lnet-edge-s.int8-qdq.onnx."""
-    return next(onnx.name.removesuffix(s) for s in SUFFIXES if onnx.name.endswith(s))
-
-
-def resolve_source(
-    onnx: Path, precision, cache: Path | None, data: list[Path] | None, calibration: Path, overwrite: bool = False
-):
-    """(the ONNX to build, the model's name): a bundle gives its artifact of ``precision``; an fp32
-    ONNX with --int8 gives its int8 QDQ model, found in its bundle or among the calibration
-    artifacts made from it (by sha256), or made now from --data (accuracy gate included)."""
-    from lnet_edge.bundle import calibration_for, is_bundle, read_bundle
-    from lnet_edge.errors import LnetError
-    from lnet_edge.export.manifest import onnx_metadata
-
-    if onnx.is_dir():
-        if not is_bundle(onnx):
-            raise LnetError(f"{onnx} is a folder but not a bundle (no bundle.json): give an .onnx or a bundle")
-        bundle = read_bundle(onnx)
-        role = {Precision.int8: "int8-qdq", Precision.fp16: "fp16", Precision.fp32: "fp32", None: "fp16"}[precision]
-        if role == "int8-qdq" and not bundle.artifacts[role].passed:
-            raise LnetError(f"the int8 model of {onnx} failed its accuracy gate: build --precision fp16 instead")
-        return bundle.path(role), bundle.name
-    name = model_name(onnx)
-    if precision is not Precision.int8 or cache is not None:
-        return onnx, name
-    if (onnx_metadata(onnx) or {}).get("precision") != "fp32":
-        return onnx, name  # already int8 QDQ (or refused by the build with its reason)
-    beside = onnx.parent
-    if is_bundle(beside):
-        bundle = read_bundle(beside)
-        if bundle.has("int8-qdq") and bundle.artifacts["fp32"].file == onnx.name:
-            return bundle.path("int8-qdq"), name
-    found = calibration_for(onnx, calibration)
-    if found is None and data:
-        from lnet_edge.calibration.pipeline import calibration_from_onnx
-
-        console.print(f"no int8 model of {onnx} yet: calibrating on {', '.join(map(str, data))} (gate included)")
-        calibration_from_onnx(onnx, calibration, list(data), overwrite=overwrite)
-        found = calibration_for(onnx, calibration)
-    if found is None:
-        raise LnetError(
-            f"--int8: no int8 model made from {onnx} in {calibration}/ (and no bundle beside it): make it with "
-            f"'lnet-edge calibrate -m {onnx} -d DATA -o {calibration}', or add -d DATA here"
-        )
-    console.print(f"int8: using {found['int8-qdq']} (calibrated from {onnx.name})", highlight=False)
-    return found["int8-qdq"], name

@@ -53,15 +53,17 @@ def calibrate_command(
 ) -> None:
     """Make NAME.int8-qdq.onnx (TensorRT), NAME.int8-qdq.calibration.cache (TensorRT < 10.12),
     NAME.int8-cpu.onnx (ONNX Runtime CPU) and NAME.calibration.json/.md."""
+    from lnet_edge.cache_header import version_tag
     from lnet_edge.calibration.gate import GateOptions
     from lnet_edge.calibration.pipeline import (
         CalibrateOptions,
         artifact_paths,
         calibration_from_onnx,
+        markdown_path,
         report_markdown,
     )
     from lnet_edge.calibration.quantize import CpuInt8Options, QdqOptions
-    from lnet_edge.calibration.trt_cache import installed_tensorrt_version, version_tag
+    from lnet_edge.calibration.trt_cache import installed_tensorrt_version
 
     if trt_version is not None:
         version_tag(trt_version)  # a clear error for a malformed version, before any work
@@ -77,5 +79,6 @@ def calibrate_command(
     )
     report = calibration_from_onnx(model, out, data, val_data or None, fp16, options, overwrite=overwrite)
     console.print(report_markdown(report))
-    for path in artifact_paths(model, out).values():
+    paths = artifact_paths(model, out)
+    for path in [*paths.values(), markdown_path(paths)]:
         console.print(f"wrote {path}")

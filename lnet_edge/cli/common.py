@@ -17,12 +17,6 @@ console = Console()
 err_console = Console(stderr=True)
 
 
-def check_threshold(threshold: float | None) -> None:
-    """``--threshold``: None (the model's own) or a probability strictly between 0 and 1 (NaN is refused)."""
-    if threshold is not None and not 0 < threshold < 1:
-        raise LnetError(f"--threshold {threshold}: give a probability strictly between 0 and 1")
-
-
 def user_errors(fn: Callable) -> Callable:
     """Turn an LnetError into one red line on stderr and exit code 2, and an interrupt (Ctrl-C,
     SIGTERM under :func:`interrupts_as_keyboard`) into one line and exit code 130, with no

@@ -14,9 +14,10 @@ from lnet_edge.cli.common import console, user_errors
 def doctor_command(
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
-    """TensorRT and TensorRT-RTX, CUDA driver and runtime, GPUs, DLA and Jetson facts, ONNX Runtime
-    providers, torch, cuda-python or pycuda; then each backend: usable, or why not and the fix.
-    Exits 0 even when nothing but the CPU works."""
+    """The packages the backends run on (TensorRT, TensorRT-RTX, ONNX Runtime, torch, cuda-python
+    or pycuda), CUDA driver and runtime, GPUs, DLA and Jetson facts, ONNX Runtime providers; then
+    each registered backend: usable, or why not and the fix. Exits 0 even when nothing but the CPU
+    works."""
     from rich.markup import escape
     from rich.table import Table
 
@@ -30,8 +31,7 @@ def doctor_command(
     cuda = info["cuda"]
     rows = [
         ("platform", f"{plat['os']} {plat['arch']}, Python {plat['python']}"),
-        ("TensorRT", info["tensorrt"] or "not installed"),
-        ("TensorRT-RTX", info["tensorrt_rtx"] or "not installed"),
+        *[(dist, version or "not installed") for dist, version in info["packages"].items()],
         ("CUDA driver / runtime", f"{cuda['driver'] or 'none'} / {cuda['runtime'] or 'none'}"),
         *[
             (f"GPU {g['index']}", f"{g['name']}, compute capability {g['compute_capability']}, {g['memory_mib']} MiB")
@@ -43,17 +43,7 @@ def doctor_command(
             "Jetson",
             f"{info['jetson']['l4t']}; power mode: {info['jetson']['power_mode'] or '?'}" if info["jetson"] else "no",
         ),
-        (
-            "ONNX Runtime",
-            f"{info['onnxruntime'] or 'not installed'}: {', '.join(info['onnxruntime_providers']) or '-'}",
-        ),
-        (
-            "torch",
-            f"{info['torch']['version']} ({'CUDA' if info['torch']['cuda'] else 'CPU'})"
-            if info["torch"]
-            else "not installed",
-        ),
-        ("cuda-python / pycuda", f"{info['cuda_python'] or 'no'} / {info['pycuda'] or 'no'}"),
+        ("ONNX Runtime providers", ", ".join(info["onnxruntime_providers"]) or "-"),
     ]
     facts_table = Table(title="this machine", show_header=False)
     for row in rows:
@@ -61,9 +51,12 @@ def doctor_command(
             facts_table.add_row(*(escape(str(cell)) for cell in row))
     console.print(facts_table)
     table = Table(title="backends")
-    for col in ("backend", "usable", "why", "fix"):
+    for col in ("backend", "device", "usable", "what runs, or why not"):
         table.add_column(col, overflow="fold")
     for b in info["backends"]:
         usable = "[green]yes" if b["usable"] else "[red]no"
-        table.add_row(escape(b["backend"]), usable, escape(b["detail"]), escape(b["fix"]))
+        table.add_row(escape(b["backend"]), b["device"], usable, escape(b["detail"]))
     console.print(table)
+    for b in info["backends"]:  # whole lines, so that each command can be copied as it is
+        if b["fix"]:
+            console.print(f"fix {escape(b['backend'])}: {escape(b['fix'])}", highlight=False, soft_wrap=True)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import typer
 
-from lnet_edge.cli.common import check_threshold, console, progress_bar, user_errors
+from lnet_edge.cli.common import console, progress_bar, user_errors
 from lnet_edge.eval.alarms import MIN_AREA_M2
 
 
@@ -40,6 +40,7 @@ def eval_command(
     ),
 ) -> None:
     """Score a model; writes eval.json and eval.md (dataset-level and per image)."""
+    from lnet_edge.config import check_threshold
     from lnet_edge.data.readers import list_samples
     from lnet_edge.data.split import split_samples, split_test
     from lnet_edge.defaults import DEFAULT_ONNX

@@ -2,23 +2,16 @@
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.progress import Progress
 
-from lnet_edge.cli.common import (
-    check_threshold,
-    console,
-    err_console,
-    interrupts_as_keyboard,
-    progress_bar,
-    user_errors,
-)
+from lnet_edge.cli.common import console, err_console, interrupts_as_keyboard, progress_bar, user_errors
 from lnet_edge.engines.options import Precision
-from lnet_edge.errors import LnetError
 from lnet_edge.field.backend import Backend
+from lnet_edge.field.view import RunView
 
 
 @user_errors
@@ -40,12 +33,12 @@ def infer_command(
     tile: Annotated[
         int | None, typer.Option(help="Tile side fed to the network, px; default: twice the model's training tile.")
     ] = None,
-    batch: Annotated[int, typer.Option(min=1, help="Tiles per runner call.")] = 4,
+    batch: Annotated[int, typer.Option(help="Tiles per runner call.")] = 4,
     threshold: Annotated[
-        float | None, typer.Option(min=0.0, max=1.0, help="Mask threshold; default: the model's.")
+        float | None, typer.Option(help="Mask threshold, strictly between 0 and 1; default: the model's.")
     ] = None,
     min_area: Annotated[
-        float, typer.Option("--min-area", min=0.0, help="Minimum mapping unit, m² (px without georeference).")
+        float, typer.Option("--min-area", help="Minimum mapping unit, m² (px without georeference).")
     ] = 100.0,
     scale: Annotated[
         str, typer.Option(help="auto | percentile | none | FACTOR: how non-uint8 scenes reach 0..255.")
@@ -92,33 +85,18 @@ def infer_command(
     ] = "auto",
 ) -> None:
     """Probability and mask GeoTIFFs, landslide polygons, a quicklook and a summary per scene."""
-    from lnet_edge.config import TILE_MULTIPLE
     from lnet_edge.defaults import SAMPLE_SCENE
-    from lnet_edge.field.backend import open_field_model
-    from lnet_edge.field.io import list_scenes, parse_scale_factor
-    from lnet_edge.field.pipeline import InferOptions, check_workers, run_scenes
-    from lnet_edge.field.resolution import check_options
+    from lnet_edge.field.options import InferOptions, check_workers
+    from lnet_edge.field.request import ModelRequest
+    from lnet_edge.field.run import infer_scenes
     from lnet_edge.memory import parse_memory_limit
 
-    if not scenes:
-        console.print(f"no scene given: mapping the shipped sample scene {SAMPLE_SCENE}")
-    paths = list_scenes(list(scenes) if scenes else [SAMPLE_SCENE])
-    if not math.isfinite(min_area):
-        raise LnetError(f"--min-area {min_area}: give a finite area in m² (0 keeps every polygon)")
-    check_threshold(threshold)
-    if scale not in ("auto", "percentile", "none"):
-        parse_scale_factor(scale)
-    check_options(gsd, pixel_size)
-    if tile is not None and (tile < TILE_MULTIPLE or tile % TILE_MULTIPLE):
-        raise LnetError(f"--tile {tile}: give a multiple of {TILE_MULTIPLE} px (e.g. 256 or 512)")
-    if tile is not None and overlap >= tile:
-        raise LnetError(f"--overlap {overlap} must be smaller than --tile {tile}")
     options = InferOptions(
-        overlap,
-        batch,
-        threshold,
-        min_area,
-        scale,
+        overlap=overlap,
+        batch=batch,
+        threshold=threshold,
+        min_area_m2=min_area,
+        scale=scale,
         gsd=gsd,
         pixel_size=pixel_size,
         tta=tta,
@@ -127,107 +105,78 @@ def infer_command(
         tile=tile,
         memory_limit=parse_memory_limit(memory_limit),
     )
-    if cluster:
-        model_args = (
-            str(model.resolve()) if model else None,
-            backend.value,
-            threads,
-            precision.value if precision else None,
-            force_precision,
-            cuda_graph,
-        )
-        _infer_on_cluster(paths, out, cluster, model, model_args, options)
-        return
-    opened = open_field_model(
-        model,
-        backend,
-        threads,
-        cuda_graph,
-        precision.value if precision else None,
-        force_precision,
-        say=lambda m: console.print(m, highlight=False),
+    request = ModelRequest(
+        model=model,
+        backend=backend.value,
+        threads=threads,
+        precision=precision,
+        force_precision=force_precision,
+        cuda_graph=cuda_graph,
     )
-    runner, config = opened.runner, opened.config
-    if opened.warning:
-        err_console.print(f"[yellow]warning:[/] {opened.warning}", highlight=False, soft_wrap=True)
-    if opened.choice:
-        console.print(f"running {opened.choice}", highlight=False, soft_wrap=True)
-    model_info = {
-        "model": str(model or "shipped default"),
-        "backend": runner.name,
-        "precision": runner.precision,
-        "choice": opened.choice or None,
-        "model_sha256": opened.sha256,
-    }
-    with runner, progress_bar() as progress, interrupts_as_keyboard():
-        tasks: dict = {}
-
-        def on_start(scene: Path, n: int) -> None:
-            tasks["now"] = progress.add_task(scene.name, total=n)
-
-        results = run_scenes(
-            paths,
-            out,
-            runner,
-            config,
-            options,
-            model_info,
-            on_start,
-            on_tiles=lambda n: progress.advance(tasks["now"], n),
-            warn=lambda m: progress.console.print(f"[yellow]warning:[/] {m}", highlight=False),
-        )
-    _report(results)
-    if any(r.status == "failed" for r in results):
-        raise typer.Exit(code=1)
-
-
-def _infer_on_cluster(paths, out, cluster, model, model_args: tuple, options) -> None:
-    """``--cluster``: every scene a task on Dask workers, which open the model themselves
-    (``model_args``: model, backend, threads, precision, force_precision, cuda_graph)."""
-    from lnet_edge.field.cluster import parse_cluster, run_on_cluster
-
-    spec = parse_cluster(cluster)
+    if not scenes:
+        console.print(f"no scene given: mapping the shipped sample scene {SAMPLE_SCENE}")
     with progress_bar() as progress, interrupts_as_keyboard():
-        task = progress.add_task("scenes", total=len(paths))
-        tiles = progress.add_task("tiles", total=0)
-
-        def on_tiles(counts: dict) -> None:  # the run's tiles, each retried task counted once
-            progress.update(tiles, total=counts["total"], completed=counts["done"])
-
-        results = run_on_cluster(
-            paths,
-            out,
-            spec,
-            model_args,
-            options,
-            {"model": str(model or "shipped default")},
-            say=lambda m: progress.console.print(m, highlight=False, soft_wrap=True),
-            on_scene=lambda r: progress.advance(task),
-            on_tiles=on_tiles,
-            warn=lambda m: progress.console.print(f"[yellow]warning:[/] {m}", highlight=False, soft_wrap=True),
-        )
+        results = infer_scenes(scenes or [SAMPLE_SCENE], out, request, options, cluster, _ProgressView(progress))
     _report(results)
-    console.print(f"catalogue and run summary in {out}", highlight=False)
+    if cluster:
+        console.print(f"catalogue and run summary in {out}", highlight=False)
     if any(r.status == "failed" for r in results):
         raise typer.Exit(code=1)
+
+
+class _ProgressView(RunView):
+    """The run on the terminal: a bar per scene (a cluster run: one for scenes, one for tiles),
+    messages above the bars, warnings in yellow."""
+
+    def __init__(self, progress: Progress) -> None:
+        self.progress, self.bars = progress, {}
+
+    def say(self, message: str) -> None:
+        self.progress.console.print(message, highlight=False, soft_wrap=True)
+
+    def opened(self, warning: str | None, choice: str | None) -> None:
+        if warning:
+            err_console.print(f"[yellow]warning:[/] {warning}", highlight=False, soft_wrap=True)
+        if choice:
+            self.say(f"running {choice}")
+
+    def warn(self, message: str) -> None:
+        self.say(f"[yellow]warning:[/] {message}")
+
+    def scene_started(self, scene: Path, tiles: int) -> None:
+        self.bars["scene"] = self.progress.add_task(scene.name, total=tiles)
+
+    def tiles_done(self, tiles: int) -> None:
+        self.progress.advance(self.bars["scene"], tiles)
+
+    def cluster_started(self, scenes: int) -> None:
+        self.bars["scenes"] = self.progress.add_task("scenes", total=scenes)
+        self.bars["tiles"] = self.progress.add_task("tiles", total=0)
+
+    def cluster_tiles(self, counts: dict) -> None:
+        self.progress.update(self.bars["tiles"], total=counts["total"], completed=counts["done"])
+
+    def scene_done(self, result) -> None:
+        self.progress.advance(self.bars["scenes"])
 
 
 def _report(results) -> None:
     from rich.table import Table
+
+    from lnet_edge.field.summary import landslide_area
 
     table = Table(title="lnet-edge infer")
     for col in ("scene", "status", "landslides", "area", "km²/s", "outputs"):
         table.add_column(col)
     for r in results:
         s = r.summary or {}
-        metric = "landslide_area_m2" in s  # a scene without a georeference is measured in pixels
-        area = s.get("landslide_area_m2" if metric else "landslide_area_px2")
+        area, unit = landslide_area(s)  # a scene without a georeference is measured in pixels
         rate = s.get("km2_per_second")
         table.add_row(
             r.scene.name,
             {"done": "[green]done", "skipped": "skipped", "failed": "[red]failed"}[r.status],
             str(s.get("landslide_count", "")),
-            f"{area:,.0f} {'m²' if metric else 'px²'}" if area is not None else "",
+            f"{area:,.0f} {unit}" if area is not None else "",
             f"{rate:.4f}" if rate else "",
             str(r.out_dir),
         )

@@ -39,14 +39,11 @@ def pack_command(
     """Gather the fp32, fp16, int8 QDQ (TensorRT) and CPU int8 ONNX models, the calibration cache
     and report, and the model card into one folder with a bundle.json of sha256s and gate results.
     Missing fp16 or int8 artifacts are made from --data (the accuracy gate included)."""
-    from lnet_edge.bundle import calibration_for, check_pack_targets, pack_bundle
-    from lnet_edge.calibration.pipeline import artifact_paths
+    from lnet_edge.bundle import is_bundle
+    from lnet_edge.deploy import bundle_from_onnx
     from lnet_edge.errors import LnetError
-    from lnet_edge.export.manifest import read_export_metadata
 
     if gate_here:
-        from lnet_edge.bundle import is_bundle
-
         if not data:
             raise LnetError(
                 "--gate-here scores the CPU int8 model on real tiles: give -d DATA (image/mask folders; their "
@@ -55,31 +52,7 @@ def pack_command(
         if is_bundle(model):
             _gate_here(model, data)
             return
-    read_export_metadata(model, "fp32")
-    name = model.name.removesuffix(".onnx")
-    fp16 = model.with_name(f"{name}.fp16.onnx")
-    out = out or Path("bundles") / name
-    card = card or model.with_name("MODEL_CARD.md")
-    check_pack_targets(_files(model, fp16, artifact_paths(model, calibration)), out, card, overwrite)  # before any work
-    if not fp16.is_file():
-        from lnet_edge.defaults import SAMPLE_TILES
-        from lnet_edge.export.fp16 import fp16_from_onnx
-
-        console.print(f"making {fp16} (fp16, checked against fp32 on real tiles)")
-        fp16_from_onnx(model, fp16, list(data) if data else [SAMPLE_TILES], overwrite=overwrite)
-    paths = calibration_for(model, calibration)
-    if paths is None:
-        if not data:
-            raise LnetError(
-                f"no int8 artifacts of {model} in {calibration}/: give -d DATA to make them here, or run "
-                f"'lnet-edge calibrate -m {model} -d DATA -o {calibration}' first"
-            )
-        from lnet_edge.calibration.pipeline import calibration_from_onnx
-
-        console.print(f"calibrating {model} into {calibration}/ (accuracy gate included)")
-        calibration_from_onnx(model, calibration, list(data), None, fp16, overwrite=overwrite)
-        paths = calibration_for(model, calibration)
-    bundle = pack_bundle(_files(model, fp16, paths), out, card, overwrite)
+    bundle = bundle_from_onnx(model, data, calibration, card, out, overwrite, say=console.print)
     for a in bundle.artifacts.values():
         gate = "" if a.gate is None else (" gate passed" if a.passed else " gate FAILED")
         console.print(f"  {a.file:40s} {a.precision:5s} {', '.join(a.backends):28s}{gate}", highlight=False)
@@ -88,20 +61,8 @@ def pack_command(
         _gate_here(bundle.root, data)
 
 
-def _files(model: Path, fp16: Path, paths: dict[str, Path]) -> dict[str, Path]:
-    """The bundle's files by role, from the calibration artifacts' paths."""
-    return {
-        "fp32": model,
-        "fp16": fp16,
-        "int8-qdq": paths["int8-qdq"],
-        "int8-cpu": paths["int8-cpu"],
-        "calibration-cache": paths["cache"],
-        "calibration-report": paths["report"],
-    }
-
-
 def _gate_here(root: Path, data: list[Path]) -> None:
-    from lnet_edge.calibration.gate_here import gate_on_this_cpu
+    from lnet_edge.gate_here import gate_on_this_cpu
 
     console.print(f"gating the CPU int8 model of {root} on this CPU's int8 kernels")
     g = gate_on_this_cpu(root, list(data))

@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 
 from lnet_edge.cli.common import console, progress_bar, user_errors
-from lnet_edge.config import ModelConfig, Preset, Variant
+from lnet_edge.config import Preset, Variant, config_from_bands
 from lnet_edge.train.options import Balance, Loss, Optimizer, Schedule
 
 
@@ -74,15 +74,7 @@ def train(
     from lnet_edge.train.options import FINE_TUNE_LR_FACTOR, TrainOptions
     from lnet_edge.train.trainer import train as run_train
 
-    band_idx = _parse_bands(bands)
-    base = ModelConfig()
-    names = base.band_names if len(band_idx) == 3 else tuple(f"band{i}" for i in band_idx)
-    norm = (
-        base.norm
-        if len(band_idx) == 3
-        else type(base.norm)(scale=base.norm.scale, mean=(0.5,) * len(band_idx), std=(0.25,) * len(band_idx))
-    )
-    config = ModelConfig(variant=variant, preset=preset.value, bands=band_idx, band_names=names, norm=norm, tile=tile)
+    config = config_from_bands(_parse_bands(bands), variant, preset.value, tile)
     opts = TrainOptions(
         data=tuple(str(d) for d in data),
         out=str(out),

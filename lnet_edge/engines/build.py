@@ -21,7 +21,7 @@ from pathlib import Path
 
 from lnet_edge import __version__
 from lnet_edge.artifacts import check_targets, made_by_lnet_edge
-from lnet_edge.engines.flavour import Capabilities, Flavour, capabilities, load
+from lnet_edge.engines.flavour import RTX_DEFAULT_TARGETS, Capabilities, Flavour, capabilities, load
 from lnet_edge.engines.manifest import Manifest, manifest_path, this_platform
 from lnet_edge.engines.onnx_info import OnnxInfo, read_onnx
 from lnet_edge.engines.options import BuildOptions, HardwareCompat, Precision
@@ -29,9 +29,6 @@ from lnet_edge.engines.trt_glue import make_logger, progress_monitor
 from lnet_edge.errors import LnetError
 from lnet_edge.files import StagedFiles, part_path, sha256_file
 
-# What a TensorRT-RTX ahead-of-time build targets when no --target is given (RTX 1.x docs:
-# "compute capability 8.0, 8.6, 8.9, 12.0, and later"; 9.0 (H100) is refused).
-RTX_DEFAULT_TARGETS = ("8.0", "8.6", "8.9", "12.0", "12.1")
 HARDWARE_COMPAT_LEVELS = {HardwareCompat.ampere_plus: "AMPERE_PLUS", HardwareCompat.same_cc: "SAME_COMPUTE_CAPABILITY"}
 
 Progress = Callable[[str, str, int, int], None]  # (event, phase, step, steps)

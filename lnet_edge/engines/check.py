@@ -13,7 +13,7 @@ import shlex
 from dataclasses import dataclass
 from pathlib import Path
 
-from lnet_edge.engines.flavour import Flavour, installed_flavours, rtx_runs_on, version_tuple
+from lnet_edge.engines.flavour import Flavour, installed_flavours, runs_on, version_tuple
 from lnet_edge.engines.manifest import Manifest, read_manifest
 from lnet_edge.errors import LnetError
 from lnet_edge.files import sha256_file
@@ -136,7 +136,7 @@ def _cc_fits(m: Manifest, cc: str) -> bool:
 def _cc_message(m: Manifest, here: Installed, plan: Path | None) -> str:
     gpu = f"{here.gpu_name} (compute capability {here.compute_capability})"
     if m.flavour == Flavour.tensorrt_rtx.value:
-        if not rtx_runs_on(here.compute_capability):
+        if not runs_on(Flavour.tensorrt_rtx, here.compute_capability):
             return (
                 f"TensorRT-RTX does not run on {gpu} at all; build with full TensorRT instead: "
                 f"{rebuild_command(m, plan, flavour=Flavour.tensorrt)}"

@@ -55,11 +55,25 @@ def load(flavour: Flavour | str | None = None) -> tuple[ModuleType, Flavour]:
     return lazy_import(flav.module_name), flav
 
 
-def rtx_runs_on(compute_capability: str) -> bool:
-    """Whether the TensorRT-RTX runtime runs on a GPU of this compute capability: Turing (7.5)
-    and later, except the datacenter Hopper 9.0 (an H100 refuses RTX plans at deserialisation)."""
-    cc = version_tuple(compute_capability)
-    return cc != (9, 0) and cc >= (7, 5)
+# The GPUs each flavour's runtime runs on, by compute capability: the one rule lnet-edge has.
+# TensorRT-RTX: its support matrix (releases 1.0 to 1.5) lists 7.5 (Turing), 8.6 (Ampere), 8.9
+# (Ada) and 12.0 (Blackwell), 1.5 adds 12.1 (GB10); its ahead-of-time page says a default build
+# runs on "compute capability 8.0, 8.6, 8.9, 12.0, and later", so 8.0 counts and so does any
+# capability above 12.1. Others (8.7 Orin, 9.0 Hopper, 10.x, 11.0) are not RTX GPUs: an H100
+# refuses RTX plans at deserialisation. Full TensorRT: any CUDA GPU (its builder refuses one the
+# installed release does not support, with its own message).
+RTX_RUNS_ON = ((7, 5), (8, 0), (8, 6), (8, 9), (12, 0), (12, 1))
+# What a TensorRT-RTX ahead-of-time build targets when no --target is given (its default set;
+# 7.5 only when asked: Turing code is slower for the others).
+RTX_DEFAULT_TARGETS = ("8.0", "8.6", "8.9", "12.0", "12.1")
+
+
+def runs_on(flavour: Flavour | str, compute_capability: str) -> bool:
+    """Whether ``flavour``'s runtime runs on a GPU of this compute capability ("8.6")."""
+    if Flavour(flavour) is Flavour.tensorrt:
+        return True
+    cc = version_tuple(compute_capability)[:2]
+    return cc in RTX_RUNS_ON or cc > RTX_RUNS_ON[-1]
 
 
 def version_tuple(version: str) -> tuple[int, ...]:

@@ -8,8 +8,8 @@ from pathlib import Path
 from lnet_edge.config import ModelConfig
 from lnet_edge.contract import check_onnx
 from lnet_edge.errors import LnetError
-from lnet_edge.export.manifest import config_from_metadata, embedded_metadata, load_onnx_graph
 from lnet_edge.files import sha256_file
+from lnet_edge.onnx_meta import config_from_metadata, embedded_metadata, load_onnx_graph
 
 
 @dataclass(frozen=True)

@@ -6,15 +6,10 @@ from dataclasses import asdict, dataclass, field, replace
 from enum import Enum
 from pathlib import Path
 
+from lnet_edge.artifacts import Precision
 from lnet_edge.config import TILE_MULTIPLE
 from lnet_edge.engines.flavour import Flavour
 from lnet_edge.errors import LnetError
-
-
-class Precision(str, Enum):
-    fp32 = "fp32"
-    fp16 = "fp16"
-    int8 = "int8"
 
 
 class HardwareCompat(str, Enum):

@@ -57,7 +57,7 @@ def cache_calibrator(trt, cache: Path | None):
     """An INT8 calibrator that only replays a calibration cache (TensorRT < 10.12 flag path), of
     the calibrator class the cache's header names, after checking that the header's version tag
     is the installed TensorRT's (TensorRT would otherwise recalibrate without data, or fail)."""
-    from lnet_edge.calibration.trt_cache import CALIBRATORS, parse_header, version_tag
+    from lnet_edge.cache_header import CALIBRATORS, parse_header, version_tag
 
     if cache is None or not Path(cache).is_file():
         raise LnetError(f"calibration cache {cache} does not exist: make it with 'lnet-edge calibrate'")

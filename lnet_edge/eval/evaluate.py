@@ -85,8 +85,8 @@ def is_stretched(image: np.ndarray, config: ModelConfig) -> bool:
 
 def to_model_range(image: np.ndarray, config: ModelConfig) -> np.ndarray:
     """A non-uint8 image for a model trained on 0..255 gets the percentile stretch that ``infer``
-    gives such scenes (io.percentile_scaling); anything else is returned unchanged."""
-    from lnet_edge.field.io import percentile_scaling
+    gives such scenes (data.scaling.percentile_scaling); anything else is returned unchanged."""
+    from lnet_edge.data.scaling import percentile_scaling
 
     if not is_stretched(image, config):
         return image
@@ -95,7 +95,7 @@ def to_model_range(image: np.ndarray, config: ModelConfig) -> np.ndarray:
 
 def scaling_rule(config: ModelConfig) -> str:
     """How eval brings images to the model's range, in words (eval.json, eval.md and the note)."""
-    from lnet_edge.field.io import PERCENTILES
+    from lnet_edge.data.scaling import PERCENTILES
 
     if not config.uint8_range:
         return "images are fed unchanged (the model was not trained on 0..255 imagery)"

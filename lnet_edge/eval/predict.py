@@ -1,6 +1,7 @@
-"""Prediction of whole images and of tiles through any runner: resolution matching (the image
-resampled to the model's ground sampling distance and the logits resampled back) and test-time
-augmentation (the four flips, logits averaged). Used by eval, training validation and infer."""
+"""Prediction of whole images through any runner: resolution matching (the image resampled to
+the model's ground sampling distance and the logits resampled back, data.resample) and test-time
+augmentation (the four flips, logits averaged, runners.tta). Used by eval and training
+validation; the field run shares the resampling and the flips, not this module."""
 
 from __future__ import annotations
 
@@ -8,34 +9,10 @@ import numpy as np
 
 from lnet_edge.config import TILE_MULTIPLE, ModelConfig
 from lnet_edge.data.normalize import normalize
+from lnet_edge.data.resample import resize, scaled_size
 from lnet_edge.data.tiles import pad_to
 from lnet_edge.runners.base import Runner
-
-
-def flip_logits(runner: Runner, x: np.ndarray, tta: bool = False) -> np.ndarray:
-    """Logits of an NCHW batch; with ``tta``, the mean over the four flips (none, left-right,
-    up-down, both), each flipped back: one runner call on a batch four times as large."""
-    if not tta:
-        return runner.logits(x)
-    n = len(x)
-    flips = np.concatenate([x, x[..., ::-1], x[..., ::-1, :], x[..., ::-1, ::-1]])
-    y = runner.logits(np.ascontiguousarray(flips))
-    return (y[:n] + y[n : 2 * n, ..., ::-1] + y[2 * n : 3 * n, ..., ::-1, :] + y[3 * n :, ..., ::-1, ::-1]) / 4
-
-
-def resize(arr: np.ndarray, height: int, width: int) -> np.ndarray:
-    """An HxW[xC] float array resampled to height x width (area when shrinking, else bilinear)."""
-    import cv2
-
-    if arr.shape[:2] == (height, width):
-        return arr
-    shrink = height < arr.shape[0]
-    out = cv2.resize(arr, (width, height), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
-    return out[:, :, None] if arr.ndim == 3 and out.ndim == 2 else out
-
-
-def scaled_size(length: int, factor: float) -> int:
-    return max(1, round(length * factor))
+from lnet_edge.runners.tta import flip_logits
 
 
 def predict_logits(

@@ -2,8 +2,8 @@
 
 The same JSON object lives in ``metadata_props["lnet_edge"]`` of ``X.onnx`` and in the manifest
 ``X.onnx.json``. It always holds ``config`` (ModelConfig.to_dict()) and ``precision``
-(fp32 | fp16 | int8-qdq | int8-cpu), which :func:`config_from_metadata` reads for every backend, plus the facts a
-field engineer needs without opening the model: bands and their order, normalisation, tile size,
+(fp32 | fp16 | int8-qdq | int8-cpu), which ``onnx_meta.config_from_metadata`` reads for every backend, plus the
+facts a field engineer needs without opening the model: bands and their order, normalisation, tile size,
 decision threshold, the source checkpoint's sha256 and the lnet-edge version that made it.
 """
 
@@ -15,62 +15,16 @@ from typing import Any
 
 from lnet_edge import __version__
 from lnet_edge.config import TILE_MULTIPLE, ModelConfig
-from lnet_edge.contract import INPUT_NAME, OUTPUT_NAME, check_onnx
+from lnet_edge.contract import INPUT_NAME, OUTPUT_NAME
 from lnet_edge.errors import LnetError
-
-METADATA_KEY = "lnet_edge"
-
-
-def load_onnx_graph(path: Path):
-    """The ONNX model at ``path`` without external weights, or one clear error for a foreign file."""
-    import onnx
-
-    try:
-        return onnx.load(str(path), load_external_data=False)
-    except Exception as exc:  # protobuf DecodeError and friends
-        raise LnetError(
-            f"{path} is not an ONNX model (not a readable ONNX protobuf: {type(exc).__name__}): "
-            "give an .onnx from 'lnet-edge export'"
-        ) from exc
-
-
-def embedded_metadata(model, path: Path | str = "the ONNX model") -> dict | None:
-    """The lnet-edge manifest embedded in a loaded ONNX model, or None when it has none."""
-    props = {p.key: p.value for p in model.metadata_props}
-    if METADATA_KEY not in props:
-        return None
-    try:
-        meta = json.loads(props[METADATA_KEY])
-    except ValueError as exc:
-        raise LnetError(
-            f"{path}: the '{METADATA_KEY}' metadata is not valid JSON ({exc}): re-export the model"
-        ) from None
-    if not isinstance(meta, dict):
-        raise LnetError(f"{path}: the '{METADATA_KEY}' metadata is a {type(meta).__name__}, not an object")
-    return meta
-
-
-def config_from_metadata(meta: dict, path: Path, graph=None) -> ModelConfig:
-    """The ModelConfig in an artifact's metadata, checked as user input: every field valid, and
-    (given the ONNX ``graph``) the graph keeping the model contract with it (contract.py)."""
-    if "config" not in meta:
-        raise LnetError(f"{path}: the metadata has no 'config' field: re-export the model with 'lnet-edge export'")
-    try:
-        config = ModelConfig.from_dict(meta["config"])
-    except (LnetError, TypeError, ValueError) as exc:
-        raise LnetError(f"{path}: metadata field 'config': {exc}") from None
-    if graph is not None:
-        check_onnx(graph, config, path)
-    return config
-
-
-def onnx_metadata(path: Path) -> dict | None:
-    """The lnet-edge manifest embedded in the ONNX model at ``path``, or None when it has none."""
-    return embedded_metadata(load_onnx_graph(path), path)
-
-
-FORMAT = "lnet-edge-onnx"
-PRECISIONS = ("fp32", "fp16", "int8-qdq", "int8-cpu")
+from lnet_edge.onnx_meta import (
+    FORMAT,
+    METADATA_KEY,
+    PRECISIONS,
+    config_from_metadata,
+    embedded_metadata,
+    load_onnx_graph,
+)
 
 
 def export_metadata(config: ModelConfig, precision: str, checkpoint_sha256: str, **extra: Any) -> dict:

@@ -3,23 +3,40 @@
 from __future__ import annotations
 
 import json
-from enum import Enum
+from enum import Enum, EnumMeta
 from pathlib import Path
 from typing import NamedTuple
 
+from lnet_edge.artifacts import Role
 from lnet_edge.config import ModelConfig
 from lnet_edge.errors import LnetError
 from lnet_edge.runners.base import Runner
-from lnet_edge.runners.registry import BACKENDS, for_file
-
-# --backend choices: "auto" and every registered backend (runners.registry)
-Backend = Enum("Backend", {"auto": "auto", **{name: name for name in BACKENDS}}, type=str)
+from lnet_edge.runners.registry import BACKENDS, backend_named, for_file
 
 
-def tensorrt_usable() -> bool:
-    """A TensorRT flavour (tensorrt or tensorrt_rtx) is installed and a CUDA device is visible
-    (TensorRT-RTX installs and builds on machines without a GPU, where no plan can run)."""
-    return BACKENDS["tensorrt"].unavailable() is None
+class _Registered(EnumMeta):
+    """Lists "auto" and the backends registered at the time it is asked, so that a backend
+    registered after this module was imported is a ``--backend`` choice too."""
+
+    def __iter__(cls):
+        return iter([cls("auto"), *(cls(name) for name in BACKENDS)])
+
+    def __len__(cls) -> int:
+        return 1 + len(BACKENDS)
+
+
+class Backend(str, Enum, metaclass=_Registered):
+    """``--backend``: "auto", or the name of any registered backend (runners.registry)."""
+
+    auto = "auto"
+
+    @classmethod
+    def _missing_(cls, value):
+        if value not in BACKENDS:
+            return None
+        member = str.__new__(cls, value)
+        member._name_ = member._value_ = value
+        return member
 
 
 def plan_fallback_onnx(plan: Path) -> Path | None:
@@ -57,33 +74,38 @@ def default_model() -> Path:
 
 def open_field_model(
     model: Path | None,
-    backend: Backend,
+    backend: Backend | str,
     threads: int | None = None,
     cuda_graph: bool = False,
     precision: str | None = None,
     force_precision: bool = False,
     say=None,
 ) -> FieldModel:
-    """What runs ``model`` (default: the shipped bundle) on ``backend``.
+    """What runs ``model`` (default: the shipped bundle) on ``backend`` ("auto" or a registered name).
 
     A bundle (a folder with bundle.json) gets the fastest safe choice on this machine
-    (:mod:`lnet_edge.field.choice`). A single file: ``auto`` runs a ``.plan`` on TensorRT when a
-    runtime is installed, else on ONNX Runtime from the ONNX it was built from (the warning says
-    so); ``.onnx`` on ONNX Runtime; ``.pt`` on PyTorch. An explicit backend that cannot run the
-    file is an error, never rewritten.
+    (:mod:`lnet_edge.field.choice`). A single file: ``auto`` runs it on the first registered
+    backend for its suffix that works here (``.onnx`` ONNX Runtime, ``.plan`` TensorRT, ``.pt``
+    PyTorch); a ``.plan`` with no TensorRT runtime here runs on ONNX Runtime from the ONNX it was
+    built from (the warning says so). An explicit backend that cannot run the file is an error,
+    never rewritten.
     """
     from lnet_edge.bundle import is_bundle, read_bundle
     from lnet_edge.files import sha256_file
-    from lnet_edge.runners.open import open_model
 
+    name = backend.value if isinstance(backend, Enum) else str(backend)
+    spec = None if name == "auto" else backend_named(name)  # an unknown name: one error listing the registered
     path = Path(model) if model else default_model()
     if is_bundle(path):
         from lnet_edge.field.choice import choose, here, open_choice
 
-        if backend == Backend.torch:
-            raise LnetError(f"{path} is a bundle of ONNX models: --backend torch needs a .pt checkpoint")
+        if spec is not None and not set(Role.bundled()) & set(spec.roles):
+            raise LnetError(
+                f"{path} is a bundle of ONNX models, which --backend {name} does not run: give it a "
+                f"{' or '.join(spec.suffixes)} file, or use --backend auto"
+            )
         bundle = read_bundle(path)
-        choice = choose(bundle, here(), backend.value, precision, force_precision)
+        choice = choose(bundle, here(), name, precision, force_precision)
         runner = open_choice(bundle, choice, threads, cuda_graph, say)
         return FieldModel(runner, bundle.config, choice.note, choice.describe(), bundle.artifacts[choice.role].sha256)
     if precision is not None:
@@ -93,24 +115,11 @@ def open_field_model(
         raise LnetError(
             f"model {path} does not exist: give a bundle, .plan, .onnx or .pt (or none for the shipped model)"
         )
-    if suffix == ".plan":
-        if backend == Backend.tensorrt or (backend == Backend.auto and tensorrt_usable()):
-            runner, config = open_model(path, threads=threads, cuda_graph=cuda_graph)  # the pre-load check speaks
-            return FieldModel(runner, config, "", "", sha256_file(path))
-        if backend != Backend.auto:
-            raise LnetError(
-                f"{path} is a TensorRT plan, which backend '{backend.value}' cannot run: "
-                "use --backend tensorrt (or auto) or give the .onnx"
-            )
-        onnx = plan_fallback_onnx(path)
-        if onnx is None:
-            raise LnetError(
-                f"no TensorRT runtime to run {path} and no ONNX beside it: install TensorRT or give --model X.onnx"
-            )
-        runner, config = open_model(onnx, threads=threads)
-        note = f"no TensorRT runtime here: running {onnx.name} on ONNX Runtime instead of {path.name}"
-        return FieldModel(runner, config, note, "", sha256_file(onnx))
-    spec = for_file(path) if backend == Backend.auto else BACKENDS[backend.value]
+    if spec is None:
+        fits = [s for s in BACKENDS.values() if suffix in s.suffixes] or [for_file(path)]  # for_file: unknown type
+        spec = next((s for s in fits if s.unavailable() is None), fits[0])
+        if spec.unavailable() and suffix == ".plan":
+            return _plan_on_onnxruntime(path, threads)
     if suffix not in spec.suffixes:
         raise LnetError(
             f"backend '{spec.name}' cannot run {path.name}: use --backend {for_file(path).name} "
@@ -119,5 +128,20 @@ def open_field_model(
     why = spec.unavailable()
     if why:
         raise LnetError(f"backend '{spec.name}' cannot run here: {why}")
-    runner, config = spec.open(path, threads=threads, cuda_graph=cuda_graph)
+    runner, config = spec.open(path, threads=threads, cuda_graph=cuda_graph)  # a plan's pre-load check speaks
     return FieldModel(runner, config, "", "", sha256_file(path))
+
+
+def _plan_on_onnxruntime(plan: Path, threads: int | None) -> FieldModel:
+    """A plan with no TensorRT runtime here: the ONNX it was built from, on ONNX Runtime."""
+    from lnet_edge.files import sha256_file
+    from lnet_edge.runners.open import open_model
+
+    onnx = plan_fallback_onnx(plan)
+    if onnx is None:
+        raise LnetError(
+            f"no TensorRT runtime to run {plan} and no ONNX beside it: install TensorRT or give --model X.onnx"
+        )
+    runner, config = open_model(onnx, threads=threads)
+    note = f"no TensorRT runtime here: running {onnx.name} on ONNX Runtime instead of {plan.name}"
+    return FieldModel(runner, config, note, "", sha256_file(onnx))

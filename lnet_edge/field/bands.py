@@ -3,7 +3,7 @@ then one task that writes the scene's outputs from them.
 
 A band is a range of tile rows, ``[k n / K, (k + 1) n / K)`` of a scene's ``n`` tile rows for
 band ``k`` of ``K``; its task also runs the tile rows above it that reach into its rows, so its
-blended probabilities are bit for bit those of a whole-scene run (field/pipeline.blend_rows).
+blended probabilities are bit for bit those of a whole-scene run (field/strips.blend_rows).
 It writes them, float32, to ``OUT/.bands/NAME/band-K.f32`` (a
 temporary name, then renamed) with its tile counts beside it in ``band-K.json``.
 
@@ -30,18 +30,12 @@ import numpy as np
 
 from lnet_edge.config import ModelConfig
 from lnet_edge.field import budget, io
-from lnet_edge.field.pipeline import (
-    GDAL_CACHE_MB,
-    Grid,
-    InferOptions,
-    SceneSetup,
-    StripReader,
-    blend_rows,
-    field_tile,
-    overlapped,
-    scene_grid,
-    scene_setup,
-)
+from lnet_edge.field.grid import Grid, scene_grid
+from lnet_edge.field.options import InferOptions, field_tile
+from lnet_edge.field.reader import GDAL_CACHE_MB, SceneSetup, StripReader, scene_setup
+from lnet_edge.field.sinks import SceneSinks
+from lnet_edge.field.strips import blend_rows, overlapped
+from lnet_edge.field.summary import SceneTiming
 from lnet_edge.runners.base import Runner
 
 BANDS_DIR = ".bands"
@@ -121,7 +115,9 @@ class Assembler:
         self.check: Callable[[], None] = lambda: None  # called per strip: raises to stop the task
         self.metas: list[dict] = []
 
-    def __call__(self, src, setup: SceneSetup, config: ModelConfig, grid: Grid, sinks) -> tuple[int, int, float]:
+    def __call__(
+        self, src, setup: SceneSetup, config: ModelConfig, grid: Grid, sinks: SceneSinks
+    ) -> tuple[int, int, float]:
         self.metas = [json.loads((self.dir / f"band-{k}.json").read_text()) for k in range(self.count)]
         metas = [m for m in self.metas if m["rows"][1] > m["rows"][0]]
         if (
@@ -148,19 +144,17 @@ class Assembler:
             sum(m["model_seconds"] for m in metas),
         )
 
-    def timing(self, seconds: float, model_s: float, km2: float | None) -> dict:
+    def timing(self, seconds: float, model_s: float) -> SceneTiming:
         """The scene's times (see the module docstring): ``seconds`` of this assembly, ``model_s``
         the bands' seconds in the model."""
         bands = sum(m.get("seconds", 0.0) for m in self.metas)
         started = min((m["started"] for m in self.metas if "started" in m), default=time.time() - seconds)
-        total = bands + seconds
-        return {
-            "seconds": round(total, 3),
-            "model_seconds": round(model_s, 3),
-            "km2_per_second": round(km2 / total, 6) if km2 is not None and total > 0 else None,
-            "elapsed_seconds": round(max(time.time() - started, seconds), 3),
-            "bands": {"count": self.count, "seconds": round(bands, 3), "assemble_seconds": round(seconds, 3)},
-        }
+        return SceneTiming(
+            bands + seconds,
+            model_s,
+            elapsed_seconds=max(time.time() - started, seconds),
+            bands={"count": self.count, "seconds": round(bands, 3), "assemble_seconds": round(seconds, 3)},
+        )
 
     @staticmethod
     def _rows(files, y: int, stop: int, width: int) -> np.ndarray:

@@ -1,7 +1,7 @@
 """The memory a field run of one scene will allocate, estimated from its tile plan before it
 starts, and the refusal of a plan above the budget (lnet_edge/memory.py).
 
-Per tile row (field/pipeline.blend_rows): the strip read from the scene (raw bands, the overlap
+Per tile row (field/strips.blend_rows): the strip read from the scene (raw bands, the overlap
 kept from the previous strip, the float32 scaled copy, the masks); every tile of the row
 resampled by ``factor`` and padded to the model's input (``ph`` x ``pw``, NCHW float32), all
 held until the row has run; one runner call on ``batch`` of them (the four flips with TTA) with
@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from lnet_edge.config import TILE_MULTIPLE, ModelConfig
-from lnet_edge.eval.predict import scaled_size
+from lnet_edge.data.resample import scaled_size
 from lnet_edge.memory import Budget, activation_bytes, budget, size_text
 from lnet_edge.runners.base import Runner
 
@@ -88,11 +88,11 @@ def check_scene(
     what: str, src, setup, grid, config: ModelConfig, options, runner: Runner | None, threaded: bool, assembly: bool
 ) -> int:
     """The estimated bytes of mapping a scene (``what``: "the scene", "band 2 of 3"; open as
-    ``src``, with its field/pipeline SceneSetup and Grid; ``assembly``: writing a banded scene's
+    ``src``, with its field/reader SceneSetup and field/grid Grid; ``assembly``: writing a banded scene's
     outputs, no model); an LnetError with the numbers and the fixes when they exceed the budget."""
     import numpy as np
 
-    from lnet_edge.field.pipeline import field_tile
+    from lnet_edge.field.options import field_tile
 
     plan = Plan(
         grid.th,

@@ -26,6 +26,7 @@ import time
 from contextlib import closing
 from pathlib import Path
 
+from lnet_edge.field.summary import SceneResult
 from lnet_edge.files import write_text_atomic
 
 CATALOGUE = "catalogue.gpkg"
@@ -85,7 +86,7 @@ class Catalogue:
     def __init__(self, out: Path, scenes: dict[str, str] | None = None) -> None:
         self.out, self.t0 = out, time.perf_counter()
         self.scenes = dict(scenes or {})
-        self.results: dict[str, dict] = {}  # by scene path: a retried scene is counted once
+        self.results: dict[str, SceneResult] = {}  # by scene path: a retried scene is counted once
         self.busy = set(self.scenes.values())  # folders this run has not finished
         self.interrupted = False
         self.previous = self._previous()
@@ -96,12 +97,12 @@ class Catalogue:
         if out.is_dir():
             self.scenes_in_out()  # what OUT holds before this run changes it
 
-    def add(self, result: dict) -> None:
+    def add(self, result: SceneResult) -> None:
         """A scene's result (done, skipped or failed); a stopped scene stays unfinished."""
-        if result["status"] == "stopped":
+        if result.status == "stopped":
             return
-        self.results[result["scene"]] = result
-        self.busy.discard(self.scenes.get(result["scene"], ""))
+        self.results[str(result.scene)] = result
+        self.busy.discard(self.scenes.get(str(result.scene), ""))
 
     def _previous(self) -> set[str]:
         names: set[str] = set()
@@ -190,17 +191,17 @@ class Catalogue:
 
     def summary(self, found: dict[str, tuple[dict, list]]) -> dict:
         seconds = time.perf_counter() - self.t0
-        by = {s: [r for r in self.results.values() if r["status"] == s] for s in ("done", "skipped", "failed")}
+        by = {s: [r for r in self.results.values() if r.status == s] for s in ("done", "skipped", "failed")}
         mapped = {n: s for n, (s, _) in found.items() if georeferenced(s)}
         apart = {n: s for n, (s, _) in found.items() if not georeferenced(s)}
         km2 = sum(s.get("scene_area_km2") or 0.0 for s in mapped.values())
-        km2_run = sum((r.get("summary") or {}).get("scene_area_km2") or 0.0 for r in by["done"])
+        km2_run = sum((r.summary or {}).get("scene_area_km2") or 0.0 for r in by["done"])
         return {
             "output_folder": str(self.out.resolve()),  # where it was written (informational)
             "scenes": len(self.scenes) or len(self.results),
-            "done": [r["scene"] for r in by["done"]],
-            "skipped": [r["scene"] for r in by["skipped"]],
-            "failed": [{"scene": r["scene"], "reason": r["message"]} for r in by["failed"]],
+            "done": [str(r.scene) for r in by["done"]],
+            "skipped": [str(r.scene) for r in by["skipped"]],
+            "failed": [{"scene": str(r.scene), "reason": r.message} for r in by["failed"]],
             "unfinished": [s for s in self.scenes if s not in self.results],
             "interrupted": self.interrupted,
             "counted": COUNTED,

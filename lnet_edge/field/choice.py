@@ -1,16 +1,15 @@
 """The fastest safe backend for a bundle on this machine.
 
-Among the bundle's artifacts that passed the accuracy gate, in this order:
-
-1. TensorRT (a runtime and a CUDA GPU here): int8 QDQ, else fp16, else fp32; the plan comes from
-   the engine cache, built on first use;
-2. ONNX Runtime's CUDA provider (where installed with a GPU): fp16, else fp32;
-3. ONNX Runtime on the CPU: the CPU int8 model where its weights cannot saturate this CPU's
-   int8 kernels (:mod:`lnet_edge.cpu_int8`): with 7-bit weights on any x86 CPU with AVX2 and on
-   Arm CPUs with the dot product; with 8-bit weights (or when the bundle does not say) only on
-   CPUs with an int8 dot product (x86 VNNI, Arm's dot product); fp32 otherwise. README command 1
-   ran 1.80x faster with it than with fp32 on the 2-core AVX-512 VNNI development CPU
-   (bench/results/sample_run.json).
+The usable registered backends (runners.registry) in order of priority: TensorRT, TensorRT-RTX,
+ONNX Runtime's CUDA provider, ONNX Runtime on the CPU. Each runs the bundle's artifacts in the
+order of its entry's ``roles`` (TensorRT: int8 QDQ, else fp16, else fp32, the plan from the
+engine cache, built on first use; the CUDA provider: fp16, else fp32), stopping at fp32 unless a
+precision is asked for. On the CPU, the CPU int8 model runs where its weights cannot saturate
+this CPU's int8 kernels (:mod:`lnet_edge.cpu_int8`): with 7-bit weights on any x86 CPU with AVX2
+and on Arm CPUs with the dot product; with 8-bit weights (or when the bundle does not say) only on
+CPUs with an int8 dot product (x86 VNNI, Arm's dot product); fp32 otherwise. README command 1
+ran 1.80x faster with it than with fp32 on the 2-core AVX-512 VNNI development CPU
+(bench/results/sample_run.json).
 
 ``--backend`` and ``--precision`` narrow the choice; an int8 artifact that failed its gate is
 never chosen, and asking for it is refused with the gate's numbers unless forced. For the CPU
@@ -22,9 +21,10 @@ weights on an x86 CPU without VNNI (``--precision int8``), comes with one line s
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from pathlib import Path
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 
+from lnet_edge.artifacts import Precision, Role
 from lnet_edge.bundle import Artifact, Bundle
 from lnet_edge.cpu_int8 import (
     DOT_PRODUCT,
@@ -37,42 +37,50 @@ from lnet_edge.cpu_int8 import (
     weight_bits,
 )
 from lnet_edge.errors import LnetError
+from lnet_edge.runners.registry import BACKENDS, BackendSpec, automatic, backend_named
 
 
 @dataclass(frozen=True)
 class Here:
     """What this machine offers (measured by ``here()``, given by hand in tests)."""
 
-    tensorrt: bool  # a TensorRT runtime and a CUDA GPU
-    ort_cuda: bool  # ONNX Runtime's CUDA provider and a CUDA GPU
+    backends: frozenset[str]  # the registered backends usable here
     cpu_int8: str | None  # the int8 dot-product instructions (VNNI, Arm dot product), or None
     cpu_kind: str | None = None  # "avx512-vnni", "avx2", "arm-dotprod", ... (cpu_int8.cpu_kind)
+    why_not: dict[str, str] = field(default_factory=dict)  # backend -> why it cannot run here
 
     @classmethod
-    def from_facts(cls, cpu: dict, tensorrt: bool = False, ort_cuda: bool = False) -> Here:
-        """A machine with the CPU of ``cpu`` (``bench.machine.cpu_facts()``: arch, flags)."""
+    def from_facts(
+        cls, cpu: dict, backends: Iterable[str] | None = None, why_not: dict[str, str] | None = None
+    ) -> Here:
+        """A machine with the CPU of ``cpu`` (``machine.cpu_facts()``: arch, flags) and ``backends``
+        (default: every registered CPU backend, no GPU one)."""
+        if backends is None:
+            backends = (name for name, spec in BACKENDS.items() if spec.device == "cpu")
         kind = cpu_kind(cpu)
-        return cls(tensorrt, ort_cuda, kind_name(kind) if kind in DOT_PRODUCT else None, kind)
+        return cls(frozenset(backends), kind_name(kind) if kind in DOT_PRODUCT else None, kind, why_not or {})
 
 
 @dataclass(frozen=True)
 class Choice:
-    backend: str  # "tensorrt" | "onnxruntime-cuda" | "onnxruntime"
-    precision: str  # "fp32" | "fp16" | "int8"
-    role: str  # the bundle artifact it runs
+    backend: str  # a registered backend
+    precision: Precision
+    role: Role  # the bundle artifact it runs
     reason: str
     note: str = ""  # one line the user should read before trusting the result, or ""
 
     def describe(self) -> str:
-        return f"{self.backend} {self.precision} ({self.role}): {self.reason}"
+        return f"{self.backend} {self.precision.value} ({self.role.value}): {self.reason}"
 
 
 def here() -> Here:
-    from lnet_edge.bench.machine import cpu_facts
-    from lnet_edge.runners.registry import BACKENDS
+    """This CPU, and which registered backends that run a bundle's models work here."""
+    from lnet_edge.machine import cpu_facts
 
-    usable = {name for name, spec in BACKENDS.items() if spec.unavailable() is None}
-    return Here.from_facts(cpu_facts(), "tensorrt" in usable, "onnxruntime-cuda" in usable)
+    bundled = set(Role.bundled())
+    found = {n: s.check() for n, s in BACKENDS.items() if bundled & set(s.roles)}
+    usable = [n for n, a in found.items() if a.usable]
+    return Here.from_facts(cpu_facts(), usable, {n: a.reason for n, a in found.items() if not a.usable})
 
 
 def _gate_text(gate: dict | None) -> str:
@@ -88,7 +96,7 @@ def _gate_text(gate: dict | None) -> str:
 
 def _gate(art: Artifact, machine: Here) -> dict | None:
     """The gate that counts here: for the CPU int8 model, the one run on this CPU's kind if any."""
-    return gate_for(art, machine.cpu_kind) if art.role == "int8-cpu" else art.gate
+    return gate_for(art, machine.cpu_kind) if art.role == Role.int8_cpu else art.gate
 
 
 def _passed(art: Artifact, machine: Here) -> bool:
@@ -97,50 +105,52 @@ def _passed(art: Artifact, machine: Here) -> bool:
 
 
 def choose(
-    bundle: Bundle, machine: Here, backend: str = "auto", precision: str | None = None, force: bool = False
+    bundle: Bundle, machine: Here, backend: str = "auto", precision: Precision | str | None = None, force: bool = False
 ) -> Choice:
     """The choice for ``bundle`` on ``machine`` (see the module docstring)."""
-    int8_roles = {"tensorrt": "int8-qdq", "onnxruntime-cuda": None, "onnxruntime": "int8-cpu"}
-    if precision == "int8":
-        for role in ("int8-qdq", "int8-cpu"):
-            if bundle.has(role) and not _passed(bundle.artifacts[role], machine) and not force:
+    precision = Precision(precision) if precision else None
+    if precision is Precision.int8 and not force:
+        for role in (r for r in Role.bundled() if r.is_onnx and r.precision is Precision.int8):
+            if bundle.has(role) and not _passed(bundle.artifacts[role], machine):
                 raise LnetError(
                     f"the int8 model {bundle.artifacts[role].file} of {bundle.root} failed its accuracy gate "
                     f"({_gate_text(_gate(bundle.artifacts[role], machine))}): use another --precision, or "
                     "--force-precision to run it anyway"
                 )
-    candidates: list[tuple[str, list[str]]] = []
-    if machine.tensorrt and backend in ("auto", "tensorrt"):
-        candidates.append(("tensorrt", ["int8", "fp16", "fp32"]))
-    if machine.ort_cuda and backend in ("auto", "onnxruntime-cuda"):
-        candidates.append(("onnxruntime-cuda", ["fp16", "fp32"]))
-    if backend in ("auto", "onnxruntime"):
-        fits = bundle.has("int8-cpu") and _fits(bundle.artifacts["int8-cpu"], machine)
-        candidates.append(("onnxruntime", ["int8", "fp32"] if fits or precision == "int8" else ["fp32"]))
-    absent = {
-        "tensorrt": None if machine.tensorrt else "no TensorRT runtime with a CUDA GPU here",
-        "onnxruntime-cuda": None if machine.ort_cuda else "no ONNX Runtime CUDA provider with a CUDA GPU here",
-    }.get(backend)
-    if absent:
-        raise LnetError(
-            f"--backend {backend}: {absent} ('lnet-edge doctor' says why); use --backend onnxruntime or auto"
-        )
-    for name, order in candidates:
-        for p in [precision] if precision else order:
-            if p == "fp16" and name == "onnxruntime" and precision != "fp16":
-                continue
-            role = {"fp32": "fp32", "fp16": "fp16", "int8": int8_roles.get(name)}.get(p)
-            if role is None or not bundle.has(role):
-                continue
+    if backend == "auto":
+        specs = [s for s in automatic() if s.name in machine.backends]
+    else:
+        specs = [backend_named(backend)]
+        if backend not in machine.backends:
+            usable = [s.name for s in automatic() if s.name in machine.backends]
+            raise LnetError(
+                f"--backend {backend}: {machine.why_not.get(backend, 'it cannot run here')} ('lnet-edge doctor' "
+                f"says what runs here); use --backend auto{''.join(f' or {n}' for n in usable)}"
+            )
+    for spec in specs:
+        for role in _roles(spec, bundle, machine, precision):
             art = bundle.artifacts[role]
             if not _passed(art, machine) and not force:
                 continue
-            reason = _reason(name, p, art, machine, backend, precision, bundle)
-            return Choice(name, p, role, reason, _note(art, machine, bundle) if role == "int8-cpu" else "")
+            reason = _reason(spec, role, art, machine, backend, precision, bundle)
+            note = _note(art, machine, bundle) if role is Role.int8_cpu else ""
+            return Choice(spec.name, role.precision, role, reason, note)
     raise LnetError(
         f"{bundle.root} has no {precision or ''} model that {backend if backend != 'auto' else 'this machine'} can run: "
         f"it holds {', '.join(sorted(bundle.artifacts))}"
     )
+
+
+def _roles(spec: BackendSpec, bundle: Bundle, machine: Here, precision: Precision | None) -> list[Role]:
+    """The bundle's artifacts ``spec`` would run here, best first: those of ``precision`` when it
+    is asked for; else its roles up to fp32 (those after run slower than fp32 there), the CPU int8
+    model only where its weights cannot saturate this CPU's int8 kernels."""
+    if precision is not None:
+        roles = [r for r in spec.roles if r.precision is precision]
+    else:
+        roles = list(spec.roles[: spec.roles.index(Role.fp32) + 1] if Role.fp32 in spec.roles else spec.roles)
+        roles = [r for r in roles if r is not Role.int8_cpu or (bundle.has(r) and _fits(bundle.artifacts[r], machine))]
+    return [r for r in roles if bundle.has(r)]
 
 
 def _fits(art: Artifact, machine: Here) -> bool:
@@ -162,20 +172,19 @@ def _weights_text(art: Artifact, machine: Here) -> str:
     )
 
 
-def _reason(name: str, precision: str, art, machine: Here, backend: str, asked: str | None, bundle: Bundle) -> str:
-    cpu_int8 = name == "onnxruntime" and precision == "int8"
+def _reason(
+    spec: BackendSpec, role: Role, art, machine: Here, backend: str, asked: Precision | None, bundle: Bundle
+) -> str:
+    cpu_int8 = role is Role.int8_cpu
     if asked or backend != "auto":
         return "as asked (--backend/--precision)" + (f"; {_weights_text(art, machine)}" if cpu_int8 else "")
-    why = {
-        "tensorrt": "a TensorRT runtime and a CUDA GPU are here",
-        "onnxruntime-cuda": "ONNX Runtime's CUDA provider is here (no TensorRT)",
-        "onnxruntime": "no GPU backend here",
-    }[name]
+    why = spec.why or f"{spec.name} is the first usable backend here"
     if cpu_int8:
         return f"{why}; {_weights_text(art, machine)}; it passed the accuracy gate ({_gate_text(_gate(art, machine))})"
-    if precision == "int8":
+    if role.precision is Precision.int8:
         return f"{why}; the int8 model passed the accuracy gate ({_gate_text(art.gate)})"
-    cpu8 = bundle.artifacts.get("int8-cpu") if name == "onnxruntime" else None
+    on_cpu8 = Role.int8_cpu in spec.roles  # a backend that would run the CPU int8 model says why it does not
+    cpu8 = bundle.artifacts.get(Role.int8_cpu) if on_cpu8 else None
     if cpu8 is not None and not _fits(cpu8, machine) and machine.cpu_kind in X86_16BIT:
         return (
             f"{why}; the CPU int8 model has {_bits_text(cpu8)}, which int8 kernels without VNNI "
@@ -183,7 +192,7 @@ def _reason(name: str, precision: str, art, machine: Here, backend: str, asked: 
         )
     if cpu8 is not None and _fits(cpu8, machine) and not _passed(cpu8, machine):
         return f"{why}; the CPU int8 model failed its accuracy gate ({_gate_text(_gate(cpu8, machine))})"
-    if name == "onnxruntime" and not machine.cpu_int8:
+    if on_cpu8 and not machine.cpu_int8:
         return f"{why}; this CPU has no int8 dot-product instructions (VNNI), without which int8 kernels can saturate"
     return why
 
@@ -212,18 +221,6 @@ def _note(art: Artifact, machine: Here, bundle: Bundle) -> str:
 
 def open_choice(bundle: Bundle, choice: Choice, threads: int | None = None, cuda_graph: bool = False, say=None):
     """The Runner for ``choice``; a TensorRT plan is taken from the engine cache or built first."""
-    from lnet_edge.runners.registry import BACKENDS
-
+    spec = backend_named(choice.backend)
     path = bundle.path(choice.role)
-    if choice.backend == "tensorrt":
-        import time
-
-        from lnet_edge.engines.cache import cached_plan
-        from lnet_edge.engines.options import BuildOptions, Precision
-
-        t0 = time.perf_counter()
-        plan = cached_plan(path, BuildOptions(precision=Precision(choice.precision)), warn=say)
-        if say:
-            say(f"TensorRT plan {plan} ready in {time.perf_counter() - t0:.1f} s (built once, then cached)")
-        return BACKENDS["tensorrt"].open(Path(plan), cuda_graph=cuda_graph)[0]
-    return BACKENDS[choice.backend].open(path, threads=threads, cuda_graph=cuda_graph)[0]
+    return spec.open(path, threads=threads, cuda_graph=cuda_graph, precision=choice.precision, say=say)[0]

@@ -29,15 +29,18 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from lnet_edge.errors import LnetError
 from lnet_edge.field import outputs
 from lnet_edge.field.bands import BANDS_DIR, band_dir
 from lnet_edge.field.catalogue import CATALOGUE, RUN_SUMMARY, Catalogue  # noqa: F401 - the cluster's files
-from lnet_edge.field.pipeline import InferOptions, SceneResult
-from lnet_edge.field.workers import assemble_on_worker, band_on_worker, failed, map_on_worker
+from lnet_edge.field.options import InferOptions
+from lnet_edge.field.request import ModelRequest
+from lnet_edge.field.summary import SceneResult
+from lnet_edge.field.tasks import ClusterJob, SceneTask
+from lnet_edge.field.workers import assemble_on_worker, band_on_worker, map_on_worker
 
 ACCEPTED = "local:N (N worker processes on this machine, N >= 1) or tcp://HOST:PORT (a running dask scheduler)"
 CONNECT_TIMEOUT_S = 10
@@ -162,17 +165,18 @@ def run_on_cluster(
     scenes: list[Path],
     out: Path,
     spec: ClusterSpec,
-    model_args: tuple,
+    model: ModelRequest,
     options: InferOptions,
     model_info: dict,
     say: Callable[[str], None] = print,
-    on_scene: Callable[[dict], None] | None = None,
+    on_scene: Callable[[SceneResult], None] | None = None,
     band_pixels: int = BAND_PIXELS,
     on_tiles: Callable[[dict], None] | None = None,
     warn: Callable[[str], None] | None = None,
 ) -> list[SceneResult]:
     """Every scene as a task on the cluster (a scene above ``band_pixels`` as row bands on several
-    workers, then one assembling task); the catalogue and summary follow each result. ``warn``
+    workers, then one assembling task), each worker opening ``model`` (give it a path the workers
+    see); the catalogue and summary follow each result. ``warn``
     gets the notes of each scene done (no georeference, resampling); ``on_tiles`` the run's tile
     counts. Ctrl-C stops the run (see the module docstring) and raises Interrupted."""
     distributed = _distributed()
@@ -188,11 +192,11 @@ def run_on_cluster(
             topic = f"lnet-edge-tiles-{run}" if on_tiles else None
             if topic:
                 client.subscribe_topic(topic, _TileCount(on_tiles))
-            jobs = (model_args, options, model_info, topic, stop)
+            job = ClusterJob(model, options, model_info, topic, stop)
             futures, tasks = {}, {}  # {scene's future: scene}, {scene: every future of the scene}
             catalogue.t0 = time.perf_counter()  # the run's seconds: the scene phase, the cluster started
             try:
-                _submit(client, scenes, out, names, jobs, band_pixels, run, futures, tasks)
+                _submit(client, scenes, out, names, job, band_pixels, run, futures, tasks)
                 _collect(distributed, futures, catalogue, out, names, warn, on_scene)
             except KeyboardInterrupt:
                 catalogue.interrupted = True
@@ -201,80 +205,50 @@ def run_on_cluster(
                 catalogue.write()
         if still is not None:  # the workers are done with these: their band files are of no use
             for s in scenes:
-                if s not in still and catalogue.results.get(str(s.resolve()), {}).get("status") != "done":
+                done = catalogue.results.get(str(s.resolve()))
+                if s not in still and (done is None or done.status != "done"):
                     shutil.rmtree(band_dir(out, names[s]), ignore_errors=True)
         _remove_empty(out / BANDS_DIR)
     if still is not None:
         raise Interrupted(_stopped_message(out, spec, catalogue, still))
     order = {str(s.resolve()): i for i, s in enumerate(scenes)}
-    return [
-        SceneResult(Path(r["scene"]), r["status"], r["message"], out / r["name"], r["summary"])
-        for r in sorted(catalogue.results.values(), key=lambda r: order.get(r["scene"], len(order)))
+    return [  # in this client's folder: a worker may see OUT under another path
+        replace(r, out_dir=out / r.out_dir.name)
+        for r in sorted(catalogue.results.values(), key=lambda r: order.get(str(r.scene), len(order)))
     ]
 
 
-def _submit(client, scenes, out: Path, names: dict, jobs: tuple, band_pixels: int, run: str, futures, tasks) -> None:
+def _submit(
+    client, scenes, out: Path, names: dict, job: ClusterJob, band_pixels: int, run: str, futures, tasks
+) -> None:
     """Every scene's tasks, into ``futures`` ({scene's future: scene}) and ``tasks`` ({scene: every
-    future of the scene}) as they are submitted. ``jobs``: (model_args, options, model_info, topic,
-    stop). Every task asks for a GPU when the workers have them."""
-    model_args, options, model_info, topic, stop = jobs
+    future of the scene}) as they are submitted. Every task asks for a GPU when the workers have them."""
     workers = client.scheduler_info()["workers"].values()
     gpu = any("GPU" in w.get("resources", {}) for w in workers)
-    resources = {"GPU": 1} if gpu else None
+    common = {"pure": False, "resources": {"GPU": 1} if gpu else None}
     for s in scenes:
-        args = (str(s.resolve()), str(out.resolve()), names[s])
+        task = SceneTask(s.resolve(), out.resolve(), names[s])
         count = band_count(s, band_pixels)
-        common = {"pure": False, "resources": resources, "stop": stop}
         if count == 1:
-            f = client.submit(
-                map_on_worker,
-                *args,
-                model_args,
-                options,
-                model_info,
-                topic=topic,
-                key=f"lnet-edge-{names[s]}-{run}",
-                **common,
-            )
+            f = client.submit(map_on_worker, task, job, key=f"lnet-edge-{names[s]}-{run}", **common)
             tasks[s] = [f]
         else:
             bands = [
-                client.submit(
-                    band_on_worker,
-                    *args,
-                    k,
-                    count,
-                    model_args,
-                    options,
-                    model_info,
-                    topic=topic,
-                    key=f"lnet-edge-{names[s]}-band{k}-{run}",
-                    **common,
-                )
+                client.submit(band_on_worker, task, job, k, count, key=f"lnet-edge-{names[s]}-band{k}-{run}", **common)
                 for k in range(count)
             ]
-            f = client.submit(
-                assemble_on_worker,
-                *args,
-                count,
-                model_args,
-                options,
-                model_info,
-                *bands,
-                key=f"lnet-edge-{names[s]}-{run}",
-                **common,
-            )
+            f = client.submit(assemble_on_worker, task, job, count, *bands, key=f"lnet-edge-{names[s]}-{run}", **common)
             tasks[s] = [*bands, f]
         futures[f] = s
 
 
-def _result(future, scene: Path, out: Path, names: dict) -> dict:
+def _result(future, scene: Path, out: Path, names: dict) -> SceneResult:
     """A scene's result; a task that raised (e.g. KilledWorker: the workers running it kept
     dying) is the scene's failure."""
     try:
         return future.result()
     except Exception as exc:  # noqa: BLE001
-        return failed(str(scene.resolve()), str(out), names[scene], f"{type(exc).__name__}: {str(exc)[:300]}")
+        return SceneTask(scene.resolve(), out, names[scene]).failed(f"{type(exc).__name__}: {str(exc)[:300]}")
 
 
 def _collect(distributed, futures: dict, catalogue: Catalogue, out: Path, names: dict, warn, on_scene) -> None:
@@ -282,8 +256,8 @@ def _collect(distributed, futures: dict, catalogue: Catalogue, out: Path, names:
     for future in distributed.as_completed(futures):
         result = _result(future, futures[future], out, names)
         catalogue.add(result)
-        if warn and result["status"] == "done":
-            for note in (result.get("summary") or {}).get("notes", []):
+        if warn and result.status == "done":
+            for note in (result.summary or {}).get("notes", []):
                 warn(note)
         if time.monotonic() - written >= CATALOGUE_EVERY_S:  # rewriting it is O(polygons so far)
             catalogue.write()
@@ -328,7 +302,7 @@ def _left_in(out: Path) -> list[Path]:
 
 def _stopped_message(out: Path, spec: ClusterSpec, catalogue: Catalogue, still: list[Path]) -> str:
     """What Ctrl-C left: scenes done and unfinished, scenes still running, files left in OUT."""
-    done = sum(r["status"] in ("done", "skipped") for r in catalogue.results.values())
+    done = sum(r.status in ("done", "skipped") for r in catalogue.results.values())
     unfinished = len(catalogue.scenes) - len(catalogue.results)
     text = f"{done} scenes complete, {unfinished} unfinished (listed in {out / RUN_SUMMARY})"
     if still:

@@ -11,12 +11,12 @@ import errno
 import math
 import os
 import warnings
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from lnet_edge.config import ModelConfig
+from lnet_edge.data.scaling import Scaling, percentile_scaling
 from lnet_edge.errors import LnetError
 from lnet_edge.files import PART, part_path  # noqa: F401 - PART for the clean-up of dead runs (outputs.py)
 
@@ -24,7 +24,6 @@ SCENE_SUFFIXES = (".tif", ".tiff", ".jp2", ".j2k", ".png", ".jpg", ".jpeg", ".vr
 BLOCK = 256  # GeoTIFF block edge of every output raster
 NODATA = 255  # nodata of the probability (0..100 %) and mask (0/1) rasters
 ZLEVEL = 1  # deflate level of the outputs: 6x faster to write than GDAL's default 6 on a real probability map
-PERCENTILES = (2.0, 98.0)  # per-band stretch of non-uint8 scenes to the uint8 training range
 
 
 def list_scenes(paths: list[Path]) -> list[Path]:
@@ -105,25 +104,6 @@ def read_strip(src, indexes: list[int], row: int, height: int, path: Path) -> tu
     return data, valid, nonfinite
 
 
-@dataclass(frozen=True)
-class Scaling:
-    """x_uint8_range = (x - low[band]) * gain[band], clipped to [0, 255] when ``clip``."""
-
-    low: tuple[float, ...]
-    gain: tuple[float, ...]
-    clip: bool
-    method: str
-
-    def apply(self, data: np.ndarray) -> np.ndarray:
-        """Scaled values (float32); ``data`` itself, any dtype, when the method is "none"."""
-        if self.method == "none":
-            return data
-        x = data.astype(np.float32)
-        x -= np.asarray(self.low, dtype=np.float32)
-        x *= np.asarray(self.gain, dtype=np.float32)
-        return np.clip(x, 0, 255, out=x) if self.clip else x
-
-
 def choose_scaling(src, indexes: list[int], config: ModelConfig, scale: str) -> Scaling:
     """How raw scene values become the range the model was trained on.
 
@@ -161,18 +141,6 @@ def _percentile_scaling(src, indexes: list[int]) -> Scaling:
     f = max(1, -(-max(src.height, src.width) // 1024))
     shape = (len(indexes), max(1, src.height // f), max(1, src.width // f))
     return percentile_scaling(src.read(indexes, out_shape=shape, masked=True))
-
-
-def percentile_scaling(data) -> Scaling:
-    """The percentile stretch of CxHxW (masked) band values; NaN and inf values are left out."""
-    lows, gains = [], []
-    for band in data:
-        v = np.ma.compressed(band)
-        v = v[np.isfinite(v)]
-        lo, hi = np.percentile(v, PERCENTILES) if v.size else (0.0, 255.0)
-        lows.append(float(lo))
-        gains.append(255.0 / float(hi - lo) if hi > lo else 1.0)
-    return Scaling(tuple(lows), tuple(gains), True, f"percentile {PERCENTILES[0]:g}-{PERCENTILES[1]:g}")
 
 
 def commit(path: Path) -> None:

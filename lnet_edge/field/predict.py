@@ -14,9 +14,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from lnet_edge.config import TILE_MULTIPLE, ModelConfig
+from lnet_edge.data.resample import resize, scaled_size
 from lnet_edge.errors import LnetError
-from lnet_edge.eval.predict import flip_logits, resize, scaled_size
 from lnet_edge.runners.base import Runner
+from lnet_edge.runners.tta import flip_logits
 
 
 def sigmoid(x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:

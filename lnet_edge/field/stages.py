@@ -67,40 +67,12 @@ def run_staged(
     stop = threading.Event()
     pipes = [_Pipe(stop) for _ in range(len(after) + 1)]  # into middle, then into each of after
     errors: list[BaseException] = []
-
-    def guarded(work: Callable[[], None]) -> Callable[[], None]:
-        def body() -> None:
-            try:
-                work()
-            except _Cancelled:
-                pass
-            except BaseException as exc:  # noqa: BLE001 - handed to the calling thread
-                errors.append(exc)
-                stop.set()
-
-        return body
-
-    def produce() -> None:
-        for item in source:
-            pipes[0].put(item)
-        pipes[0].put(_END)
-
-    def stage(k: int) -> Callable[[], None]:
-        def work() -> None:
-            last = k == len(after) - 1
-            while (item := pipes[k + 1].get()) is not _END:
-                item = after[k](item)
-                if not last:
-                    pipes[k + 2].put(item)
-            if not last:
-                pipes[k + 2].put(_END)
-
-        return work
-
-    threads = [threading.Thread(target=guarded(produce), name="lnet-edge-read", daemon=True)]
-    threads += [
-        threading.Thread(target=guarded(stage(k)), name=f"lnet-edge-stage{k + 1}", daemon=True)
-        for k in range(len(after))
+    works = [_produce(source, pipes[0])]
+    works += [_stage(f, pipes[k + 1], pipes[k + 2] if k + 2 < len(pipes) else None) for k, f in enumerate(after)]
+    names = ["lnet-edge-read"] + [f"lnet-edge-stage{k + 1}" for k in range(len(after))]
+    threads = [
+        threading.Thread(target=_guarded(work, stop, errors), name=name, daemon=True)
+        for work, name in zip(works, names)
     ]
     for t in threads:
         t.start()
@@ -119,3 +91,41 @@ def run_staged(
                 t.join(POLL_S)
     if errors:
         raise errors[0]
+
+
+def _guarded(work: Callable[[], None], stop: threading.Event, errors: list[BaseException]) -> Callable[[], None]:
+    """``work`` for a stage's thread: its first error goes to ``errors`` and stops the others."""
+
+    def body() -> None:
+        try:
+            work()
+        except _Cancelled:
+            pass
+        except BaseException as exc:  # noqa: BLE001 - handed to the calling thread
+            errors.append(exc)
+            stop.set()
+
+    return body
+
+
+def _produce(source: Iterable, into: _Pipe) -> Callable[[], None]:
+    def work() -> None:
+        for item in source:
+            into.put(item)
+        into.put(_END)
+
+    return work
+
+
+def _stage(f: Callable[[Any], Any], pipe: _Pipe, into: _Pipe | None) -> Callable[[], None]:
+    """``f`` on every item of ``pipe``, its results into ``into`` (None: the last stage drops them)."""
+
+    def work() -> None:
+        while (item := pipe.get()) is not _END:
+            item = f(item)
+            if into is not None:
+                into.put(item)
+        if into is not None:
+            into.put(_END)
+
+    return work

@@ -59,6 +59,11 @@ class Runner(ABC):
         feed = {INPUT_NAME: np.ascontiguousarray(batch, dtype=np.float32)}
         return lambda: self.infer(feed)
 
+    def built(self) -> dict:
+        """What opening this runner made besides loading it (a TensorRT plan: its path and size),
+        for the bench; {} for most."""
+        return {}
+
     def logits(self, batch: np.ndarray) -> np.ndarray:
         """Convenience: (N,C,H,W) float32 in, (N,1,H,W) float32 logits out."""
         return self.infer({INPUT_NAME: np.ascontiguousarray(batch, dtype=np.float32)})[OUTPUT_NAME]

@@ -34,6 +34,9 @@ class TensorRTRunner(Runner):
         self.name = self.manifest.flavour
         self.max_tile = self.manifest.options.profile.max_tile
 
+    def built(self) -> dict:
+        return {"plan": str(self.plan), "plan_bytes": self.plan.stat().st_size}
+
     def activate_impl(self) -> None:
         self.trt, self.engine, self.runtime = deserialize(self.plan, self.manifest)
         check_io(self.plan, *self._io(), self.manifest.config)  # a plan built before the build checked it

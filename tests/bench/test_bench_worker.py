@@ -27,7 +27,7 @@ def test_a_refused_artifact_becomes_the_entry_reason(tmp_path: Path) -> None:
         "result": str(tmp_path / "result.json"),
     }
     result = run_worker(spec, tmp_path / "spec.json", timeout_s=120)
-    assert result["ok"] is False and "ONNX Runtime cannot load" in result["error"]
+    assert result["ok"] is False and "broken.onnx is not an ONNX model" in result["error"]
 
 
 def test_a_crashed_worker_is_reported_with_its_last_lines(tmp_path: Path) -> None:

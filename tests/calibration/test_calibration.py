@@ -13,13 +13,14 @@ import onnx
 import pytest
 from onnx import numpy_helper
 
+from lnet_edge.artifacts import Role
 from lnet_edge.calibration.gate import GateOptions
-from lnet_edge.calibration.pipeline import CalibrateOptions, artifact_paths, calibration_from_onnx
+from lnet_edge.calibration.pipeline import CalibrateOptions, artifact_paths, calibration_from_onnx, markdown_path
 from lnet_edge.calibration.quantize import Method, QdqOptions
 from lnet_edge.calibration.trt_cache import activation_scales, read_calibration_cache
 from lnet_edge.errors import LnetError
-from lnet_edge.export.manifest import onnx_metadata
 from lnet_edge.export.tiles import Tile
+from lnet_edge.onnx_meta import onnx_metadata
 
 # Small and fast on 2 cores: 16 calibration tiles, 32 gate tiles of 128 px.
 FAST = CalibrateOptions(
@@ -89,14 +90,14 @@ def test_cpu_model_is_u8s8(calibrated):
 
 def test_calibration_cache_parses_and_covers_every_quantized_activation(calibrated):
     _, paths = calibrated
-    header, scales = read_calibration_cache(paths["cache"])
+    header, scales = read_calibration_cache(paths[Role.calibration_cache])
     assert re.fullmatch(r"TRT-100300-MinMaxCalibration", header)  # JetPack 6 TensorRT 10.3 when none is installed
     model = onnx.load(str(paths["int8-qdq"]))
     expected = activation_scales(model)
     assert "image" in expected and set(scales) == set(expected)
     for name, scale in expected.items():
         assert scales[name] == pytest.approx(scale, rel=1e-7)
-    line = next(ln for ln in paths["cache"].read_text().splitlines() if ln.startswith("image: "))
+    line = next(ln for ln in paths[Role.calibration_cache].read_text().splitlines() if ln.startswith("image: "))
     assert struct.unpack(">f", bytes.fromhex(line.split(": ")[1]))[0] == pytest.approx(expected["image"])
 
 
@@ -109,10 +110,10 @@ def test_gate_fails_on_all_zero_calibration_and_names_layers(trained_onnx, rgb_f
         calibration_from_onnx(trained_onnx, tmp_path, rgb_folders, options=FAST, calibration_tiles=_zeros())
     assert "--auto-fallback" in str(err.value)
     paths = artifact_paths(trained_onnx, tmp_path)
-    report = json.loads(paths["report"].read_text())
+    report = json.loads(paths[Role.calibration_report].read_text())
     failed = [n for n, g in report["gate"].items() if not g["passed"]]
-    assert failed and all(report["sensitivity"][n][0]["node"] in paths["report_md"].read_text() for n in failed)
-    assert not any(tmp_path.glob("*.onnx")) and not paths["cache"].exists()  # nothing half-written
+    assert failed and all(report["sensitivity"][n][0]["node"] in markdown_path(paths).read_text() for n in failed)
+    assert not any(tmp_path.glob("*.onnx")) and not paths[Role.calibration_cache].exists()  # nothing half-written
 
 
 def test_auto_fallback_records_layers_left_in_float(trained_onnx, rgb_folders, tmp_path):
@@ -125,7 +126,7 @@ def test_auto_fallback_records_layers_left_in_float(trained_onnx, rgb_folders, t
     # the error says so instead of shipping a model that is int8 in name only.
     with pytest.raises(LnetError, match="even with the worst layers left in float"):
         calibration_from_onnx(trained_onnx, tmp_path, rgb_folders, options=options, calibration_tiles=_zeros())
-    report = json.loads(artifact_paths(trained_onnx, tmp_path)["report"].read_text())
+    report = json.loads(artifact_paths(trained_onnx, tmp_path)[Role.calibration_report].read_text())
     assert report["fallback"] and all(len(v) == 4 for v in report["fallback"].values())
     assert "gate_before_fallback" in report
 

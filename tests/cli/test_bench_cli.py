@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 from pathlib import Path
 
@@ -18,11 +19,15 @@ def data_args(shared_data: Path) -> list[str]:
     return ["--data", str(shared_data / "sichuan_aerial_atlan1024")]
 
 
-def test_short_cpu_bench(data_args: list[str], tmp_path: Path, tmp_path_factory) -> None:
+@pytest.fixture(scope="module")
+def short_bench(shared_data: Path, tmp_path_factory) -> tuple[str, Path]:
+    """A short CPU run asking for ONNX Runtime fp32 and TensorRT: (its output, its --out folder)."""
+    out_dir = tmp_path_factory.mktemp("bench-out")
     work = tmp_path_factory.getbasetemp() / "bench-work"  # shared with tests/bench: the export is made once
     args = [
         "bench",
-        *data_args,
+        "--data",
+        str(shared_data / "sichuan_aerial_atlan1024"),
         "--backends",
         "onnxruntime/fp32,tensorrt",
         "--batch",
@@ -34,7 +39,7 @@ def test_short_cpu_bench(data_args: list[str], tmp_path: Path, tmp_path_factory)
         "--val-tiles",
         "4",
         "--out",
-        str(tmp_path),
+        str(out_dir),
         "--work",
         str(work),
         "--machine",
@@ -42,14 +47,23 @@ def test_short_cpu_bench(data_args: list[str], tmp_path: Path, tmp_path_factory)
     ]
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
-    out = " ".join(result.output.split())
+    return " ".join(result.output.split()), out_dir
+
+
+def test_short_cpu_bench(short_bench: tuple[str, Path]) -> None:
+    out, out_dir = short_bench
     assert "onnxruntime/fp32" in out and "tensorrt/fp32: unavailable" in out
-    if "tensorrt is not installed" in out:  # the pip hint survives rich's markup
-        assert "lnet-edge[tensorrt]" in out
-    report = json.loads((tmp_path / "bench-ci.json").read_text())
+    report = json.loads((out_dir / "bench-ci.json").read_text())
     assert report["command"].startswith("lnet-edge bench ")
     assert "--backends onnxruntime/fp32,tensorrt" in report["command"]
-    assert (tmp_path / "bench-ci.md").is_file() and (tmp_path / "bench-ci.png").is_file()
+    assert (out_dir / "bench-ci.md").is_file() and (out_dir / "bench-ci.png").is_file()
+
+
+@pytest.mark.skipif(importlib.util.find_spec("tensorrt") is not None, reason="tensorrt is installed here")
+def test_a_missing_tensorrt_is_listed_with_its_pip_install(short_bench: tuple[str, Path]) -> None:
+    out, _ = short_bench
+    assert "tensorrt is not installed" in out
+    assert "[tensorrt]'" in out  # the extra in the pip hint survives rich's markup
 
 
 @pytest.mark.parametrize(

@@ -3,7 +3,6 @@ inline), pack; then the bundle's self-check and the automatic choice of backend 
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import re
 import shutil
@@ -17,10 +16,11 @@ from lnet_edge.cli.main import app
 from lnet_edge.defaults import SAMPLE_SCENE
 from lnet_edge.errors import LnetError
 from lnet_edge.field.choice import Here, choose
+from tests.conftest import needs_rtx, tensorrt_rtx_present
 
 runner = CliRunner()
-needs_rtx = pytest.mark.skipif(importlib.util.find_spec("tensorrt_rtx") is None, reason="needs tensorrt-rtx")
-VNNI_CPU = Here(tensorrt=False, ort_cuda=False, cpu_int8="AVX-512 VNNI")
+CPU = frozenset({"onnxruntime"})
+VNNI_CPU = Here(CPU, cpu_int8="AVX-512 VNNI")
 
 
 @pytest.fixture(scope="module")
@@ -35,7 +35,7 @@ def flow(shared_data: Path, tmp_path_factory) -> dict:
                   "--batch", "1,2,4", "--tile", "256", "--out", str(work / "engines" / "lnet-edge-s-int8.plan")],
         "pack": ["pack", "-m", str(fp32), "--calibration", str(work / "calibration"), "-o", str(work / "bundle")],
     }  # fmt: skip
-    if importlib.util.find_spec("tensorrt_rtx") is None:
+    if not tensorrt_rtx_present():
         del steps["build"]
         steps["pack"] += data  # calibrate while packing instead
     results = {name: runner.invoke(app, args) for name, args in steps.items()}
@@ -96,19 +96,20 @@ def test_the_automatic_choice_on_this_kind_of_cpu_is_int8(flow: dict) -> None:
         pytest.skip("the int8 model of this export failed its gate")
     c = choose(bundle, VNNI_CPU)
     assert (c.backend, c.precision, c.role) == ("onnxruntime", "int8", "int8-cpu") and "VNNI" in c.reason
-    plain = choose(bundle, Here(False, False, None))
+    plain = choose(bundle, Here(CPU, None))
     assert plain.precision == "fp32" and "no int8 dot-product" in plain.reason
     assert choose(bundle, VNNI_CPU, precision="fp32").precision == "fp32"
-    gpu = choose(bundle, Here(tensorrt=True, ort_cuda=True, cpu_int8=None))
+    gpu = choose(bundle, Here(CPU | {"tensorrt", "onnxruntime-cuda"}, cpu_int8=None))
     assert (gpu.backend, gpu.precision) == ("tensorrt", "int8")
-    with pytest.raises(LnetError, match="no TensorRT runtime"):
+    with pytest.raises(LnetError, match=r"--backend tensorrt: it cannot run here .*use --backend auto or onnxruntime"):
         choose(bundle, VNNI_CPU, backend="tensorrt")
-    cuda = Here(tensorrt=False, ort_cuda=True, cpu_int8="AVX-512 VNNI")
+    cuda = Here(CPU | {"onnxruntime-cuda"}, cpu_int8="AVX-512 VNNI")
     assert choose(bundle, cuda).backend == "onnxruntime-cuda"
     assert choose(bundle, cuda, backend="onnxruntime-cuda").backend == "onnxruntime-cuda"
     assert choose(bundle, cuda, backend="onnxruntime").backend == "onnxruntime"  # the CPU provider, as registered
-    with pytest.raises(LnetError, match="no ONNX Runtime CUDA provider"):
-        choose(bundle, VNNI_CPU, backend="onnxruntime-cuda")
+    no_provider = Here(CPU, "AVX-512 VNNI", why_not={"onnxruntime-cuda": "ONNX Runtime has no CUDA execution provider"})
+    with pytest.raises(LnetError, match="--backend onnxruntime-cuda: ONNX Runtime has no CUDA execution provider"):
+        choose(bundle, no_provider, backend="onnxruntime-cuda")
 
 
 def test_an_int8_model_that_failed_its_gate_is_never_chosen(flow: dict, tmp_path: Path) -> None:

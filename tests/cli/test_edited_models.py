@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 from lnet_edge.cli.main import app
 from lnet_edge.defaults import DEFAULT_ONNX, SAMPLE_SCENE, SAMPLE_TILES
 from lnet_edge.errors import LnetError
-from lnet_edge.export.manifest import METADATA_KEY
+from lnet_edge.onnx_meta import METADATA_KEY
 
 runner = CliRunner()
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from lnet_edge.cli.main import app
@@ -36,9 +37,19 @@ def test_export_refuses_another_preset(shared_data: Path, tmp_path: Path):
 def test_export_without_data_uses_the_shipped_sample_tiles(tmp_path: Path):
     from lnet_edge.defaults import SAMPLE_TILES
 
+    pytest.importorskip("torch", reason="export needs the [train] extra (torch)")
+    assert (SAMPLE_TILES / "images").is_dir()  # package data: in the repository and the wheel
     result = runner.invoke(app, ["export", "--out", str(tmp_path / "x.onnx"), "--no-fp16"])
-    if (SAMPLE_TILES / "images").is_dir():
-        assert result.exit_code == 0, result.output
-        assert (tmp_path / "x.onnx").is_file() and not (tmp_path / "x.fp16.onnx").exists()
-    else:  # no real tiles at all: parity cannot be checked, so nothing is exported
-        assert result.exit_code == 2 and "--data" in result.output
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "x.onnx").is_file() and not (tmp_path / "x.fp16.onnx").exists()
+    meta = json.loads((tmp_path / "x.onnx.json").read_text())
+    assert meta["parity"]["checks"]  # checked on the sample tiles
+
+
+def test_export_without_data_or_sample_tiles_asks_for_data(tmp_path: Path, monkeypatch):
+    import lnet_edge.defaults
+
+    monkeypatch.setattr(lnet_edge.defaults, "SAMPLE_TILES", tmp_path / "no-tiles")
+    result = runner.invoke(app, ["export", "--out", str(tmp_path / "x.onnx"), "--no-fp16"])
+    assert result.exit_code == 2 and "--data" in result.output  # parity needs real tiles: nothing exported
+    assert not (tmp_path / "x.onnx").exists()

@@ -70,7 +70,7 @@ def test_export_o_under_a_file_is_refused(tmp_path: Path) -> None:
 def test_eval_scales_uint16_images_like_infer(tmp_path: Path) -> None:
     """12-bit values in uint16 files are scored after infer's percentile stretch: the same as the
     uint8 images that stretch makes (unscaled, the network saw values 16x too large)."""
-    from lnet_edge.field.io import percentile_scaling
+    from lnet_edge.data.scaling import percentile_scaling
 
     scores = {}
     for kind in ("uint16", "stretched"):

@@ -7,7 +7,6 @@ fp32 I/O, ONNX Runtime QDQ with symmetric int8 and a few real tiles as calibrati
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 from pathlib import Path
@@ -16,13 +15,11 @@ import numpy as np
 import pytest
 
 from lnet_edge.defaults import DEFAULT_CHECKPOINT
+from tests.conftest import tensorrt_rtx_present
 
 SHARED_DATA = Path(
     os.environ.get("LNET_SHARED_DATA", Path(__file__).resolve().parents[2] / ".." / "shared" / "data")
 ).resolve()
-needs_rtx = pytest.mark.skipif(
-    importlib.util.find_spec("tensorrt_rtx") is None, reason="needs tensorrt-rtx (pip install tensorrt-rtx)"
-)
 
 
 def _stamp(path: Path, config, precision: str, **extra) -> Path:
@@ -133,7 +130,7 @@ def onnx_models(tmp_path_factory) -> dict[str, Path]:
 @pytest.fixture(scope="session")
 def rtx_plans(onnx_models, tmp_path_factory) -> dict[str, Path]:
     """Real TensorRT-RTX ahead-of-time plans of the three precisions (no GPU needed)."""
-    if importlib.util.find_spec("tensorrt_rtx") is None:
+    if not tensorrt_rtx_present():
         pytest.skip("needs tensorrt-rtx (pip install tensorrt-rtx)")
     from lnet_edge.engines.build import plan_from_onnx
     from lnet_edge.engines.options import BuildOptions, Profile

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import importlib.util
 
 import pytest
 from typer.testing import CliRunner
@@ -14,8 +13,7 @@ from lnet_edge.engines.flavour import Flavour
 from lnet_edge.engines.onnx_info import read_onnx
 from lnet_edge.engines.options import BuildOptions, HardwareCompat, Precision, Profile
 from lnet_edge.errors import LnetError
-
-needs_rtx = pytest.mark.skipif(importlib.util.find_spec("tensorrt_rtx") is None, reason="needs tensorrt-rtx")
+from tests.conftest import needs_rtx
 
 SMALL = Profile(1, 1, 2, 128, 128, 256)
 

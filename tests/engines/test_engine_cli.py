@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import importlib.util
-
-import pytest
 from typer.testing import CliRunner
 
 from lnet_edge.cli.main import app
 from lnet_edge.engines.manifest import read_manifest
-
-needs_rtx = pytest.mark.skipif(importlib.util.find_spec("tensorrt_rtx") is None, reason="needs tensorrt-rtx")
+from tests.conftest import needs_rtx
 
 
 @needs_rtx

@@ -14,7 +14,8 @@ import types
 
 import pytest
 
-from lnet_edge.calibration.trt_cache import calibration_cache_from_qdq, parse_header, version_tag
+from lnet_edge.cache_header import parse_header, version_tag
+from lnet_edge.calibration.trt_cache import calibration_cache_from_qdq
 from lnet_edge.engines.build import refuse_unsupported
 from lnet_edge.engines.flavour import Capabilities, Flavour
 from lnet_edge.engines.options import BuildOptions, HardwareCompat, Precision, Profile

@@ -10,9 +10,9 @@ import pytest
 
 from lnet_edge.errors import LnetError
 from lnet_edge.export.fp16 import fp16_from_onnx
-from lnet_edge.export.manifest import onnx_metadata
 from lnet_edge.export.parity import FP16_TOLERANCE, compare_logits, ort_logits
 from lnet_edge.export.tiles import batch_of, tiles_from_folders
+from lnet_edge.onnx_meta import onnx_metadata
 
 
 def test_fp16_keeps_fp32_io_and_matches_fp32(exported: Path, exported_fp16: Path, rgb_folders: list[Path]):

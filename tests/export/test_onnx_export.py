@@ -63,7 +63,7 @@ def test_graph_form(exported: Path):
 
 
 def test_metadata_round_trip(exported: Path):
-    from lnet_edge.export.manifest import onnx_metadata
+    from lnet_edge.onnx_meta import onnx_metadata
     from lnet_edge.runners.onnxrt import OnnxRuntimeRunner
     from lnet_edge.runners.open import open_model
 

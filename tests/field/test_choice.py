@@ -18,9 +18,9 @@ from lnet_edge.cli.main import app
 from lnet_edge.cpu_int8 import SEVEN_BIT_MAX, cpu_kind, widest_weight
 from lnet_edge.defaults import DEFAULT_MODEL_DIR, SAMPLE_SCENE, SAMPLE_TILES
 from lnet_edge.errors import LnetError
-from lnet_edge.export.manifest import METADATA_KEY, onnx_metadata
 from lnet_edge.field.choice import Here, choose
 from lnet_edge.files import sha256_file
+from lnet_edge.onnx_meta import METADATA_KEY, onnx_metadata
 
 runner = CliRunner()
 
@@ -251,5 +251,5 @@ def test_pack_gate_here_records_this_cpu_beside_the_first_gate(shared_data: Path
     here = cpu.gates[kind]
     assert here["cpu"] == kind and here["tiles"]["count"] > 0 and len(here["tiles"]["sha256"]) == 64
     assert {"iou", "iou_drop_points", "passed", "max_iou_drop"} <= set(here)
-    c = choose(read_bundle(copy), Here(False, False, "int8 dot product", kind))
+    c = choose(read_bundle(copy), Here(frozenset({"onnxruntime"}), "int8 dot product", kind))
     assert c.precision == "int8" and f"gated on {kind}" in c.reason  # this CPU's gate counts here

@@ -32,14 +32,16 @@ from lnet_edge.field.cluster import (
 )
 from lnet_edge.field.outputs import LOCK_NAME, SceneLock
 from lnet_edge.field.pipeline import InferOptions, output_file, run_scenes
+from lnet_edge.field.request import ModelRequest
 from lnet_edge.field.synthetic import write_blob_scene
+from lnet_edge.field.tasks import ClusterJob, SceneTask
 from lnet_edge.runners.open import open_model
 
 distributed = pytest.importorskip("distributed")
 
 ROOT = Path(__file__).resolve().parents[2]
 MODEL = ROOT / "lnet_edge" / "assets" / "default" / "lnet-edge-s.onnx"
-MODEL_ARGS = (str(MODEL), "auto", 1, None, False)
+REQUEST = ModelRequest(model=MODEL, threads=1)
 
 
 @pytest.fixture(scope="module")
@@ -73,7 +75,7 @@ def test_cluster_outputs_match_the_in_process_run_and_the_catalogue_counts_each_
     cluster, scenes, tmp_path: Path
 ) -> None:
     out = tmp_path / "cluster"
-    results = run_on_cluster(scenes, out, _spec(cluster), MODEL_ARGS, InferOptions(), {"model": str(MODEL)})
+    results = run_on_cluster(scenes, out, _spec(cluster), REQUEST, InferOptions(), {"model": str(MODEL)})
     assert [r.status for r in results] == ["done"] * 4 and [r.scene for r in results] == scenes
     runner, config = open_model(MODEL, threads=1)
     with runner:
@@ -86,7 +88,7 @@ def test_cluster_outputs_match_the_in_process_run_and_the_catalogue_counts_each_
     assert len(summary["done"]) == 4 and summary["failed"] == []
     assert summary["landslide_count"] == len(rows) and summary["km2_mapped"] > 0
 
-    again = run_on_cluster(scenes, out, _spec(cluster), MODEL_ARGS, InferOptions(), {"model": str(MODEL)})
+    again = run_on_cluster(scenes, out, _spec(cluster), REQUEST, InferOptions(), {"model": str(MODEL)})
     assert [r.status for r in again] == ["skipped"] * 4  # a rerun resumes: complete scenes are skipped
     assert _catalogue(out) == rows  # and the catalogue still holds every scene once
 
@@ -99,7 +101,7 @@ def test_a_large_scene_in_row_bands_on_two_workers_matches_the_in_process_run(cl
         [scene],
         out,
         _spec(cluster),
-        MODEL_ARGS,
+        REQUEST,
         InferOptions(),
         {"model": str(MODEL)},
         band_pixels=300_000,
@@ -128,7 +130,7 @@ def test_a_corrupt_scene_is_reported_and_the_others_complete(cluster, scenes, tm
     bad = tmp_path / "broken.tif"
     bad.write_bytes(b"II*\x00" + b"\x00" * 100)
     out = tmp_path / "out"
-    results = run_on_cluster([bad, *scenes[:2]], out, _spec(cluster), MODEL_ARGS, InferOptions(), {})
+    results = run_on_cluster([bad, *scenes[:2]], out, _spec(cluster), REQUEST, InferOptions(), {})
     assert [r.status for r in results] == ["failed", "done", "done"]
     summary = json.loads((out / RUN_SUMMARY).read_text())
     assert summary["failed"][0]["scene"] == str(bad) and "cannot read scene" in summary["failed"][0]["reason"]
@@ -160,7 +162,7 @@ def test_a_worker_killed_mid_scene_is_retried_and_nothing_is_lost_or_counted_twi
     tiles: list[dict] = []
     try:
         results = run_on_cluster(
-            big, out, _spec(cluster), MODEL_ARGS, InferOptions(), {}, band_pixels=band_pixels, on_tiles=tiles.append
+            big, out, _spec(cluster), REQUEST, InferOptions(), {}, band_pixels=band_pixels, on_tiles=tiles.append
         )
     finally:
         thread.join()
@@ -179,12 +181,13 @@ def test_a_worker_killed_mid_scene_is_retried_and_nothing_is_lost_or_counted_twi
 def test_a_second_client_on_the_same_output_folder_is_refused(cluster, scenes, tmp_path: Path) -> None:
     out = tmp_path / "out"
     with SceneLock(out), pytest.raises(LnetError, match="being written by another lnet-edge run"):
-        run_on_cluster(scenes[:1], out, _spec(cluster), MODEL_ARGS, InferOptions(), {})
+        run_on_cluster(scenes[:1], out, _spec(cluster), REQUEST, InferOptions(), {})
 
 
 def test_a_scene_the_worker_cannot_see_names_the_path_and_shared_storage(tmp_path: Path) -> None:
-    r = map_on_worker(str(tmp_path / "elsewhere.tif"), str(tmp_path), "elsewhere", MODEL_ARGS, InferOptions(), {})
-    assert r["status"] == "failed" and "elsewhere.tif" in r["message"] and "shared" in r["message"]
+    task = SceneTask(tmp_path / "elsewhere.tif", tmp_path, "elsewhere")
+    r = map_on_worker(task, ClusterJob(REQUEST, InferOptions(), {}))
+    assert r.status == "failed" and "elsewhere.tif" in r.message and "shared" in r.message
 
 
 @pytest.mark.parametrize("bad", ["local:0", "local:-2", "dask", "tcp://host", "http://host:8786", "local:two"])
@@ -205,7 +208,7 @@ def test_an_unreachable_scheduler_is_one_error_within_the_timeout(scenes, tmp_pa
             scenes[:1],
             tmp_path / "out",
             ClusterSpec("tcp", address=f"tcp://127.0.0.1:{port}"),
-            MODEL_ARGS,
+            REQUEST,
             InferOptions(),
             {},
         )
@@ -215,17 +218,17 @@ def test_an_unreachable_scheduler_is_one_error_within_the_timeout(scenes, tmp_pa
 def test_without_dask_the_error_gives_the_pip_command(monkeypatch, scenes, tmp_path: Path) -> None:
     monkeypatch.setitem(sys.modules, "distributed", None)
     with pytest.raises(LnetError, match=r"pip install -e '\.\[cluster\]'"):
-        run_on_cluster(scenes[:1], tmp_path / "out", ClusterSpec("local", workers=1), MODEL_ARGS, InferOptions(), {})
+        run_on_cluster(scenes[:1], tmp_path / "out", ClusterSpec("local", workers=1), REQUEST, InferOptions(), {})
 
 
 def test_a_rerun_on_a_moved_output_folder_skips_and_keeps_every_scene_in_the_catalogue(
     cluster, scenes, tmp_path: Path
 ) -> None:
     out = tmp_path / "out"
-    run_on_cluster(scenes[:2], out, _spec(cluster), MODEL_ARGS, InferOptions(), {"model": str(MODEL)})
+    run_on_cluster(scenes[:2], out, _spec(cluster), REQUEST, InferOptions(), {"model": str(MODEL)})
     rows = _catalogue(out)
     moved = Path(shutil.move(out, tmp_path / "elsewhere" / "moved"))  # its summaries name the old folder
-    (again,) = run_on_cluster(scenes[:1], moved, _spec(cluster), MODEL_ARGS, InferOptions(), {"model": str(MODEL)})
+    (again,) = run_on_cluster(scenes[:1], moved, _spec(cluster), REQUEST, InferOptions(), {"model": str(MODEL)})
     assert again.status == "skipped" and again.out_dir == moved / "site0"
     assert _catalogue(moved) == rows  # both scenes, though this run named one
     summary = json.loads((moved / RUN_SUMMARY).read_text())
@@ -299,7 +302,7 @@ def test_cuda_graph_reaches_the_workers(monkeypatch, tmp_path: Path) -> None:
         app, ["infer", str(scene), "-o", str(tmp_path / "o"), "--cluster", "local:1", "--cuda-graph"]
     )
     assert result.exit_code == 0, result.output
-    assert seen["args"][3][-1] is True  # model_args: ..., cuda_graph
+    assert seen["args"][3].cuda_graph is True  # the ModelRequest the workers open
 
 
 # --- one worker with two threads and two (stand-in) GPUs, within a 3 GB memory limit -----------
@@ -338,7 +341,7 @@ def _count_model_openings(dask_worker) -> None:
 def test_a_worker_with_two_threads_opens_the_model_once(gpu_worker, scenes, tmp_path: Path) -> None:
     with distributed.Client(gpu_worker.scheduler_address) as client:
         client.run(_count_model_openings)
-        results = run_on_cluster(scenes[:2], tmp_path / "out", _spec(gpu_worker), MODEL_ARGS, InferOptions(), {})
+        results = run_on_cluster(scenes[:2], tmp_path / "out", _spec(gpu_worker), REQUEST, InferOptions(), {})
         openings = client.run(lambda: len(__import__("lnet_edge.field.backend").field.backend.openings))
     assert [r.status for r in results] == ["done", "done"]
     assert list(openings.values()) == [1]
@@ -355,7 +358,7 @@ def test_every_task_of_a_banded_scene_asks_for_a_gpu(gpu_worker, monkeypatch, tm
     monkeypatch.setattr(distributed.Client, "submit", recording)
     scene = write_blob_scene(tmp_path / "large.tif", 900, 600)
     (r,) = run_on_cluster(
-        [scene], tmp_path / "out", _spec(gpu_worker), MODEL_ARGS, InferOptions(), {}, band_pixels=200_000
+        [scene], tmp_path / "out", _spec(gpu_worker), REQUEST, InferOptions(), {}, band_pixels=200_000
     )
     assert r.status == "done", r.message
     assert [name for name, _ in submitted].count("band_on_worker") == 3
@@ -379,7 +382,7 @@ def test_bands_beyond_the_workers_memory_are_refused_and_scene_notes_reach_the_c
     notes: list[str] = []
     out = tmp_path / "out"
     refused, mapped = run_on_cluster(
-        [km, small], out, _spec(gpu_worker), MODEL_ARGS, InferOptions(), {}, band_pixels=600_000, warn=notes.append
+        [km, small], out, _spec(gpu_worker), REQUEST, InferOptions(), {}, band_pixels=600_000, warn=notes.append
     )
     assert refused.status == "failed" and "band 1 of 2" in refused.message, refused.message
     assert "needs about" in refused.message and "Dask worker's memory limit" in refused.message

@@ -20,7 +20,7 @@ import pytest
 from lnet_edge.config import ModelConfig
 from lnet_edge.defaults import SAMPLE_SCENE
 from lnet_edge.errors import LnetError
-from lnet_edge.field import io, pipeline, polygons
+from lnet_edge.field import io, polygons, strips
 from lnet_edge.field.pipeline import InferOptions, check_workers, output_file, run_scenes
 from lnet_edge.field.synthetic import write_blob_scene
 from lnet_edge.runners.open import open_model
@@ -34,7 +34,7 @@ INFO = {"model": "test", "backend": "test", "precision": "fp32", "model_sha256":
 @pytest.fixture(autouse=True)
 def overlap_every_scene(monkeypatch) -> None:
     """The small scenes here overlap their stages too (normally from OVERLAP_MIN_STRIPS rows)."""
-    monkeypatch.setattr(pipeline, "OVERLAP_MIN_STRIPS", 2)
+    monkeypatch.setattr(strips, "OVERLAP_MIN_STRIPS", 2)
 
 
 def _digest(summary: dict) -> dict[str, str]:

@@ -91,8 +91,8 @@ def test_a_scene_outside_the_models_gsd_is_resampled_and_mapped_on_its_own_grid(
 
 
 def test_tta_averages_four_flips_of_an_asymmetric_model(tmp_path: Path) -> None:
-    from lnet_edge.eval.predict import flip_logits
     from lnet_edge.runners.base import OUTPUT_NAME
+    from lnet_edge.runners.tta import flip_logits
 
     class Ramp(ThresholdRunner):  # logit = column index: flips average it to the centre value
         def infer_impl(self, feed):

@@ -5,7 +5,8 @@ ONNX Runtime's int8 kernels differ by CPU kind (VNNI sums int8 products in 32 bi
 saturating 16-bit pairs: :mod:`lnet_edge.cpu_int8`), so a gate speaks for the kind it ran on.
 The result goes into the int8-cpu entry's ``gates`` map of ``bundle.json`` under this CPU's
 kind, with the tiles it scored and the IoU drop it allowed (the calibration's, from the
-bundle's calibration report); the models and their sha256s do not change.
+bundle's calibration report); the models and their sha256s do not change. It reads and rewrites
+a bundle, so it sits above ``bundle``, not in ``calibration`` whose gate it runs.
 """
 
 from __future__ import annotations

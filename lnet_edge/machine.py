@@ -1,4 +1,7 @@
-"""Facts about the machine a bench ran on: CPU, GPU, driver, library versions, Jetson power mode.
+"""Facts about this machine: CPU, GPU, driver, library versions, Jetson power mode.
+
+The bench report states them all; the automatic backend choice and the CPU int8 checks read the
+CPU's (:func:`cpu_facts`), so they live here, below both.
 
 Every fact is best effort: a missing tool or file gives ``None``, never an error, because the
 same code runs on a 2-core CI box, a datacenter GPU and a Jetson.

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from lnet_edge.artifacts import Role
 from lnet_edge.bundle import INDEX, Bundle, read_bundle
 from lnet_edge.calibration.gate import GateOptions, gate_scores
 from lnet_edge.cpu_int8 import cpu_kind
@@ -27,7 +28,7 @@ from lnet_edge.files import write_text_atomic
 def first_gate_options(bundle: Bundle) -> GateOptions:
     """The gate settings of the bundle's calibration (tiles, allowed IoU drop), else the defaults."""
     try:
-        gate = json.loads(bundle.path("calibration-report").read_text())["options"]["gate"]
+        gate = json.loads(bundle.path(Role.calibration_report).read_text())["options"]["gate"]
         return GateOptions(tiles=int(gate["tiles"]), max_iou_drop=float(gate["max_iou_drop"]))
     except (KeyError, OSError, TypeError, ValueError):
         return GateOptions()
@@ -37,17 +38,17 @@ def gate_on_this_cpu(root: Path, data: list[Path]) -> dict:
     """Gate the CPU int8 model of the bundle at ``root`` on this CPU's kernels, against its fp32
     model, on the validation tiles of ``data``; record it in ``bundle.json`` and return it."""
     bundle = read_bundle(root)
-    if not bundle.has("int8-cpu"):
+    if not bundle.has(Role.int8_cpu):
         raise LnetError(
             f"bundle {root} holds no CPU int8 model (int8-cpu) to gate: remake it with 'lnet-edge pack -d DATA'"
         )
     options = first_gate_options(bundle)
     tiles = tiles_from_folders(data, bundle.config, "val", limit=options.tiles)
     masks = np.stack([t.mask for t in tiles])
-    models = {"fp32": bundle.path("fp32"), "int8-cpu": bundle.path("int8-cpu")}
+    models = {Role.fp32.value: bundle.path(Role.fp32), Role.int8_cpu.value: bundle.path(Role.int8_cpu)}
     scores = gate_scores(models, batch_of(tiles, bundle.config), masks, bundle.config.threshold, options)
     gate = {
-        **scores["int8-cpu"],
+        **scores[Role.int8_cpu.value],
         "cpu": cpu_kind(),
         "max_iou_drop": options.max_iou_drop,
         "tiles": {"count": len(tiles), "side": "val", "sha256": tiles_sha256(tiles)},
@@ -61,7 +62,7 @@ def record_gate(root: Path, gate: dict) -> None:
     gate of that kind) and rewrite ``bundle.json`` atomically; the first ``gate`` stays."""
     index = root / INDEX
     data = json.loads(index.read_text())
-    entry = next(a for a in data["artifacts"] if a["role"] == "int8-cpu")
+    entry = next(a for a in data["artifacts"] if a["role"] == Role.int8_cpu.value)
     entry["gates"] = {**(entry.get("gates") or {}), gate["cpu"]: gate}
     write_text_atomic(index, json.dumps(data, indent=1) + "\n")
     read_bundle(root)  # the rewritten index still proves itself

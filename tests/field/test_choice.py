@@ -36,7 +36,7 @@ CPU = "int8-cpu"
 
 @pytest.fixture(scope="module")
 def shipped() -> Bundle:
-    """The shipped bundle: its CPU int8 model has 8-bit weights and its entry says nothing of them."""
+    """The shipped bundle: its CPU int8 model has 7-bit weights, gated on AVX-512 VNNI."""
     return read_bundle(DEFAULT_MODEL_DIR)
 
 
@@ -90,7 +90,7 @@ def test_the_reason_says_why_in_words(shipped: Bundle) -> None:
     seven = choose(_gated(shipped, "avx512-vnni", weight_bits=7), _machine(AVX2))
     assert "7-bit weights, safe without VNNI" in seven.reason and "AVX2" in seven.reason
     assert "gated on avx512-vnni" in seven.reason
-    unsaid = choose(shipped, _machine(AVX2))
+    unsaid = choose(_cpu_entry(shipped, weight_bits=None), _machine(AVX2))  # a bundle that does not say
     assert "taken as 8-bit" in unsaid.reason and "can saturate" in unsaid.reason
     assert "lnet-edge calibrate" in unsaid.reason
     assert "VNNI" in choose(shipped, _machine(VNNI)).reason
@@ -111,7 +111,38 @@ def test_one_line_when_int8_runs_on_another_cpu_kind_than_its_gate(shipped: Bund
     assert seven.artifacts[CPU].gate["cpu"] == "avx512-vnni"  # the first gate stays readable beside
 
 
-def test_asked_int8_with_8_bit_weights_without_vnni_runs_after_one_warning(shipped: Bundle) -> None:
+@pytest.fixture(scope="module")
+def eight_bit(tmp_path_factory) -> Path:
+    """A bundle of the shipped fp32 model and a real CPU int8 model with 8-bit weights (calibrated
+    on the sample tiles) whose entry says nothing of its weight range, as bundles made before
+    the range was recorded."""
+    from lnet_edge.calibration.quantize import CpuInt8Options, cpu_int8_from_onnx
+    from lnet_edge.export.manifest import save_artifact
+    from lnet_edge.export.tiles import batch_of, tiles_from_folders
+
+    work = tmp_path_factory.mktemp("eight")
+    fp32 = DEFAULT_MODEL_DIR / "lnet-edge-s.onnx"
+    meta = onnx_metadata(DEFAULT_MODEL_DIR / "lnet-edge-s.int8-cpu.onnx")
+    meta = {k: v for k, v in meta.items() if k != "weight_bits"}  # and no reduce_range among the options
+    meta["options"] = {k: v for k, v in (meta.get("options") or {}).items() if k != "reduce_range"}
+    meta["gate"] = {k: v for k, v in meta["gate"].items() if k != "cpu"}  # nor the CPU its gate ran on
+    config = read_bundle(DEFAULT_MODEL_DIR, verify=False).config
+    calib = batch_of(tiles_from_folders([SAMPLE_TILES], config, "all", limit=4), config)
+    options = CpuInt8Options(batch=2, reduce_range=False)
+    bare = cpu_int8_from_onnx(fp32, work / "bare.onnx", calib, work / "ranges.json", options)
+    model = save_artifact(onnx.load(str(bare)), work / "lnet-edge-s.int8-cpu.onnx", meta)
+    return pack_bundle({"fp32": fp32, CPU: model}, work / "bundle").root
+
+
+def test_the_shipped_bundle_runs_int8_on_avx2(shipped: Bundle) -> None:
+    assert shipped.artifacts[CPU].weight_bits == 7  # rebuilt with 7-bit weights
+    c = choose(shipped, _machine(AVX2))
+    assert (c.backend, c.precision) == ("onnxruntime", "int8") and "7-bit weights" in c.reason
+
+
+def test_asked_int8_with_8_bit_weights_without_vnni_runs_after_one_warning(eight_bit: Path) -> None:
+    shipped = read_bundle(eight_bit)
+    assert shipped.artifacts[CPU].weight_bits in (None, 8)
     c = choose(shipped, _machine(AVX2), precision="int8")
     assert (c.precision, c.role) == ("int8", CPU) and "\n" not in c.note
     assert "8-bit" in c.note and "overflow" in c.note
@@ -121,7 +152,8 @@ def test_asked_int8_with_8_bit_weights_without_vnni_runs_after_one_warning(shipp
     assert choose(shipped, _machine(VNNI), precision="int8").note == ""
 
 
-def test_the_gate_run_on_this_cpu_kind_counts(shipped: Bundle) -> None:
+def test_the_gate_run_on_this_cpu_kind_counts(eight_bit: Path) -> None:
+    shipped = read_bundle(eight_bit)
     failed = {**shipped.artifacts[CPU].gate, "cpu": "avx2", "passed": False, "iou_drop_points": 4.5}
     passed = {**failed, "passed": True, "iou_drop_points": 0.2}
     seven_failed_here = _cpu_entry(shipped, weight_bits=7, gates={"avx2": failed})
@@ -135,10 +167,10 @@ def test_the_gate_run_on_this_cpu_kind_counts(shipped: Bundle) -> None:
     assert choose(eight_gated_here, _machine(AVX2)).precision == "fp32"  # but never chosen by itself
 
 
-def test_infer_prints_the_warning_once(monkeypatch, tmp_path: Path) -> None:
+def test_infer_prints_the_warning_once(eight_bit: Path, monkeypatch, tmp_path: Path) -> None:
     monkeypatch.setattr("lnet_edge.field.choice.here", lambda: _machine(AVX2))
     result = runner.invoke(
-        app, ["infer", str(SAMPLE_SCENE), "-m", str(DEFAULT_MODEL_DIR), "-o", str(tmp_path), "--precision", "int8"]
+        app, ["infer", str(SAMPLE_SCENE), "-m", str(eight_bit), "-o", str(tmp_path), "--precision", "int8"]
     )
     assert result.exit_code == 0, result.output
     warnings = [line for line in result.output.splitlines() if "warning:" in line]
@@ -198,9 +230,11 @@ def _edit_entry(bundle: Path, **fields) -> None:
     (bundle / "bundle.json").write_text(json.dumps(index))
 
 
-def test_a_7_bit_claim_on_8_bit_weights_is_refused_naming_the_file(seven_bit: Path, tmp_path: Path) -> None:
+def test_a_7_bit_claim_on_8_bit_weights_is_refused_naming_the_file(
+    seven_bit: Path, eight_bit: Path, tmp_path: Path
+) -> None:
     copy = _copy(seven_bit, tmp_path / "b")
-    shutil.copy(DEFAULT_MODEL_DIR / "lnet-edge-s.int8-cpu.onnx", copy / "lnet-edge-s.int8-cpu.onnx")  # 8-bit
+    shutil.copy(eight_bit / "lnet-edge-s.int8-cpu.onnx", copy / "lnet-edge-s.int8-cpu.onnx")  # 8-bit
     _edit_entry(copy, sha256=sha256_file(copy / "lnet-edge-s.int8-cpu.onnx"))  # the sha256 edited to match
     with pytest.raises(
         LnetError, match=r"lnet-edge-s\.int8-cpu\.onnx \(int8-cpu\) says 7-bit weights \(bundle\.json\)"
@@ -212,9 +246,9 @@ def test_a_7_bit_claim_on_8_bit_weights_is_refused_naming_the_file(seven_bit: Pa
     assert "lnet-edge-s.int8-cpu.onnx" in out and "up to 127" in out and "Traceback" not in out
 
 
-def test_a_7_bit_claim_in_the_model_manifest_is_checked_too(tmp_path: Path) -> None:
+def test_a_7_bit_claim_in_the_model_manifest_is_checked_too(eight_bit: Path, tmp_path: Path) -> None:
     copy = tmp_path / "b"
-    fp32, cpu = DEFAULT_MODEL_DIR / "lnet-edge-s.onnx", DEFAULT_MODEL_DIR / "lnet-edge-s.int8-cpu.onnx"
+    fp32, cpu = DEFAULT_MODEL_DIR / "lnet-edge-s.onnx", eight_bit / "lnet-edge-s.int8-cpu.onnx"
     pack_bundle({"fp32": fp32, CPU: cpu}, copy)
     model = onnx.load(str(copy / cpu.name))
     entry = next(p for p in model.metadata_props if p.key == METADATA_KEY)

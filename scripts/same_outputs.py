@@ -8,17 +8,14 @@ Exit 0 when every file matches, 1 otherwise (each difference printed)."""
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import sqlite3
 import sys
 from pathlib import Path
 
+from lnet_edge.files import sha256_file
+
 VOLATILE = {"seconds", "model_seconds", "km2_per_second", "folder"}  # differ on every run
-
-
-def _sha(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def _tables(path: Path) -> dict:
@@ -50,7 +47,7 @@ def differences(before: Path, after: Path) -> tuple[list[str], int]:
         elif rel.name.endswith("_summary.json"):
             same = list(json.loads(x.read_text())) == list(json.loads(y.read_text())) and _summary(x) == _summary(y)
         else:
-            same = _sha(x) == _sha(y)
+            same = sha256_file(x) == sha256_file(y)
         if not same:
             found.append(f"differs: {rel}")
     return found, len(a & b)

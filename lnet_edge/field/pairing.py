@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from lnet_edge.errors import LnetError
+from lnet_edge.field.vectorize import georeferenced
 
 MIN_OVERLAP = 0.10  # share of the after scene the before scene must cover
 
@@ -67,11 +68,6 @@ def pairs_from_csv(path: Path) -> list[Pair]:
     if not pairs:
         raise LnetError(f"--pairs {path} lists no pair: add lines of after,before paths below the header")
     return pairs
-
-
-def georeferenced(src) -> bool:
-    """Whether a rasterio dataset has a CRS (a PNG or plain TIFF is in pixels)."""
-    return src.crs is not None
 
 
 def check_pair(after, before, pair: Pair, pixel_pairs: bool) -> float:

@@ -214,6 +214,12 @@ class StripVectorizer:
         self.emit(Polygon(geom, part.count, part.psum / max(part.count, 1), part.pmax))
 
 
+def georeferenced(src) -> bool:
+    """Whether a rasterio dataset sits on the ground: a CRS and a geotransform (a CRS with the
+    identity transform, or none at all, is a scene in pixels)."""
+    return src.crs is not None and tuple(src.transform)[:6] != (1.0, 0.0, 0.0, 0.0, 1.0, 0.0)
+
+
 @dataclass(frozen=True)
 class Georef:
     """Pixel -> map coordinates, and how map geometries are measured.
@@ -235,7 +241,7 @@ class Georef:
     def from_dataset(cls, src) -> Georef:
         t = tuple(src.transform)[:6]
         size = (src.width, src.height)
-        if src.crs is None or t == (1.0, 0.0, 0.0, 0.0, 1.0, 0.0):  # a CRS without a geotransform
+        if not georeferenced(src):
             return cls(t, "pixel", size=size)
         corners = _affine(t, np.array([[0, 0], [size[0], 0], [size[0], size[1]], [0, size[1]]], np.float64))
         ground = Ground.of(src.crs, corners)

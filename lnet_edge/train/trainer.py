@@ -272,6 +272,7 @@ def train(config: ModelConfig, opts: TrainOptions, progress=None) -> Path:
         start_epoch, best_f1, history = ckpt["epoch"] + 1, ckpt["best_f1"], ckpt["history"]
     split = {"train": [s.key for s in train_s], "val": [s.key for s in val_s]}
     (out / "split.json").write_text(json.dumps(split, indent=1))
+    budget = FalseAlarmBudget(*opts.fa_budget) if opts.fa_budget else None
     t0 = time.monotonic()
     before = history[-1]["seconds"] if history else 0.0  # wall time of earlier sittings
     for epoch in range(start_epoch, opts.epochs):
@@ -315,7 +316,6 @@ def train(config: ModelConfig, opts: TrainOptions, progress=None) -> Path:
             progress.remove_task(task)
         scored = model if ema is None else ema.module  # the weights that are validated and saved
         scored.eval()
-        budget = FalseAlarmBudget(*opts.fa_budget) if opts.fa_budget else None
         val, per_set = validate(scored, val_s, config, device, neg_names, budget)
         if opts.schedule == Schedule.cosine:
             sched.step()
@@ -388,9 +388,7 @@ def _check_resume_data(path: Path, opts: TrainOptions) -> None:
     defaults = plain(asdict(TrainOptions(data=())))
     for key in RESUME_KEYS:
         was = before.get(key, defaults[key])  # a key older runs did not record held its default
-        was, is_ = (
-            (_seq(was), _seq(now[key])) if isinstance(now[key], tuple) or isinstance(was, list) else (was, now[key])
-        )
+        was, is_ = _seq(was), _seq(now[key])  # a tuple may come back as a list
         if was != is_:
             raise LnetError(
                 f"--resume {path} was trained with {key} = {was}, this run asks for {is_}: resume with the "

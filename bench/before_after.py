@@ -17,7 +17,7 @@ scene; the share of unchanged ground marked by the single-image map and by `new`
 `new` marks at least 80 % fewer); the shift estimate's error in metres.
 
 Usage: python bench/before_after.py [--data ../shared/data] [--per-set 6] [--negatives 12]
-    -> bench/results/before_after.json
+    -> bench/results/before_after-<checkpoint sha256[:8]>-<CPU kind>.json
 """
 
 from __future__ import annotations
@@ -95,14 +95,14 @@ def score(pair: dict, out: Path) -> dict:
     """The pair's figures from its output folder."""
     name = pair["after"].stem
     folder = out / name
-    summary = json.loads((folder / f"{name}_summary.json").read_text())
+    summary = json.loads((folder / f"{name}_change_summary.json").read_text())
     with rasterio.open(folder / f"{name}_mask.tif") as src:
         single = src.read(1) == 1
     with rasterio.open(folder / f"{name}_change.tif") as src:
         new = src.read(1) == 1
     truth = pair["mask"]
     unchanged = ~cv2.dilate(truth.astype(np.uint8), np.ones((7, 7), np.uint8)).astype(bool)
-    est = summary["change"]["shift"]
+    est = summary["shift"]
     row = {k: pair[k] for k in ("set", "image", "negative", "pixel_m")}
     row |= {
         "single_marked_unchanged": int((single & unchanged).sum()),
@@ -127,7 +127,15 @@ def summarise(rows: list[dict]) -> dict:
     single = sum(r["single_marked_unchanged"] for r in rows) / ground
     new = sum(r["new_marked_unchanged"] for r in rows) / ground
     errors = np.array([r["shift_error_m"] for r in rows])
+    by_set = {}
+    for name in sorted({r["set"] for r in pos}):
+        part = [r for r in pos if r["set"] == name]
+        by_set[name] = {
+            key: round(sum(r[f"{key}_tp"] for r in part) / max(sum(r[f"{key}_union"] for r in part), 1), 4)
+            for key in ("new", "single")
+        }
     return {
+        "iou_by_set": by_set,
         "pairs": len(rows),
         "landslide_pairs": len(pos),
         "new_iou": round(iou("new"), 4),
@@ -146,7 +154,7 @@ def main() -> None:
     ap.add_argument("--data", type=Path, default=Path("../shared/data"))
     ap.add_argument("--per-set", type=int, default=6)
     ap.add_argument("--negatives", type=int, default=12)
-    ap.add_argument("--out", type=Path, default=Path("bench/results/before_after.json"))
+    ap.add_argument("--out", type=Path, default=Path("bench/results"), help="folder of the result file")
     ap.add_argument("--keep", type=Path, help="build the pairs and outputs here (kept) instead of a temporary folder")
     args = ap.parse_args()
     rng = np.random.default_rng(0)
@@ -168,8 +176,19 @@ def main() -> None:
         cmd = ["lnet-edge", "infer", "--pairs", str(listing), "-o", str(out), "--overwrite"]
         subprocess.run([sys.executable, "-m", "lnet_edge.cli.main", *cmd[1:]], check=True)
         rows = [score(p, out) for p in pairs]
+        first = json.loads(next(out.glob("*/*_summary.json")).read_text())
+        precision = f"{first.get('backend')} {first.get('precision')}"
+    from lnet_edge.cpu_int8 import cpu_kind
+    from lnet_edge.defaults import DEFAULT_CHECKPOINT
+    from lnet_edge.files import sha256_file
+
+    sha, kind = sha256_file(DEFAULT_CHECKPOINT), cpu_kind()
     report = {
         "date": datetime.date.today().isoformat(),
+        "model": "the shipped bundle, automatic choice",
+        "model_sha256": sha,
+        "precision": precision,
+        "cpu_kind": kind,
         "command": "python bench/before_after.py " + " ".join(sys.argv[1:]),
         "pairs_are": "constructed: the before scene is the after scene with its ground-truth landslides inpainted "
         "(none for non-landslide scenes), a colour change, a 1-3 m georeference offset and, for every other pair, "
@@ -177,8 +196,10 @@ def main() -> None:
         "summary": summarise(rows),
         "rows": rows,
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    write_text_atomic(args.out, json.dumps(report, indent=1) + "\n")
+    args.out.mkdir(parents=True, exist_ok=True)
+    dest = args.out / f"before_after-{sha[:8]}-{kind}.json"
+    write_text_atomic(dest, json.dumps(report, indent=1) + "\n")
+    print(dest)
     print(json.dumps(report["summary"], indent=1))
 
 

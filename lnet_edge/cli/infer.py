@@ -83,9 +83,36 @@ def infer_command(
             "(of a Dask worker's limit). A scene whose plan needs more is refused before it starts."
         ),
     ] = "auto",
+    before: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--before", help="The same ground before the event, one per after scene in order: maps new landslides."
+        ),
+    ] = None,
+    pairs: Annotated[
+        Path | None, typer.Option("--pairs", help="CSV with columns after,before: many before/after pairs.")
+    ] = None,
+    shift_tolerance: Annotated[
+        float | None,
+        typer.Option("--shift-tolerance", help="Pairs: metres a scar may move between the maps (default 2 px)."),
+    ] = None,
+    coregister: Annotated[
+        bool, typer.Option("--coregister", help="Pairs: undo the measured shift (up to 64 px) before comparing.")
+    ] = False,
+    change_margin: Annotated[
+        float,
+        typer.Option(
+            "--change-margin", help="Pairs: how far below the after map the before map must be for new (0..1)."
+        ),
+    ] = 0.30,
+    pixel_pairs: Annotated[
+        bool, typer.Option("--pixel-pairs", help="Pairs without a georeference: compare pixel for pixel.")
+    ] = False,
 ) -> None:
-    """Probability and mask GeoTIFFs, landslide polygons, a quicklook and a summary per scene."""
+    """Probability and mask GeoTIFFs, landslide polygons, a quicklook and a summary per scene;
+    with --before or --pairs, the change between two dates (new, persisting, gone landslides)."""
     from lnet_edge.defaults import SAMPLE_SCENE
+    from lnet_edge.field.change_map import ChangeOptions
     from lnet_edge.field.options import InferOptions, check_workers
     from lnet_edge.field.request import ModelRequest
     from lnet_edge.field.run import infer_scenes
@@ -113,15 +140,36 @@ def infer_command(
         force_precision=force_precision,
         cuda_graph=cuda_graph,
     )
-    if not scenes:
+    change = ChangeOptions(
+        shift_tolerance_m=shift_tolerance, coregister=coregister, pixel_pairs=pixel_pairs, margin=change_margin
+    )
+    paired = _pairs(scenes, before, pairs)
+    if not scenes and paired is None:
         console.print(f"no scene given: mapping the shipped sample scene {SAMPLE_SCENE}")
     with progress_bar() as progress, interrupts_as_keyboard():
-        results = infer_scenes(scenes or [SAMPLE_SCENE], out, request, options, cluster, _ProgressView(progress))
+        view = _ProgressView(progress)
+        results = infer_scenes(scenes or [SAMPLE_SCENE], out, request, options, cluster, view, paired, change)
     _report(results)
     if cluster:
         console.print(f"catalogue and run summary in {out}", highlight=False)
     if any(r.status == "failed" for r in results):
         raise typer.Exit(code=1)
+
+
+def _pairs(scenes: list[Path] | None, before: list[Path] | None, pairs: Path | None):
+    """The before/after pairs of the command line, or None for single scenes."""
+    from lnet_edge.errors import LnetError
+    from lnet_edge.field.pairing import pairs_from_csv, pairs_from_lists
+
+    if pairs is not None:
+        if scenes or before:
+            raise LnetError("--pairs lists every pair: give no scene and no --before with it")
+        return pairs_from_csv(pairs)
+    if before:
+        if not scenes:
+            raise LnetError("--before needs the after scenes: lnet-edge infer AFTER... --before BEFORE...")
+        return pairs_from_lists(scenes, before)
+    return None
 
 
 class _ProgressView(RunView):
@@ -185,8 +233,26 @@ def _report(results) -> None:
     if methods:
         console.print(f"areas: {'; '.join(methods)}", highlight=False, soft_wrap=True)
     for r in results:
+        change = (r.summary or {}).get("change")
+        if change:
+            console.print(f"{r.scene.name}: {_change_line(change)}", highlight=False, soft_wrap=True)
+    for r in results:
         if r.status == "failed":
             err_console.print(f"[bold red]error:[/] {r.scene}: {r.message}", highlight=False, soft_wrap=True)
         elif r.status == "done":
             note = f" ({r.message})" if r.message else ""
             console.print(f"{r.scene.name}: outputs in {r.out_dir}{note}", highlight=False, soft_wrap=True)
+
+
+def _change_line(change: dict) -> str:
+    """new / persisting / gone polygons and areas, and the shift, in one line."""
+    parts = []
+    for label in ("new", "persisting", "gone"):
+        c = change["classes"][label]
+        area = c.get("area_m2", c.get("area_px2"))
+        unit = "m²" if "area_m2" in c else "px²"
+        parts.append(f"{c['polygons']} {label} ({area:,.0f} {unit})")
+    s = change["shift"]
+    shift = f"{s['metres']:.1f} m" if s.get("metres") is not None else f"{s['pixels']:.1f} px"
+    measured = f"shift {shift}" + (" undone" if s["applied"] else "") if s["reliable"] else "shift not measured"
+    return ", ".join(parts) + f"; {measured}"

@@ -1,7 +1,8 @@
 """The catalogue of an output folder, ``OUT/catalogue.gpkg``, and the run's ``OUT/run_summary.json``.
 
 The catalogue holds every polygon of every complete, georeferenced scene in OUT, in WGS 84,
-with the scene's id (its folder name) and path. Its state is OUT itself: a scene is in it when
+with the scene's id (its folder name) and path, and, for a scene compared with a before scene
+(field/pair_run.py), the change class (new or persisting) covering most of each polygon. Its state is OUT itself: a scene is in it when
 ``OUT/NAME/`` holds a complete set (its summary, renamed in last, and every output the summary
 lists), whichever run made it, and its polygons are read from there, found relative to OUT. A
 folder moved, copied or mounted elsewhere gives the same catalogue; the absolute paths recorded
@@ -27,20 +28,22 @@ from contextlib import closing
 from pathlib import Path
 
 from lnet_edge.field.summary import SceneResult
-from lnet_edge.files import write_text_atomic
+from lnet_edge.files import sha256_file, write_text_atomic
 
 CATALOGUE = "catalogue.gpkg"
 RUN_SUMMARY = "run_summary.json"
+CHANGE_SUMMARY = "_change_summary.json"  # OUT/NAME/NAME_change_summary.json: a pair's change set is complete
 COUNTED = (
     "km2_mapped, landslide_count and landslide_area_m2 are the catalogue's: every complete, georeferenced scene "
     "in this folder, from this run and earlier ones; scenes without a georeference are counted apart, in pixels"
 )
 
 
-def complete_summary(folder: Path) -> dict | None:
-    """The summary of ``folder`` when it holds a complete set (every output it lists exists), else None."""
+def complete_summary(folder: Path, suffix: str = "_summary.json") -> dict | None:
+    """The summary ``NAME{suffix}`` of ``folder`` when it holds a complete set (every output it
+    lists exists), else None."""
     try:
-        summary = json.loads((folder / f"{folder.name}_summary.json").read_text())
+        summary = json.loads((folder / f"{folder.name}{suffix}").read_text())
     except (OSError, ValueError):
         return None
     listed = summary.get("outputs") if isinstance(summary, dict) else None
@@ -54,15 +57,56 @@ def georeferenced(summary: dict) -> bool:
     return bool(summary.get("crs")) and summary.get("georeference") != "pixel"
 
 
+def change_set(folder: Path) -> dict | None:
+    """The change summary of ``folder`` when it holds a complete change set made from the scene's
+    present outputs (it records the sha256 of the scene's summary), else None."""
+    summary = complete_summary(folder, CHANGE_SUMMARY)
+    inputs = summary.get("inputs") if summary else None
+    try:
+        made_from = sha256_file(folder / f"{folder.name}_summary.json")
+    except OSError:
+        return None
+    return summary if isinstance(inputs, dict) and inputs.get("after_summary_sha256") == made_from else None
+
+
+def _change_polygons(folder: Path):
+    """(STRtree, polygons, their classes) of the complete change set in ``folder``, in the scene's
+    CRS as its landslide polygons; None without one."""
+    import shapely
+
+    summary = change_set(folder)
+    if summary is None:
+        return None
+    features = json.loads((folder / summary["outputs"]["change_polygons"]).read_text())["features"]
+    geoms = [shapely.geometry.shape(f["geometry"]) for f in features]
+    return shapely.STRtree(geoms), geoms, [f["properties"]["change"] for f in features]
+
+
+def _covering_class(changes, geom) -> str | None:
+    """The change class that covers most of ``geom`` (None: no change polygon touches it)."""
+    from shapely.errors import GEOSException
+
+    tree, geoms, labels = changes
+    areas: dict[str, float] = {}
+    for i in tree.query(geom, predicate="intersects").tolist():
+        try:
+            areas[labels[i]] = areas.get(labels[i], 0.0) + geom.intersection(geoms[i]).area
+        except GEOSException:  # an invalid ring: that polygon does not vote
+            continue
+    return max(areas, key=areas.__getitem__) if areas else None
+
+
 def scene_rows(folder: Path, summary: dict) -> list:
     """A complete scene's polygons in WGS 84 with its id and path (none without a georeference),
-    read from ``folder``, whatever folder the summary was written in."""
+    read from ``folder``, whatever folder the summary was written in; ``change`` is the class of
+    the scene's change set covering most of each polygon (None without a change set)."""
     import shapely
     from rasterio.warp import transform_geom
 
     if not georeferenced(summary):
         return []
     collection = json.loads((folder / summary["outputs"]["polygons"]).read_text())
+    changes = _change_polygons(folder)
     rows = []
     for f in collection["features"]:
         p = f["properties"]
@@ -74,9 +118,19 @@ def scene_rows(folder: Path, summary: dict) -> list:
             "area_m2": p.get("area_m2"),
             "mean_probability": p["mean_probability"],
             "max_probability": p["max_probability"],
+            "change": _covering_class(changes, shapely.geometry.shape(f["geometry"])) if changes else None,
         }
         rows.append((properties, geom))
     return rows
+
+
+def _stamp(path: Path) -> tuple | None:
+    """What changes when a file is rewritten (renamed in: a new inode), or None without one."""
+    try:
+        stat = path.stat()
+    except OSError:
+        return None
+    return (stat.st_mtime_ns, stat.st_size, stat.st_ino)
 
 
 class Catalogue:
@@ -98,10 +152,12 @@ class Catalogue:
             self.scenes_in_out()  # what OUT holds before this run changes it
 
     def add(self, result: SceneResult) -> None:
-        """A scene's result (done, skipped or failed); a stopped scene stays unfinished."""
+        """A scene's result (done, skipped or failed); a stopped scene stays unfinished. A scene
+        not among ``scenes`` (a pair refused before its scenes were sent) joins them."""
         if result.status == "stopped":
             return
         self.results[str(result.scene)] = result
+        self.scenes.setdefault(str(result.scene), result.out_dir.name)
         self.busy.discard(self.scenes.get(str(result.scene), ""))
 
     def _previous(self) -> set[str]:
@@ -127,11 +183,9 @@ class Catalogue:
         self.unreadable = {}
         folders = sorted(d for d in self.out.iterdir() if d.is_dir() and not d.name.startswith("."))
         for d in folders:
-            try:
-                stat = (d / f"{d.name}_summary.json").stat()
-                stamp = (stat.st_mtime_ns, stat.st_size, stat.st_ino)
-            except OSError:
-                stamp = None
+            stamp = _stamp(d / f"{d.name}_summary.json")
+            if stamp is not None:  # a change set made later changes the rows' classes
+                stamp += (_stamp(d / f"{d.name}{CHANGE_SUMMARY}"),)
             cached = self._cache.get(d.name)
             if cached and cached[0] == stamp:
                 found[d.name] = cached[1:]
@@ -177,7 +231,7 @@ class Catalogue:
 
         dest = self.out / CATALOGUE
         fields = {"scene_id": str, "scene": str, "id": int, "area_m2": float}
-        fields |= {"mean_probability": float, "max_probability": float}
+        fields |= {"mean_probability": float, "max_probability": float, "change": str}
         writer = GeoPackageWriter(part_path(dest), CRS.from_epsg(4326), fields)
         try:
             for _, rows in found.values():

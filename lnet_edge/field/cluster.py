@@ -173,104 +173,146 @@ def run_on_cluster(
     band_pixels: int = BAND_PIXELS,
     on_tiles: Callable[[dict], None] | None = None,
     warn: Callable[[str], None] | None = None,
+    names: dict[Path, str] | None = None,
+    also: list[SceneTask] | None = None,
+    finish: Callable[[dict[SceneTask, SceneResult]], list[SceneResult]] | None = None,
 ) -> list[SceneResult]:
     """Every scene as a task on the cluster (a scene above ``band_pixels`` as row bands on several
     workers, then one assembling task), each worker opening ``model`` (give it a path the workers
     see); the catalogue and summary follow each result. ``warn``
     gets the notes of each scene done (no georeference, resampling); ``on_tiles`` the run's tile
-    counts. Ctrl-C stops the run (see the module docstring) and raises Interrupted."""
+    counts. Ctrl-C stops the run (see the module docstring) and raises Interrupted.
+
+    ``names``: the scenes' folder names in OUT (by default outputs.scene_folders). ``also``: more
+    scenes mapped in the run, each into its own folder inside OUT (a pair's before scene into
+    OUT/NAME/before/), kept out of the catalogue. ``finish`` gets every task's result, by task
+    (a scene's task is ``SceneTask(scene, out, name)``), once the cluster is closed, still holding
+    OUT; the results it returns (e.g. pairs with their change sets) enter the catalogue, which
+    is rewritten, and are the run's results."""
     distributed = _distributed()
     out.mkdir(parents=True, exist_ok=True)
-    still: list[Path] | None = None  # after Ctrl-C: the scenes still running when the client stopped waiting
     with outputs.SceneLock(out):  # one client per output folder
-        names = outputs.scene_folders(scenes, out)
-        catalogue = Catalogue(out, {str(s.resolve()): names[s] for s in scenes})
-        with connect(spec) as client:
-            say(f"Dask dashboard: {client.dashboard_link}")
-            run = uuid.uuid4().hex[:8]
-            stop = f"lnet-edge-stop-{run}"
-            topic = f"lnet-edge-tiles-{run}" if on_tiles else None
-            if topic:
-                client.subscribe_topic(topic, _TileCount(on_tiles))
-            job = ClusterJob(model, options, model_info, topic, stop)
-            futures, tasks = {}, {}  # {scene's future: scene}, {scene: every future of the scene}
-            catalogue.t0 = time.perf_counter()  # the run's seconds: the scene phase, the cluster started
-            try:
-                _submit(client, scenes, out, names, job, band_pixels, run, futures, tasks)
-                _collect(distributed, futures, catalogue, out, names, warn, on_scene)
-            except KeyboardInterrupt:
-                catalogue.interrupted = True
-                still = _stop(distributed, client, stop, futures, tasks, catalogue, out, names)
-            finally:  # also when interrupted: what finished is in the catalogue
-                catalogue.write()
+        names = names or outputs.scene_folders(scenes, out)
+        own = [SceneTask(s, out, names[s]) for s in scenes]
+        tasks = list(dict.fromkeys([*own, *(also or [])]))
+        results = _Results(Catalogue(out, {str(s.resolve()): names[s] for s in scenes}), set(own))
+        job = ClusterJob(model, options, model_info)
+        still = _run_tasks(distributed, tasks, out, spec, job, band_pixels, results, say, on_scene, on_tiles, warn)
         if still is not None:  # the workers are done with these: their band files are of no use
-            for s in scenes:
-                done = catalogue.results.get(str(s.resolve()))
-                if s not in still and (done is None or done.status != "done"):
-                    shutil.rmtree(band_dir(out, names[s]), ignore_errors=True)
-        _remove_empty(out / BANDS_DIR)
-    if still is not None:
-        raise Interrupted(_stopped_message(out, spec, catalogue, still))
-    order = {str(s.resolve()): i for i, s in enumerate(scenes)}
-    return [  # in this client's folder: a worker may see OUT under another path
-        replace(r, out_dir=out / r.out_dir.name)
-        for r in sorted(catalogue.results.values(), key=lambda r: order.get(str(r.scene), len(order)))
-    ]
+            for t in tasks:
+                done = results.by_task.get(t)
+                if t not in still and (done is None or done.status != "done"):
+                    shutil.rmtree(band_dir(t.out, t.name), ignore_errors=True)
+        for folder in dict.fromkeys(t.out for t in tasks):
+            _remove_empty(folder / BANDS_DIR)
+        if still is not None:
+            raise Interrupted(_stopped_message(out, spec, results.catalogue, still))
+        mapped = {t: replace(r, out_dir=t.out / t.name) for t in tasks if (r := results.by_task.get(t))}
+        if finish is None:  # in this client's folder: a worker may see OUT under another path
+            return list(mapped.values())
+        final = finish(mapped)
+        for r in final:
+            results.catalogue.add(replace(r, scene=r.scene.resolve()))
+        results.catalogue.write()
+        return final
+
+
+class _Results:
+    """The result of each task of a run (``by_task``); those of the run's own scenes (``own``)
+    also enter the catalogue."""
+
+    def __init__(self, catalogue: Catalogue, own: set[SceneTask]) -> None:
+        self.catalogue, self.own = catalogue, own
+        self.by_task: dict[SceneTask, SceneResult] = {}
+
+    def add(self, task: SceneTask, result: SceneResult) -> None:
+        if result.status == "stopped":  # it stays unfinished
+            return
+        self.by_task[task] = result
+        if task in self.own:
+            self.catalogue.add(result)
+
+
+def _run_tasks(distributed, tasks, out, spec, job, band_pixels, results: _Results, say, on_scene, on_tiles, warn):
+    """Every task on the cluster until all are done (returns None) or Ctrl-C stopped them
+    (returns the tasks still running); the catalogue is written at the end either way."""
+    catalogue = results.catalogue
+    with connect(spec) as client:
+        say(f"Dask dashboard: {client.dashboard_link}")
+        run = uuid.uuid4().hex[:8]
+        stop = f"lnet-edge-stop-{run}"
+        topic = f"lnet-edge-tiles-{run}" if on_tiles else None
+        if topic:
+            client.subscribe_topic(topic, _TileCount(on_tiles))
+        job = replace(job, topic=topic, stop=stop)
+        futures, parts = {}, {}  # {task's future: task}, {task: every future of the task}
+        catalogue.t0 = time.perf_counter()  # the run's seconds: the scene phase, the cluster started
+        try:
+            _submit(client, tasks, out, job, band_pixels, run, futures, parts)
+            _collect(distributed, futures, results, warn, on_scene)
+        except KeyboardInterrupt:
+            catalogue.interrupted = True
+            return _stop(distributed, client, stop, futures, parts, results)
+        finally:  # also when interrupted: what finished is in the catalogue
+            catalogue.write()
+    return None
 
 
 def _submit(
-    client, scenes, out: Path, names: dict, job: ClusterJob, band_pixels: int, run: str, futures, tasks
+    client, tasks: list[SceneTask], out: Path, job: ClusterJob, band_pixels: int, run: str, futures, parts
 ) -> None:
-    """Every scene's tasks, into ``futures`` ({scene's future: scene}) and ``tasks`` ({scene: every
-    future of the scene}) as they are submitted. Every task asks for a GPU when the workers have them."""
+    """Every task's futures, into ``futures`` ({task's future: task}) and ``parts`` ({task: every
+    future of the task}) as they are submitted. Every future asks for a GPU when the workers have
+    them; its key names the task's folder in OUT."""
     workers = client.scheduler_info()["workers"].values()
     gpu = any("GPU" in w.get("resources", {}) for w in workers)
     common = {"pure": False, "resources": {"GPU": 1} if gpu else None}
-    for s in scenes:
-        task = SceneTask(s.resolve(), out.resolve(), names[s])
-        count = band_count(s, band_pixels)
+    for t in tasks:
+        task = SceneTask(t.scene.resolve(), t.out.resolve(), t.name)
+        label = (t.out / t.name).relative_to(out).as_posix()  # NAME, or NAME/before
+        count = band_count(t.scene, band_pixels)
         if count == 1:
-            f = client.submit(map_on_worker, task, job, key=f"lnet-edge-{names[s]}-{run}", **common)
-            tasks[s] = [f]
+            f = client.submit(map_on_worker, task, job, key=f"lnet-edge-{label}-{run}", **common)
+            parts[t] = [f]
         else:
             bands = [
-                client.submit(band_on_worker, task, job, k, count, key=f"lnet-edge-{names[s]}-band{k}-{run}", **common)
+                client.submit(band_on_worker, task, job, k, count, key=f"lnet-edge-{label}-band{k}-{run}", **common)
                 for k in range(count)
             ]
-            f = client.submit(assemble_on_worker, task, job, count, *bands, key=f"lnet-edge-{names[s]}-{run}", **common)
-            tasks[s] = [*bands, f]
-        futures[f] = s
+            f = client.submit(assemble_on_worker, task, job, count, *bands, key=f"lnet-edge-{label}-{run}", **common)
+            parts[t] = [*bands, f]
+        futures[f] = t
 
 
-def _result(future, scene: Path, out: Path, names: dict) -> SceneResult:
-    """A scene's result; a task that raised (e.g. KilledWorker: the workers running it kept
+def _result(future, task: SceneTask) -> SceneResult:
+    """A task's result; a task that raised (e.g. KilledWorker: the workers running it kept
     dying) is the scene's failure."""
     try:
         return future.result()
     except Exception as exc:  # noqa: BLE001
-        return SceneTask(scene.resolve(), out, names[scene]).failed(f"{type(exc).__name__}: {str(exc)[:300]}")
+        return replace(task, scene=task.scene.resolve()).failed(f"{type(exc).__name__}: {str(exc)[:300]}")
 
 
-def _collect(distributed, futures: dict, catalogue: Catalogue, out: Path, names: dict, warn, on_scene) -> None:
+def _collect(distributed, futures: dict, results: _Results, warn, on_scene) -> None:
     written = time.monotonic()
     for future in distributed.as_completed(futures):
-        result = _result(future, futures[future], out, names)
-        catalogue.add(result)
+        result = _result(future, futures[future])
+        results.add(futures[future], result)
         if warn and result.status == "done":
             for note in (result.summary or {}).get("notes", []):
                 warn(note)
         if time.monotonic() - written >= CATALOGUE_EVERY_S:  # rewriting it is O(polygons so far)
-            catalogue.write()
+            results.catalogue.write()
             written = time.monotonic()
         if on_scene:
             on_scene(result)
 
 
-def _stop(distributed, client, stop: str, futures: dict, tasks: dict, catalogue, out: Path, names: dict) -> list:
+def _stop(distributed, client, stop: str, futures: dict, parts: dict, results: _Results) -> list:
     """After Ctrl-C: set the run's stop Event, cancel the tasks not started, wait up to
-    CANCEL_WAIT_S for the running ones to stop (a second Ctrl-C ends the wait); the scenes that
-    finished meanwhile join the catalogue. Returns the scenes still running."""
-    everything = [f for fs in tasks.values() for f in fs]
+    CANCEL_WAIT_S for the running ones to stop (a second Ctrl-C ends the wait); the tasks that
+    finished meanwhile join the results. Returns the tasks still running."""
+    everything = [f for fs in parts.values() for f in fs]
     try:
         distributed.Event(stop, client=client).set()
         processing = {k for keys in client.processing().values() for k in keys}
@@ -278,10 +320,10 @@ def _stop(distributed, client, stop: str, futures: dict, tasks: dict, catalogue,
         distributed.wait([f for f in everything if f.key in processing], timeout=CANCEL_WAIT_S)
     except (TimeoutError, KeyboardInterrupt):
         pass
-    for future, scene in futures.items():
-        if str(scene.resolve()) not in catalogue.results and future.status == "finished":
-            catalogue.add(_result(future, scene, out, names))
-    return [s for s, fs in tasks.items() if any(not f.done() for f in fs)]
+    for future, task in futures.items():
+        if task not in results.by_task and future.status == "finished":
+            results.add(task, _result(future, task))
+    return [t for t, fs in parts.items() if any(not f.done() for f in fs)]
 
 
 def _remove_empty(folder: Path) -> None:
@@ -292,21 +334,25 @@ def _remove_empty(folder: Path) -> None:
 
 
 def _left_in(out: Path) -> list[Path]:
-    """lnet-edge's partial files (NAME.RUNID.part), band files and scene locks in OUT."""
+    """lnet-edge's partial files (NAME.RUNID.part), band files and scene locks in OUT, and in the
+    folders of OUT's scene folders (a pair's before scene: OUT/NAME/before/)."""
     from lnet_edge.field.io import PART
 
     ours = re.compile(rf".+\.[0-9a-f]+{re.escape(PART)}")
-    parts = [p for p in out.glob(f"*/*{PART}") if ours.fullmatch(p.name)]
-    return sorted(parts + list(out.glob(f"*/{outputs.LOCK_NAME}")) + list(out.glob(f"{BANDS_DIR}/*/*")))
+    found: set[Path] = set()
+    for level in ("", "*/"):
+        found |= {p for p in out.glob(f"{level}*/*{PART}") if ours.fullmatch(p.name)}
+        found |= set(out.glob(f"{level}*/{outputs.LOCK_NAME}")) | set(out.glob(f"{level}{BANDS_DIR}/*/*"))
+    return sorted(found)
 
 
-def _stopped_message(out: Path, spec: ClusterSpec, catalogue: Catalogue, still: list[Path]) -> str:
+def _stopped_message(out: Path, spec: ClusterSpec, catalogue: Catalogue, still: list[SceneTask]) -> str:
     """What Ctrl-C left: scenes done and unfinished, scenes still running, files left in OUT."""
     done = sum(r.status in ("done", "skipped") for r in catalogue.results.values())
     unfinished = len(catalogue.scenes) - len(catalogue.results)
     text = f"{done} scenes complete, {unfinished} unfinished (listed in {out / RUN_SUMMARY})"
     if still:
-        shown = ", ".join(s.name for s in still[:5]) + (f" and {len(still) - 5} more" if len(still) > 5 else "")
+        shown = ", ".join(t.scene.name for t in still[:5]) + (f" and {len(still) - 5} more" if len(still) > 5 else "")
         after = (
             "they stop at their next tile row and remove their own partial files"
             if spec.kind == "tcp"

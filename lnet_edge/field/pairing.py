@@ -137,13 +137,13 @@ class Grid:
 class Warped:
     """A before raster seen on the after grid, read by windows (bilinear, nodata kept)."""
 
-    def __init__(self, src, grid: Grid, pixel_pairs: bool = False) -> None:
+    def __init__(self, src, grid: Grid, pixel_pairs: bool = False, offset: tuple[int, int] = (0, 0)) -> None:
         from rasterio.enums import Resampling
         from rasterio.vrt import WarpedVRT
 
-        self.src = src
+        self.src, self.offset = src, offset
         if pixel_pairs:  # pixel for pixel: no warp, the grids are the same by declaration
-            self.vrt = None
+            self.vrt = None  # ``offset`` (rows, cols): where the before raster's content sits
             return
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -164,9 +164,28 @@ class Warped:
         from rasterio.windows import Window
 
         ds = self.vrt or self.src
-        win = Window(col, row, ds.width - col if width is None else width, height)
+        width = ds.width - col if width is None else width
+        if self.vrt is None and self.offset != (0, 0):
+            return self._read_offset(indexes, row + self.offset[0], height, col + self.offset[1], width)
+        win = Window(col, row, width, height)
         data = np.moveaxis(ds.read(indexes, window=win), 0, -1)
         valid = ds.dataset_mask(window=win) > 0
+        return data, valid
+
+    def _read_offset(self, indexes: list[int], row: int, height: int, col: int, width: int):
+        """A window that may reach past the raster: what lies outside is invalid (zeros)."""
+        from rasterio.windows import Window
+
+        src = self.src
+        data = np.zeros((height, width, len(indexes)), dtype=src.dtypes[0])
+        valid = np.zeros((height, width), dtype=bool)
+        r0, r1 = max(row, 0), min(row + height, src.height)
+        c0, c1 = max(col, 0), min(col + width, src.width)
+        if r1 > r0 and c1 > c0:
+            win = Window(c0, r0, c1 - c0, r1 - r0)
+            inside = np.s_[r0 - row : r1 - row, c0 - col : c1 - col]
+            data[inside] = np.moveaxis(src.read(indexes, window=win), 0, -1)
+            valid[inside] = src.dataset_mask(window=win) > 0
         return data, valid
 
     def close(self) -> None:

@@ -45,3 +45,9 @@ class ModelRequest:
             "choice": opened.choice or None,
             "model_sha256": opened.sha256,
         }
+
+    def recorded_info(self, summary: dict, base: dict | None = None) -> dict:
+        """The model's description as a scene's summary records it: what ``model_info`` gave the
+        process that mapped the scene (a cluster worker, which opened the model itself)."""
+        named = {"model": str(self.model or "shipped default")} if base is None else base
+        return {**named, **{k: summary.get(k) for k in ("backend", "precision", "choice", "model_sha256")}}

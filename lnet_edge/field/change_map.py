@@ -20,9 +20,10 @@ import numpy as np
 from lnet_edge.errors import LnetError
 from lnet_edge.field import io
 from lnet_edge.field.change import DEFAULT_MARGIN, NODATA, Change, change_classes, marked_before
-from lnet_edge.field.change_polygons import ChangePolygons, ClassTally
+from lnet_edge.field.change_polygons import ChangePolygons
 from lnet_edge.field.coregister import Shift, estimate_shift
 from lnet_edge.field.pairing import Grid, Pair, Warped
+from lnet_edge.field.polygons import PolygonStats
 from lnet_edge.field.vectorize import Georef
 
 STRIP_ROWS = 512
@@ -220,7 +221,7 @@ def _strips(inputs: ChangeInputs, ap, am, warped: Warped, writer, polys: ChangeP
     return {c.label: int(pixels[int(c)]) for c in Change} | {"nodata": int(pixels[NODATA])}
 
 
-def tally_json(pixels: dict[str, int], tallies: dict[str, ClassTally], georef: Georef) -> dict:
+def tally_json(pixels: dict[str, int], tallies: dict[str, PolygonStats], georef: Georef) -> dict:
     """Per class: polygons, their area and the class's pixels (no-before: pixels only)."""
     unit = "px2" if georef.kind == "pixel" else "m2"
     out = {}
@@ -230,6 +231,6 @@ def tally_json(pixels: dict[str, int], tallies: dict[str, ClassTally], georef: G
         entry: dict = {"pixels": pixels[c.label]}
         if c.label in tallies:
             t = tallies[c.label]
-            entry = {"polygons": t.polygons, f"area_{unit}": round(t.area, 2), "below_mmu": t.dropped, **entry}
+            entry = {"polygons": t.count, f"area_{unit}": round(t.area, 2), "below_mmu": t.dropped, **entry}
         out[c.label] = entry
     return out

@@ -9,23 +9,16 @@ each polygon gets both means without a second pass over the rasters."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from lnet_edge.field.change import Change
 from lnet_edge.field.gpkg import GeoPackageWriter
+from lnet_edge.field.polygons import PolygonStats, crs_name
 from lnet_edge.field.vectorize import GeoJsonWriter, Georef, Polygon, StripVectorizer
 
 TRACED = (Change.new, Change.persisting, Change.gone)  # no-before is an extent, not an object
-
-
-@dataclass(frozen=True)
-class ClassTally:
-    polygons: int
-    area: float  # m² (px² without a georeference)
-    dropped: int  # components below the minimum mapping unit
 
 
 class ChangePolygons:
@@ -33,11 +26,9 @@ class ChangePolygons:
     the names given, which the caller makes temporary) and returns the tally per class."""
 
     def __init__(self, geojson: Path, gpkg: Path, name: str, crs, georef: Georef, min_area: float) -> None:
-        epsg = crs.to_epsg() if crs else None
-        crs_name = f"urn:ogc:def:crs:EPSG::{epsg}" if epsg else (crs.to_wkt() if crs else None)
         self.unit = "px" if georef.kind == "pixel" else "m"
         self.georef, self.min_area = georef, min_area
-        self.geojson = GeoJsonWriter(geojson, crs_name, name)
+        self.geojson = GeoJsonWriter(geojson, crs_name(crs), name)
         fields = {"id": int, "change": str, f"area_{self.unit}2": float, f"perimeter_{self.unit}": float}
         fields |= {"after_mean_probability": float, "before_mean_probability": float, "pixels": int}
         self.gpkg = GeoPackageWriter(gpkg, crs, fields)
@@ -84,7 +75,7 @@ class ChangePolygons:
             self.geojson.write(properties, geom)
             self.gpkg.write(properties, geom)
 
-    def close(self) -> dict[str, ClassTally]:
+    def close(self) -> dict[str, PolygonStats]:
         for c in TRACED:
             for tracer in self.tracers[c]:
                 tracer.close()
@@ -92,7 +83,7 @@ class ChangePolygons:
         self.geojson.close()
         self.gpkg.close()
         return {
-            c.label: ClassTally(n, area, dropped + self.tracers[c][0].dropped)
+            c.label: PolygonStats(n, area, dropped + self.tracers[c][0].dropped)
             for c, (n, area, dropped) in self.tally.items()
         }
 

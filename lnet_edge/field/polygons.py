@@ -41,6 +41,12 @@ class PolygonSpec:
         return "px" if self.georef.kind == "pixel" else "m"
 
 
+def crs_name(crs) -> str | None:
+    """A CRS as GeoJSON names it: an EPSG URN when it has a code, else its WKT (None: no CRS)."""
+    epsg = crs.to_epsg() if crs else None
+    return f"urn:ogc:def:crs:EPSG::{epsg}" if epsg else (crs.to_wkt() if crs else None)
+
+
 @dataclass(frozen=True)
 class PolygonStats:
     count: int
@@ -53,14 +59,11 @@ class PolygonSink:
     under their temporary names) and returns the counts; :meth:`abandon` after a failure."""
 
     def __init__(self, spec: PolygonSpec) -> None:
-        crs = spec.crs
-        epsg = crs.to_epsg() if crs else None
-        crs_name = f"urn:ogc:def:crs:EPSG::{epsg}" if epsg else (crs.to_wkt() if crs else None)
         self.spec, self.unit = spec, spec.unit
-        self.geojson = GeoJsonWriter(spec.geojson, crs_name, spec.name)
+        self.geojson = GeoJsonWriter(spec.geojson, crs_name(spec.crs), spec.name)
         fields = {"id": int, f"area_{self.unit}2": float, f"perimeter_{self.unit}": float}
         fields |= {"mean_probability": float, "max_probability": float, "pixels": int}
-        self.gpkg = GeoPackageWriter(spec.gpkg, crs, fields)
+        self.gpkg = GeoPackageWriter(spec.gpkg, spec.crs, fields)
         self.vectorizer = StripVectorizer(self._polygon, spec.georef.min_pixels(spec.min_area))
         self.count, self.area, self.dropped = 0, 0.0, 0
         self.pending: list[Polygon] = []  # traced, not yet measured nor written

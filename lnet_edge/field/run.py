@@ -76,26 +76,31 @@ def infer_scenes(
         )
 
 
-def _on_cluster(scenes, out: Path, cluster: str, model: ModelRequest, options, named: dict, view) -> list:
-    """Every scene a task on Dask workers; the model goes to them by its absolute path."""
+def _on_cluster(scenes, out: Path, cluster: str, model: ModelRequest, options, named: dict, view, **pairs) -> list:
+    """Every scene a task on Dask workers; the model goes to them by its absolute path.
+    ``pairs``: run_on_cluster's ``names``, ``also`` (whose tasks the scene count includes) and
+    ``finish``, for before/after pairs."""
     from lnet_edge.field import cluster as dask_cluster
 
     spec = dask_cluster.parse_cluster(cluster)
-    view.cluster_started(len(scenes))
-    if model.model is not None:
-        model = replace(model, model=model.model.resolve())
+    view.cluster_started(len(scenes) + len(pairs.get("also", ())))
     return dask_cluster.run_on_cluster(
         scenes,
         out,
         spec,
-        model,
+        _resolved(model),
         options,
         named,
         say=view.say,
         on_scene=view.scene_done,
         on_tiles=view.cluster_tiles,
         warn=view.warn,
+        **pairs,
     )
+
+
+def _resolved(model: ModelRequest) -> ModelRequest:
+    return replace(model, model=model.model.resolve()) if model.model is not None else model
 
 
 def _pairs_on_cluster(
@@ -105,17 +110,12 @@ def _pairs_on_cluster(
     then, once they are mapped and still holding OUT, each pair's change set on this client from
     what the workers wrote; the catalogue is rewritten with the change sets. A pair that cannot
     be compared is refused before its scenes are sent."""
-    from lnet_edge.field import cluster as dask_cluster
-
-    spec = dask_cluster.parse_cluster(cluster)
-    if model.model is not None:
-        model = replace(model, model=model.model.resolve())
+    model = _resolved(model)
     names = outputs.scene_folders([p.after for p in pairs], out)
     refused = {p: why for p in pairs if (why := _refusal(p, change))}
     accepted = [p for p in pairs if p not in refused]
     befores = [SceneTask(p.before, out / names[p.after], BEFORE_DIR) for p in accepted if not same_scene(p)]
     afters = list(dict.fromkeys(p.after for p in accepted))
-    view.cluster_started(len(afters) + len(befores))
 
     def finish(mapped: dict[SceneTask, SceneResult]) -> list[SceneResult]:
         view.say(f"comparing {len(accepted)} pairs on this client")
@@ -130,21 +130,7 @@ def _pairs_on_cluster(
             results.append(map_pair(pair, folder, _mapped_scene(mapped), options, change, info, view.warn))
         return results
 
-    return dask_cluster.run_on_cluster(
-        afters,
-        out,
-        spec,
-        model,
-        options,
-        named,
-        say=view.say,
-        on_scene=view.scene_done,
-        on_tiles=view.cluster_tiles,
-        warn=view.warn,
-        names=names,
-        also=befores,
-        finish=finish,
-    )
+    return _on_cluster(afters, out, cluster, model, options, named, view, names=names, also=befores, finish=finish)
 
 
 def _refusal(pair: Pair, change: ChangeOptions) -> str | None:

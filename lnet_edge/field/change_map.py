@@ -6,8 +6,8 @@ names.
 Both maps come from the probability GeoTIFFs the field run wrote: the before probabilities are
 warped onto the after grid (bilinear, field/pairing.Warped) and thresholded there, so a before
 scene of another resolution or CRS is compared pixel for pixel with the after map. Everything is
-read in strips of ``STRIP_ROWS`` rows, with the tolerance band's rows above and below, so a pair
-costs the memory of a strip whatever the scenes' size."""
+read in strips of about ``STRIP_PIXELS`` pixels, with the tolerance band's rows above and below,
+so a pair costs the memory of a strip (about 35 bytes a pixel: 140 MB) whatever the scenes' size."""
 
 from __future__ import annotations
 
@@ -26,7 +26,8 @@ from lnet_edge.field.pairing import Grid, Pair, Warped
 from lnet_edge.field.polygons import PolygonStats
 from lnet_edge.field.vectorize import Georef
 
-STRIP_ROWS = 512
+STRIP_PIXELS = 4_000_000  # pixels of the after grid compared at once
+STRIP_ROWS = 512  # at most, for narrow scenes
 COREGISTER_MAX_PX = 64  # --coregister undoes shifts up to this many after-scene pixels
 DEFAULT_TOLERANCE_PX = 2  # --shift-tolerance when not given
 SHIFT_SIDE = 2048  # the central window of the overlap the shift is measured on, px
@@ -202,8 +203,9 @@ def _strips(inputs: ChangeInputs, ap, am, warped: Warped, writer, polys: ChangeP
     h, w, tol = ap.height, ap.width, inputs.tolerance_px
     before_cut = np.float32(100 * inputs.before_threshold)
     pixels = np.zeros(256, np.int64)
-    for y0 in range(0, h, STRIP_ROWS):
-        y1 = min(h, y0 + STRIP_ROWS)
+    rows = strip_rows(w, tol)
+    for y0 in range(0, h, rows):
+        y1 = min(h, y0 + rows)
         r0, r1 = max(0, y0 - tol), min(h, y1 + tol)
         win = Window(0, r0, w, r1 - r0)
         mask = am.read(1, window=win)
@@ -219,6 +221,12 @@ def _strips(inputs: ChangeInputs, ap, am, warped: Warped, writer, polys: ChangeP
         pixels += np.bincount(classes.ravel(), minlength=256)
         polys.add(classes, after_pct[keep] / np.float32(100), before_pct[keep] / np.float32(100), y0)
     return {c.label: int(pixels[int(c)]) for c in Change} | {"nodata": int(pixels[NODATA])}
+
+
+def strip_rows(width: int, tolerance_px: int) -> int:
+    """Rows a strip compares: about STRIP_PIXELS in all, at most STRIP_ROWS, and at least 16
+    (and twice the tolerance band), however wide the scene."""
+    return max(16, 2 * tolerance_px, min(STRIP_ROWS, STRIP_PIXELS // max(width, 1)))
 
 
 def tally_json(pixels: dict[str, int], tallies: dict[str, PolygonStats], georef: Georef) -> dict:

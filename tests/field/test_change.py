@@ -106,3 +106,12 @@ def test_pair_lists_and_csv_errors_name_the_line(tmp_path):
         pairs_from_csv(csv)
     csv.write_text(f"after,before\n{SAMPLE},{SAMPLE}\n")
     assert pairs_from_csv(csv) == [Pair(SAMPLE, SAMPLE)]
+
+
+def test_strips_stay_small_on_wide_scenes_and_are_cut_nowhere_else():
+    from lnet_edge.field.change_map import STRIP_PIXELS, STRIP_ROWS, strip_rows
+
+    assert strip_rows(1024, 2) == STRIP_ROWS
+    wide = strip_rows(100_000, 2)
+    assert 16 <= wide < STRIP_ROWS and wide * 100_000 <= STRIP_PIXELS
+    assert strip_rows(10_000_000, 40) == 80  # never thinner than the tolerance band twice

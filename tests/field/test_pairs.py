@@ -298,3 +298,21 @@ def test_a_rerun_skips_and_a_rewritten_before_scene_redoes_the_pair(scenes: Scen
     assert second["before"]["sha256"] != first["before"]["sha256"]
     assert second["after"]["sha256"] == first["after"]["sha256"]
     assert second["inputs"]["before_summary_sha256"] != first["inputs"]["before_summary_sha256"]
+
+
+def test_thin_strips_give_the_same_change_as_one_strip(
+    scenes: Scenes, out: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The tolerance band reaches across strip edges: 16-row strips (24 of them) give the raster
+    and polygons of a single 384-row strip, pixel for pixel."""
+    from lnet_edge.field import change_map
+
+    image, _ = _inpainted(scenes)
+    before = _write(tmp_path / "before.tif", image, scenes.profile)
+    _ok(_infer(scenes.after, "--before", before, "-o", out))
+    whole, whole_summary = _change(out), _summary(out)
+    monkeypatch.setattr(change_map, "STRIP_PIXELS", 16 * SIDE)
+    assert change_map.strip_rows(SIDE, 2) == 16
+    _ok(_infer(scenes.after, "--before", before, "-o", out, "--overwrite"))
+    assert np.array_equal(_change(out), whole)
+    assert _summary(out)["classes"] == whole_summary["classes"]

@@ -1,6 +1,10 @@
 """What the threshold trades: validation F1 of each landslide set and false alarms on the
 non-landslide scenes' validation side, for every candidate threshold (0.05-0.95), one checkpoint.
 
+Also a core rule (``core_rows``): pixels above LOW kept only in components (8-connected) whose
+highest probability reaches HIGH, for the pairs in CORES: a weak blob on a field goes, a scar's
+fringe around a confident core stays.
+
 Usage: python bench/threshold_sweep.py [CHECKPOINT] [--root ../shared/data]
     -> bench/results/threshold_sweep-<checkpoint sha256[:8]>.json
 """
@@ -14,6 +18,7 @@ import json
 import math
 from pathlib import Path
 
+import cv2
 import numpy as np
 
 from lnet_edge.config import ModelConfig
@@ -29,6 +34,36 @@ from lnet_edge.train.trainer import THRESHOLDS, _counts
 
 POSITIVE = ("bijie_native", "bijie_atlan_upscaled", "cas_hokkaido_iburi_atlan512", "sichuan_aerial_atlan1024")
 NEGATIVE = "bijie_negatives"
+CORES = ((0.4, 0.95), (0.5, 0.9), (0.5, 0.95), (0.5, 0.98), (0.6, 0.98))  # (LOW, HIGH)
+
+
+def core_marked(prob: np.ndarray, low: float, high: float) -> np.ndarray:
+    """Pixels above ``low`` in components whose highest probability is at least ``high``."""
+    above = prob > low
+    n, labels = cv2.connectedComponents(above.view(np.uint8), connectivity=8)
+    peak = np.zeros(n, np.float32)
+    np.maximum.at(peak, labels.ravel(), prob.ravel())
+    keep = peak >= high
+    keep[0] = False
+    return keep[labels]
+
+
+def _rows(counts: dict, marked: list, labels: list[dict]) -> list[dict]:
+    """One row per rule (``labels``: what each column of the counts was made by)."""
+    rows = []
+    for i, label in enumerate(labels):
+        positive = sum(v[i] for k, v in counts.items() if k != NEGATIVE)
+        neg = counts[NEGATIVE][i]
+        rows.append(
+            {
+                **label,
+                "f1": scores(Confusion(*positive))["f1"],
+                **{f"f1_{k}": scores(Confusion(*v[i]))["f1"] for k, v in counts.items() if k != NEGATIVE},
+                "negatives_pixels_marked": float(neg[1] / neg.sum()),
+                "negatives_images_over_1pct": float(np.mean(np.array(marked)[:, i] > 0.01)),
+            }
+        )
+    return rows
 
 
 def main() -> None:
@@ -45,29 +80,22 @@ def main() -> None:
     for s in val:
         image, mask = read_pair(s, config.bands)
         logits = predict_logits(runner, image, config)
-        c = np.array([_counts(logits > math.log(t / (1 - t)), mask) for t in THRESHOLDS])
+        prob = 1 / (1 + np.exp(-logits))
+        preds = [logits > math.log(t / (1 - t)) for t in THRESHOLDS] + [core_marked(prob, *c) for c in CORES]
+        c = np.array([_counts(p, mask) for p in preds])
         counts[s.dataset] = counts.get(s.dataset, 0) + c
         if s.dataset == NEGATIVE:
             marked.append(c[:, 1] / mask.size)
-    rows = []
-    for i, t in enumerate(THRESHOLDS):
-        positive = sum(v[i] for k, v in counts.items() if k != NEGATIVE)
-        neg = counts[NEGATIVE][i]
-        rows.append(
-            {
-                "threshold": float(t),
-                "f1": scores(Confusion(*positive))["f1"],
-                **{f"f1_{k}": scores(Confusion(*v[i]))["f1"] for k, v in counts.items() if k != NEGATIVE},
-                "negatives_pixels_marked": float(neg[1] / neg.sum()),
-                "negatives_images_over_1pct": float(np.mean(np.array(marked)[:, i] > 0.01)),
-            }
-        )
+    labels = [{"threshold": float(t)} for t in THRESHOLDS] + [{"low": lo, "core": hi} for lo, hi in CORES]
+    every = _rows(counts, marked, labels)
+    rows, core_rows = every[: len(THRESHOLDS)], every[len(THRESHOLDS) :]
     sha = hashlib.sha256(args.checkpoint.read_bytes()).hexdigest()
     report = {
         "checkpoint": str(args.checkpoint),
         "checkpoint_sha256": sha,
         "side": "val",
         "rows": rows,
+        "core_rows": core_rows,
         "created": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
     }
     args.out.mkdir(parents=True, exist_ok=True)
@@ -77,6 +105,11 @@ def main() -> None:
         print(
             f"t {r['threshold']:.3f}: F1 {100 * r['f1']:.1f}, negatives {100 * r['negatives_pixels_marked']:.2f} % "
             f"of pixels, {100 * r['negatives_images_over_1pct']:.1f} % of images"
+        )
+    for r in core_rows:
+        print(
+            f"> {r['low']} with a core >= {r['core']}: F1 {100 * r['f1']:.1f}, negatives "
+            f"{100 * r['negatives_pixels_marked']:.2f} % of pixels, {100 * r['negatives_images_over_1pct']:.1f} % of images"
         )
     print(path)
 

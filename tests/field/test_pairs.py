@@ -316,3 +316,25 @@ def test_thin_strips_give_the_same_change_as_one_strip(
     _ok(_infer(scenes.after, "--before", before, "-o", out, "--overwrite"))
     assert np.array_equal(_change(out), whole)
     assert _summary(out)["classes"] == whole_summary["classes"]
+
+
+def test_an_interrupted_comparison_leaves_the_previous_change_set_and_no_part_file(
+    scenes: Scenes, out: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from lnet_edge.field.change_polygons import ChangePolygons
+
+    image, _ = _inpainted(scenes)
+    before = _write(tmp_path / "before.tif", image, scenes.profile)
+    _ok(_infer(scenes.after, "--before", before, "-o", out))
+    summary = (out / "after" / "after_change_summary.json").read_bytes()
+    raster = _change(out)
+
+    def interrupted(self):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(ChangePolygons, "close", interrupted)  # the change raster is written by then
+    result = _infer(scenes.after, "--before", before, "-o", out, "--overwrite")
+    assert result.exit_code != 0
+    assert not list(out.rglob("*.part")), "a temporary file was left behind"
+    assert (out / "after" / "after_change_summary.json").read_bytes() == summary
+    assert np.array_equal(_change(out), raster)

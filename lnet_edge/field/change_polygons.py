@@ -31,7 +31,7 @@ class ChangePolygons:
         self.geojson = GeoJsonWriter(geojson, crs_name(crs), name)
         fields = {"id": int, "change": str, f"area_{self.unit}2": float, f"perimeter_{self.unit}": float}
         fields |= {"after_mean_probability": float, "before_mean_probability": float, "pixels": int}
-        self.gpkg = GeoPackageWriter(gpkg, crs, fields)
+        self.gpkg = GeoPackageWriter(gpkg, crs, fields, "change")
         min_pixels = georef.min_pixels(min_area)
         self.traced: dict[Change, tuple[list[Polygon], list[Polygon]]] = {c: ([], []) for c in TRACED}
         self.tracers = {c: tuple(StripVectorizer(found.append, min_pixels) for found in self.traced[c]) for c in TRACED}

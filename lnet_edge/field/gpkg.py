@@ -115,11 +115,12 @@ def gpkg_geometry(geom, srs_id: int) -> bytes:
 class GeoPackageWriter:
     """Streams polygons with their attributes into one feature table of a new GeoPackage.
 
-    ``fields``: attribute name -> Python type (int, float or str), in column order.
+    ``fields``: attribute name -> Python type (int, float or str), in column order; ``table``:
+    the feature table's name.
     """
 
-    def __init__(self, path: Path, crs, fields: dict[str, type]) -> None:
-        self.path, self.fields, self.count = path, fields, 0
+    def __init__(self, path: Path, crs, fields: dict[str, type], table: str = TABLE) -> None:
+        self.path, self.fields, self.count, self.table = path, fields, 0, table
         self.bounds = [float("inf"), float("inf"), float("-inf"), float("-inf")]
         path.unlink(missing_ok=True)
         with os_errors(path):
@@ -141,23 +142,25 @@ class GeoPackageWriter:
         self.db.executemany("INSERT INTO gpkg_spatial_ref_sys VALUES (?, ?, ?, ?, ?, ?)", list(srs.values()))
         sql_type = {int: "INTEGER", float: "DOUBLE", str: "TEXT"}
         columns = ", ".join(f'"{name}" {sql_type[kind]}' for name, kind in fields.items())
-        self.db.execute(f'CREATE TABLE "{TABLE}" (fid INTEGER PRIMARY KEY AUTOINCREMENT, geom GEOMETRY, {columns})')
         self.db.execute(
-            "INSERT INTO gpkg_contents (table_name, data_type, identifier, srs_id) VALUES (?, 'features', ?, ?)",
-            (TABLE, TABLE, self.srs_id),
+            f'CREATE TABLE "{self.table}" (fid INTEGER PRIMARY KEY AUTOINCREMENT, geom GEOMETRY, {columns})'
         )
         self.db.execute(
-            "INSERT INTO gpkg_geometry_columns VALUES (?, 'geom', 'GEOMETRY', ?, 0, 0)", (TABLE, self.srs_id)
+            "INSERT INTO gpkg_contents (table_name, data_type, identifier, srs_id) VALUES (?, 'features', ?, ?)",
+            (self.table, self.table, self.srs_id),
+        )
+        self.db.execute(
+            "INSERT INTO gpkg_geometry_columns VALUES (?, 'geom', 'GEOMETRY', ?, 0, 0)", (self.table, self.srs_id)
         )
         self.db.execute(
             "INSERT INTO gpkg_extensions VALUES (?, 'geom', 'gpkg_rtree_index', "
             "'http://www.geopackage.org/spec120/#extension_rtree', 'write-only')",
-            (TABLE,),
+            (self.table,),
         )
-        self.db.execute(f'CREATE VIRTUAL TABLE "rtree_{TABLE}_geom" USING rtree(id, minx, maxx, miny, maxy)')
+        self.db.execute(f'CREATE VIRTUAL TABLE "rtree_{self.table}_geom" USING rtree(id, minx, maxx, miny, maxy)')
         marks = ", ".join("?" * (len(fields) + 1))
         names = ", ".join(f'"{n}"' for n in fields)
-        self._insert = f'INSERT INTO "{TABLE}" (geom, {names}) VALUES ({marks})'
+        self._insert = f'INSERT INTO "{self.table}" (geom, {names}) VALUES ({marks})'
 
     def write(self, properties: dict, geometry) -> None:
         b = geometry.bounds
@@ -171,7 +174,7 @@ class GeoPackageWriter:
         with os_errors(self.path):
             cur = self.db.execute(self._insert, [gpkg_geometry(geometry, self.srs_id), *values])
             self.db.execute(
-                f'INSERT INTO "rtree_{TABLE}_geom" VALUES (?, ?, ?, ?, ?)', (cur.lastrowid, b[0], b[2], b[1], b[3])
+                f'INSERT INTO "rtree_{self.table}_geom" VALUES (?, ?, ?, ?, ?)', (cur.lastrowid, b[0], b[2], b[1], b[3])
             )
         self.count += 1
 
@@ -181,9 +184,9 @@ class GeoPackageWriter:
                 if self.count:
                     self.db.execute(
                         "UPDATE gpkg_contents SET min_x = ?, min_y = ?, max_x = ?, max_y = ? WHERE table_name = ?",
-                        (*self.bounds, TABLE),
+                        (*self.bounds, self.table),
                     )
-                self.db.executescript(_RTREE_TRIGGERS.format(t=TABLE, c="geom", i="fid"))
+                self.db.executescript(_RTREE_TRIGGERS.format(t=self.table, c="geom", i="fid"))
                 self.db.commit()
         finally:
             self.db.close()

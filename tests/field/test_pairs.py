@@ -137,6 +137,11 @@ def test_a_landslide_inpainted_out_of_the_before_scene_is_new_and_only_there(
     assert summary["classes"]["new"]["polygons"] == len(fresh) and summary["classes"]["new"]["pixels"] == new.sum()
     assert summary["before"]["folder"] == "before" and not summary["same_scene"]
     assert (out / "after" / "after_change_quicklook.png").is_file()
+    import sqlite3
+
+    with sqlite3.connect(out / "after" / "after_change.gpkg") as db:
+        rows = db.execute('SELECT change, count(*) FROM "change" GROUP BY change').fetchall()
+    assert dict(rows)["new"] == len(fresh)
 
 
 def test_the_shift_tolerance_absorbs_a_known_misregistration_and_coregister_undoes_it(

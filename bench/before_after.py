@@ -149,6 +149,26 @@ def summarise(rows: list[dict]) -> dict:
     }
 
 
+def build_pairs(data: Path, per_set: int, negatives: int, scenes: Path, rng, side: str | None = None) -> list[dict]:
+    """Constructed pairs from each set's held-out images, written into ``scenes``: the sides of
+    SETS and the negatives' test quarter, or ``side`` ("val") for every set."""
+    pairs = []
+    for name, (pixel, own) in SETS.items():
+        for s in held_out(data / name, side or own, per_set):
+            pairs.append(make_pair(s, pixel, len(pairs), scenes, False, rng))
+    for s in held_out(data / NEGATIVES[0], side or "test", negatives):
+        pairs.append(make_pair(s, NEGATIVES[1], len(pairs), scenes, True, rng))
+    return pairs
+
+
+def map_pairs(pairs: list[dict], listing: Path, out: Path, *options: str, quiet: bool = False) -> None:
+    """The pairs listed in ``listing`` (CSV) and mapped into ``out`` by `lnet-edge infer --pairs`."""
+    with listing.open("w", newline="") as f:
+        csv.writer(f).writerows([["after", "before"], *[[p["after"], p["before"]] for p in pairs]])
+    cmd = ["infer", "--pairs", str(listing), "-o", str(out), *options]
+    subprocess.run([sys.executable, "-m", "lnet_edge.cli.main", *cmd], check=True, capture_output=quiet)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", type=Path, default=Path("../shared/data"))
@@ -162,19 +182,8 @@ def main() -> None:
         work = args.keep or Path(tmp)
         scenes, out = work / "scenes", work / "out"
         scenes.mkdir(parents=True, exist_ok=True)
-        pairs = []
-        for name, (pixel, side) in SETS.items():
-            for s in held_out(args.data / name, side, args.per_set):
-                pairs.append(make_pair(s, pixel, len(pairs), scenes, False, rng))
-        for s in held_out(args.data / NEGATIVES[0], "test", args.negatives):
-            pairs.append(make_pair(s, NEGATIVES[1], len(pairs), scenes, True, rng))
-        listing = work / "pairs.csv"
-        with listing.open("w", newline="") as f:
-            w = csv.writer(f)
-            w.writerow(["after", "before"])
-            w.writerows([[p["after"], p["before"]] for p in pairs])
-        cmd = ["lnet-edge", "infer", "--pairs", str(listing), "-o", str(out), "--overwrite"]
-        subprocess.run([sys.executable, "-m", "lnet_edge.cli.main", *cmd[1:]], check=True)
+        pairs = build_pairs(args.data, args.per_set, args.negatives, scenes, rng)
+        map_pairs(pairs, work / "pairs.csv", out, "--overwrite")
         rows = [score(p, out) for p in pairs]
         first = json.loads(next(out.glob("*/*_summary.json")).read_text())
         precision = f"{first.get('backend')} {first.get('precision')}"

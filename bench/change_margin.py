@@ -13,11 +13,9 @@ Usage: python bench/change_margin.py [--data ../shared/data] [--per-set 8] [--ne
 from __future__ import annotations
 
 import argparse
-import csv
 import datetime
 import importlib.util
 import json
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -91,17 +89,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         scenes, out = Path(tmp) / "scenes", Path(tmp) / "out"
         scenes.mkdir()
-        pairs = []
-        for name, (pixel, _) in before_after.SETS.items():
-            for s in before_after.held_out(args.data / name, "val", args.per_set):
-                pairs.append(before_after.make_pair(s, pixel, len(pairs), scenes, False, rng))
-        for s in before_after.held_out(args.data / before_after.NEGATIVES[0], "val", args.negatives):
-            pairs.append(before_after.make_pair(s, before_after.NEGATIVES[1], len(pairs), scenes, True, rng))
-        listing = Path(tmp) / "pairs.csv"
-        with listing.open("w", newline="") as f:
-            csv.writer(f).writerows([["after", "before"], *[[p["after"], p["before"]] for p in pairs]])
-        cmd = ["infer", "--pairs", str(listing), "-o", str(out), "--change-margin", "0"]
-        subprocess.run([sys.executable, "-m", "lnet_edge.cli.main", *cmd], check=True, capture_output=True)
+        pairs = before_after.build_pairs(args.data, args.per_set, args.negatives, scenes, rng, side="val")
+        before_after.map_pairs(pairs, Path(tmp) / "pairs.csv", out, "--change-margin", "0", quiet=True)
         rows = sweep(pairs, out)
     sha, kind = sha256_file(DEFAULT_CHECKPOINT), cpu_kind()
     record = {

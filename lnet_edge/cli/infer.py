@@ -252,7 +252,8 @@ def _change_line(change: dict) -> str:
         area = c.get("area_m2", c.get("area_px2"))
         unit = "m²" if "area_m2" in c else "px²"
         parts.append(f"{c['polygons']} {label} ({area:,.0f} {unit})")
+    from lnet_edge.field.change_map import shift_text
+
     s = change["shift"]
-    shift = f"{s['metres']:.1f} m" if s.get("metres") is not None else f"{s['pixels']:.1f} px"
-    measured = f"shift {shift}" + (" undone" if s["applied"] else "") if s["reliable"] else "shift not measured"
+    measured = f"shift {shift_text(s)}" + (" undone" if s["applied"] else "") if s["reliable"] else "shift not measured"
     return ", ".join(parts) + f"; {measured}"

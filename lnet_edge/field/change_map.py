@@ -19,7 +19,7 @@ import numpy as np
 
 from lnet_edge.errors import LnetError
 from lnet_edge.field import io
-from lnet_edge.field.change import DEFAULT_MARGIN, NODATA, Change, change_classes, marked_before
+from lnet_edge.field.change import DEFAULT_MARGIN, Change, change_classes, marked_before
 from lnet_edge.field.change_polygons import ChangePolygons
 from lnet_edge.field.coregister import Shift, estimate_shift
 from lnet_edge.field.pairing import Grid, Pair, Warped
@@ -71,19 +71,28 @@ class MeasuredShift:
         s, m = self.shift, self.pixel_m
         east, north = transform.a * s.dx + transform.b * s.dy, transform.d * s.dx + transform.e * s.dy
         scale = m / math.hypot(transform.a, transform.d) if m else None  # map units -> metres
-        px = math.hypot(s.dy, s.dx)
         return {
             "dy_px": round(s.dy, 3),
             "dx_px": round(s.dx, 3),
             "east_m": round(east * scale, 3) if scale else None,
             "north_m": round(north * scale, 3) if scale else None,
-            "metres": round(px * m, 3) if m else None,
-            "pixels": round(px, 3),
+            "metres": round(s.metres(m), 3) if m else None,
+            "pixels": round(s.pixels, 3),
             "response": round(s.response, 4),
             "reliable": s.reliable,
             "applied": self.applied,
-            "exceeds_tolerance": bool(s.reliable and px > tolerance_px),
+            "exceeds_tolerance": bool(s.reliable and s.pixels > tolerance_px),
         }
+
+
+def shift_text(shift: dict) -> str:
+    """A measured shift (``MeasuredShift.to_json``) in words: metres, or pixels without a pixel size."""
+    return f"{shift['metres']:.1f} m" if shift["metres"] is not None else f"{shift['pixels']:.1f} px"
+
+
+def display_bands(src) -> list[int]:
+    """The bands shown and correlated: the first three (one for a grey scene)."""
+    return list(range(1, min(src.count, 3) + 1))
 
 
 def measure_shift(after_src, before_src, pixel_pairs: bool) -> Shift:
@@ -94,15 +103,12 @@ def measure_shift(after_src, before_src, pixel_pairs: bool) -> Shift:
         rows, cols = _overlap_window(after_src, before_src, pixel_pairs)
         if rows.stop - rows.start < 32 or cols.stop - cols.start < 32:
             return Shift(0.0, 0.0, 0.0)
-        bands = list(range(1, min(after_src.count, 3) + 1))
         from rasterio.windows import Window
 
         win = Window(cols.start, rows.start, cols.stop - cols.start, rows.stop - rows.start)
-        a = np.moveaxis(after_src.read(bands, window=win), 0, -1)
+        a = np.moveaxis(after_src.read(display_bands(after_src), window=win), 0, -1)
         a_valid = after_src.dataset_mask(window=win) > 0
-        b, b_valid = warped.read(
-            list(range(1, min(before_src.count, 3) + 1)), rows.start, win.height, cols.start, win.width
-        )
+        b, b_valid = warped.read(display_bands(before_src), rows.start, win.height, cols.start, win.width)
         return estimate_shift(a, b, a_valid & b_valid)
     finally:
         warped.close()
@@ -137,9 +143,8 @@ def coregistration(shift: Shift, options: ChangeOptions, pixel_m: float | None, 
     a larger one is refused with its size."""
     if not options.coregister or not shift.reliable:
         return False
-    px = math.hypot(shift.dy, shift.dx)
-    if px > COREGISTER_MAX_PX:
-        size = f"{px:.1f} px" + (f" ({px * pixel_m:.1f} m)" if pixel_m else "")
+    if shift.pixels > COREGISTER_MAX_PX:
+        size = f"{shift.pixels:.1f} px" + (f" ({shift.metres(pixel_m):.1f} m)" if pixel_m else "")
         raise LnetError(
             f"--coregister: {pair.before} sits {size} from {pair.after}, more than the {COREGISTER_MAX_PX} px "
             "that are undone: check that the scenes cover the same ground, or compare them without --coregister"
@@ -149,8 +154,9 @@ def coregistration(shift: Shift, options: ChangeOptions, pixel_m: float | None, 
 
 @dataclass
 class ChangeInputs:
-    """The rasters of a pair: the after map's probability and mask, the before map's probability
-    (its own grid), the after scene and the thresholds of both maps."""
+    """What a pair's comparison reads and how: the after map's probability and mask, the before
+    map's probability (on its own grid) and threshold, the tolerance band, the minimum mapping
+    unit and the margin."""
 
     after_prob: Path
     after_mask: Path
@@ -220,7 +226,7 @@ def _strips(inputs: ChangeInputs, ap, am, warped: Warped, writer, polys: ChangeP
         writer.write_rows(classes)
         pixels += np.bincount(classes.ravel(), minlength=256)
         polys.add(classes, after_pct[keep] / np.float32(100), before_pct[keep] / np.float32(100), y0)
-    return {c.label: int(pixels[int(c)]) for c in Change} | {"nodata": int(pixels[NODATA])}
+    return {c.label: int(pixels[int(c)]) for c in Change}
 
 
 def strip_rows(width: int, tolerance_px: int) -> int:

@@ -15,7 +15,7 @@ import numpy as np
 
 from lnet_edge.field.change import Change
 from lnet_edge.field.gpkg import GeoPackageWriter
-from lnet_edge.field.polygons import PolygonStats, crs_name
+from lnet_edge.field.polygons import PolygonStats, above_mmu, crs_name
 from lnet_edge.field.vectorize import GeoJsonWriter, Georef, Polygon, StripVectorizer
 
 TRACED = (Change.new, Change.persisting, Change.gone)  # no-before is an extent, not an object
@@ -54,12 +54,10 @@ class ChangePolygons:
         polys, befores = list(after), list(before)
         after.clear()
         before.clear()
-        geoms = [self.georef.to_map(p.geometry) for p in polys]
-        areas, perimeters = self.georef.metrics(geoms)
-        for poly, b, geom, area, perimeter in zip(polys, befores, geoms, areas.tolist(), perimeters.tolist()):
-            if area < self.min_area:
-                self.tally[c][2] += 1
-                continue
+        kept, dropped = above_mmu(self.georef, polys, self.min_area)
+        self.tally[c][2] += dropped
+        for i, geom, area, perimeter in kept:
+            poly, b = polys[i], befores[i]
             self.count += 1
             self.tally[c][0] += 1
             self.tally[c][1] += area

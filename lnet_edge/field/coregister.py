@@ -33,8 +33,13 @@ class Shift:
     def reliable(self) -> bool:
         return self.response >= MIN_RESPONSE
 
+    @property
+    def pixels(self) -> float:
+        """The shift's length in after-scene pixels."""
+        return float(np.hypot(self.dy, self.dx))
+
     def metres(self, pixel_size_m: float) -> float:
-        return float(np.hypot(self.dy, self.dx) * pixel_size_m)
+        return self.pixels * pixel_size_m
 
 
 def grey(image: np.ndarray) -> np.ndarray:

@@ -32,7 +32,9 @@ from lnet_edge.field.change_map import (
     ChangeOptions,
     MeasuredShift,
     coregistration,
+    display_bands,
     measure_shift,
+    shift_text,
     tally_json,
     write_change,
 )
@@ -227,11 +229,12 @@ def _compare(pair, folder, paths, share, same, inputs, change, model_info, warn)
     for note in notes:
         if warn:
             warn(f"{pair.after.name}: {note}")
+    after_sha256 = sha256_file(pair.after)
     return {
-        "after": {"scene": str(pair.after.resolve()), "sha256": sha256_file(pair.after), "folder": "."},
+        "after": {"scene": str(pair.after.resolve()), "sha256": after_sha256, "folder": "."},
         "before": {
             "scene": str(pair.before.resolve()),
-            "sha256": sha256_file(pair.before),
+            "sha256": after_sha256 if same else sha256_file(pair.before),
             "folder": "." if same else BEFORE_DIR,
         },
         "same_scene": same,
@@ -257,7 +260,7 @@ def _shift_notes(shift: dict, tolerance: int, pixel_m: float | None, change: Cha
         return ["the shift between the scenes could not be measured (too little common texture): not checked"]
     if not shift["exceeds_tolerance"]:
         return []
-    size = f"{shift['metres']:.1f} m" if shift["metres"] is not None else f"{shift['pixels']:.1f} px"
+    size = shift_text(shift)
     done = "undone (--coregister)" if shift["applied"] else "add --coregister to undo it, or raise --shift-tolerance"
     return [f"the before scene sits {size} from the after scene, more than the tolerance ({tolerance} px): {done}"]
 
@@ -271,41 +274,35 @@ def _quicklook(a_src, b_src, paths, grid: Grid, offset, pixel_pairs: bool, class
 
     step = quicklook_step(a_src.height, a_src.width, PANEL_SIDE)
     shape = (-(-a_src.height // step), -(-a_src.width // step))
-    after = display(np.moveaxis(a_src.read(_rgb(a_src), out_shape=(len(_rgb(a_src)), *shape)), 0, -1))
+    a_bands, b_bands = display_bands(a_src), display_bands(b_src)
+    after = display(np.moveaxis(a_src.read(a_bands, out_shape=(len(a_bands), *shape)), 0, -1))
     if pixel_pairs:
         before_raw = _offset_read(b_src, offset, shape, step)
     else:
         with WarpedVRT(b_src, crs=grid.crs, transform=grid.transform, width=grid.width, height=grid.height) as vrt:
-            before_raw = vrt.read(_rgb(b_src), out_shape=(len(_rgb(b_src)), *shape), resampling=Resampling.average)
+            before_raw = vrt.read(b_bands, out_shape=(len(b_bands), *shape), resampling=Resampling.average)
     before = display(np.moveaxis(before_raw, 0, -1))
     with rasterio.open(io.part_path(paths["change"])) as c_src:
         change = c_src.read(1, out_shape=shape, resampling=Resampling.nearest)
     unit = "px2" if georef.kind == "pixel" else "m2"
     counts = {k: v["polygons"] for k, v in classes.items() if "polygons" in v}
     areas = {k: v[f"area_{unit}"] for k, v in classes.items() if "polygons" in v}
-    a, b, _, d, e, _ = georef.transform
     metric = georef.kind != "pixel"
-    shift_text = None
-    if shift["reliable"]:
-        size = f"{shift['metres']:.1f} m" if shift["metres"] is not None else f"{shift['pixels']:.1f} px"
-        shift_text = f"shift {size}" + (" (undone)" if shift["applied"] else "")
+    measured = f"shift {shift_text(shift)}" + (" (undone)" if shift["applied"] else "") if shift["reliable"] else None
     legend = ChangeLegend(
         counts,
         areas,
         georef.pixel_size_m() if metric else None,
-        metric and b == 0 and d == 0 and e < 0,
+        georef.north_up,
         quicklook_label(model_info),
-        shift_text,
+        measured,
     )
     write_png(io.part_path(paths["change_quicklook"]), change_panels(before, after, change, legend, step))
 
 
-def _rgb(src) -> list[int]:
-    return list(range(1, min(src.count, 3) + 1))
-
-
 def _offset_read(src, offset: tuple[int, int], shape: tuple[int, int], step: int):
     """A pixel-for-pixel before scene, decimated, with its whole-pixel shift undone."""
-    data = src.read(_rgb(src), out_shape=(len(_rgb(src)), *shape))
+    bands = display_bands(src)
+    data = src.read(bands, out_shape=(len(bands), *shape))
     dy, dx = round(offset[0] / step), round(offset[1] / step)
     return np.roll(data, (-dy, -dx), axis=(1, 2))

@@ -41,6 +41,19 @@ class PolygonSpec:
         return "px" if self.georef.kind == "pixel" else "m"
 
 
+def above_mmu(georef: Georef, polys: list[Polygon], min_area: float) -> tuple[list[tuple], int]:
+    """The polygons measured on the ground in one go: (index, map geometry, area, perimeter) of
+    those at or above ``min_area``, in their order, and how many fell below it."""
+    geoms = [georef.to_map(p.geometry) for p in polys]
+    areas, perimeters = georef.metrics(geoms)
+    kept = [
+        (i, geom, area, perimeter)
+        for i, (geom, area, perimeter) in enumerate(zip(geoms, areas.tolist(), perimeters.tolist()))
+        if area >= min_area
+    ]
+    return kept, len(polys) - len(kept)
+
+
 def crs_name(crs) -> str | None:
     """A CRS as GeoJSON names it: an EPSG URN when it has a code, else its WKT (None: no CRS)."""
     epsg = crs.to_epsg() if crs else None
@@ -82,13 +95,10 @@ class PolygonSink:
         polys, self.pending = self.pending, []
         if not polys:
             return
-        georef = self.spec.georef
-        geoms = [georef.to_map(p.geometry) for p in polys]
-        areas, perimeters = georef.metrics(geoms)
-        for poly, geom, area, perimeter in zip(polys, geoms, areas.tolist(), perimeters.tolist()):
-            if area < self.spec.min_area:
-                self.dropped += 1
-                continue
+        kept, dropped = above_mmu(self.spec.georef, polys, self.spec.min_area)
+        self.dropped += dropped
+        for i, geom, area, perimeter in kept:
+            poly = polys[i]
             self.count += 1
             self.area += area
             properties = {

@@ -85,13 +85,12 @@ class SceneSinks:
         self.count, self.area, self.dropped = stats.count, stats.area, stats.dropped
         self.prob.close()
         self.mask.close()
-        a, b, _, d, e, _ = self.georef.transform
         metric = self.georef.kind != "pixel"
         legend = Legend(
             self.count,
             self.area,
             self.metres_per_pixel if metric else None,
-            metric and b == 0 and d == 0 and e < 0,
+            self.georef.north_up,
             self.label,
         )
         self.quicklook.write(io.part_path(self.paths["quicklook"]), legend)

@@ -254,6 +254,12 @@ class Georef:
         return cls(t, "projected", unit_m, ground, size)
 
     @property
+    def north_up(self) -> bool:
+        """On the ground with rows running north to south (no rotation): a north arrow points up."""
+        _, b, _, d, e, _ = self.transform
+        return self.kind != "pixel" and b == 0 and d == 0 and e < 0
+
+    @property
     def area_method(self) -> str:
         """How areas and lengths are measured, in words (recorded in the summary)."""
         if self.kind == "pixel":

@@ -25,8 +25,9 @@ def epochs(run: Path) -> list[dict]:
     out = []
     for epoch in json.loads((run / "metrics.json").read_text()):
         epoch = dict(epoch)
-        epoch["per_dataset_f1_or_fa"] = epoch.pop("per_dataset", None)
-        out.append(_rounded(epoch))
+        per_set = epoch.pop("per_dataset", None) or {}
+        epoch["per_dataset_f1_or_fa"] = {k: v.get("f1", v.get("fa_pixels")) for k, v in per_set.items()}
+        out.append({k: _rounded(v) for k, v in epoch.items()})
     return out
 
 
@@ -34,8 +35,7 @@ def _rounded(value):
     if isinstance(value, float):
         return round(value, 4)
     if isinstance(value, dict):
-        per_set = {k: v.get("f1", v.get("fa_pixels")) if isinstance(v, dict) else v for k, v in value.items()}
-        return {k: _rounded(v) for k, v in per_set.items()}
+        return {k: _rounded(v) for k, v in value.items()}
     return value
 
 

@@ -22,6 +22,7 @@ import numpy as np
 
 from lnet_edge.data.readers import read_image
 from lnet_edge.eval.predict import predict_logits
+from lnet_edge.field.predict import sigmoid
 from lnet_edge.runners.open import open_model
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -64,7 +65,7 @@ def main() -> None:
         runner, config = open_model(model)
         panels = []
         with runner:
-            probs = [1 / (1 + np.exp(-predict_logits(runner, im[:, :, list(config.bands)], config))) for im in images]
+            probs = [sigmoid(predict_logits(runner, im[:, :, list(config.bands)], config)) for im in images]
         for (path, truth), image, prob in zip(scenes, images, probs):
             marked = prob > config.threshold
             p = panel(image, marked, truth)

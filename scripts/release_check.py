@@ -26,6 +26,7 @@ from pathlib import Path
 
 from lnet_edge.defaults import DEFAULT_MODEL_DIR
 from lnet_edge.files import sha256_file, write_text_atomic
+from lnet_edge.model.checkpoint import read_checkpoint
 
 ROOT = Path(__file__).resolve().parents[1]
 MAX_FA_PIXELS, MAX_FA_IMAGES = 0.015, 0.15
@@ -46,10 +47,8 @@ def main() -> None:
     ap.add_argument("--data", type=Path, default=ROOT.parent / "shared/data")
     ap.add_argument("--reuse", action="store_true", help="keep test evaluations already in RUN_DIR")
     args = ap.parse_args()
-    import torch
-
     best = args.run / "best.pt"
-    ckpt = torch.load(best, map_location="cpu", weights_only=False)
+    ckpt = read_checkpoint(best)
     val_f1 = float(ckpt["metrics"]["f1"])
     val_sets = {k: float(v["f1"]) for k, v in ckpt["metrics_per_dataset"].items() if "f1" in v}
     shipped_val = json.loads((DEFAULT_MODEL_DIR / "eval-val.json").read_text())

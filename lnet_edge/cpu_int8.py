@@ -105,7 +105,25 @@ def gate_for(artifact, kind: str | None) -> dict | None:
 
 def widest_weight(path: Path) -> tuple[str, int]:
     """(name, largest |value|) of the widest quantized weight tensor of an int8 QDQ model: the
-    int8 initializers that DequantizeLinear nodes read as their data."""
+    int8 initializers that DequantizeLinear nodes read as their data. Read from the wire format
+    (onnx_wire); weights kept in an external file are read through the onnx package."""
+    import numpy as np
+
+    from lnet_edge.onnx_meta import read_wire
+    from lnet_edge.onnx_wire import int8_weights
+
+    weights = list(int8_weights(read_wire(path)))
+    if all(values is not None for _, values in weights):
+        widest = ("", 0)
+        for name, values in weights:
+            peak = int(np.abs(values.astype(np.int16)).max()) if values.size else 0
+            if peak > widest[1]:
+                widest = (name, peak)
+        return widest
+    return _widest_weight_onnx(path)
+
+
+def _widest_weight_onnx(path: Path) -> tuple[str, int]:
     import numpy as np
     from onnx import numpy_helper
 

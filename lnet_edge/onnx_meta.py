@@ -35,7 +35,11 @@ def load_onnx_graph(path: Path):
 
 def embedded_metadata(model, path: Path | str = "the ONNX model") -> dict | None:
     """The lnet-edge manifest embedded in a loaded ONNX model, or None when it has none."""
-    props = {p.key: p.value for p in model.metadata_props}
+    return metadata_from_props({p.key: p.value for p in model.metadata_props}, path)
+
+
+def metadata_from_props(props: dict[str, str], path: Path | str) -> dict | None:
+    """The lnet-edge manifest in an ONNX model's ``metadata_props``, or None when it has none."""
     if METADATA_KEY not in props:
         return None
     try:
@@ -63,6 +67,19 @@ def config_from_metadata(meta: dict, path: Path, graph=None) -> ModelConfig:
     return config
 
 
+def read_wire(path: Path):
+    """The ONNX model at ``path`` read without the onnx package (onnx_wire.WireModel), or the
+    same clear error as :func:`load_onnx_graph` for a foreign file."""
+    from lnet_edge.onnx_wire import WireError, read_model
+
+    try:
+        return read_model(path)
+    except WireError as exc:
+        raise LnetError(
+            f"{path} is not an ONNX model (not a readable ONNX protobuf: {exc}): give an .onnx from 'lnet-edge export'"
+        ) from exc
+
+
 def onnx_metadata(path: Path) -> dict | None:
     """The lnet-edge manifest embedded in the ONNX model at ``path``, or None when it has none."""
-    return embedded_metadata(load_onnx_graph(path), path)
+    return metadata_from_props(read_wire(path).metadata, path)

@@ -134,6 +134,10 @@ def run_budget(memory_limit: int | None) -> Budget | None:
 
 
 def _worker_limit() -> int | None:
+    import sys
+
+    if "distributed" not in sys.modules:  # a Dask worker has imported it; importing it here costs 0.2 s
+        return None
     try:
         from distributed import get_worker
 

@@ -8,7 +8,7 @@ precision is asked for. On the CPU, the CPU int8 model runs where its weights ca
 this CPU's int8 kernels (:mod:`lnet_edge.cpu_int8`): with 7-bit weights on any x86 CPU with AVX2
 and on Arm CPUs with the dot product; with 8-bit weights (or when the bundle does not say) only on
 CPUs with an int8 dot product (x86 VNNI, Arm's dot product); fp32 otherwise. README command 1
-ran 1.62x faster with it than with fp32 on the 2-core AVX-512 VNNI development CPU
+ran 1.60x faster with it than with fp32 on the 2-core AVX-512 VNNI development CPU
 (bench/results/sample_run-89c1cb3e-avx512-vnni.json).
 
 ``--backend`` and ``--precision`` narrow the choice; an int8 artifact that failed its gate is

@@ -12,6 +12,7 @@ a bundle, so it sits above ``bundle``, not in ``calibration`` whose gate it runs
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -53,6 +54,9 @@ def gate_on_this_cpu(root: Path, data: list[Path]) -> dict:
         "max_iou_drop": options.max_iou_drop,
         "tiles": {"count": len(tiles), "side": "val", "sha256": tiles_sha256(tiles)},
     }
+    view = os.environ.get("LNET_EDGE_AS_AVX2")  # scripts/as_avx2.sh: AVX2 kernels on a CPU that has more
+    if view:
+        gate["cpu_view"] = f"scripts/as_avx2.sh: {view}"
     record_gate(Path(root), gate)
     return gate
 

@@ -46,9 +46,10 @@ def _cpu_entry(bundle: Bundle, **changes) -> Bundle:
 
 
 def _gated(bundle: Bundle, kind: str, passed: bool = True, **changes) -> Bundle:
-    """``bundle`` with its first gate tagged as run on ``kind`` (and passed or not)."""
+    """``bundle`` with its first gate tagged as run on ``kind`` (and passed or not) and no other
+    gate (the shipped bundle also carries one run on AVX2 kernels)."""
     gate = {**bundle.artifacts[CPU].gate, "cpu": kind, "passed": passed}
-    return _cpu_entry(bundle, gate=gate, **changes)
+    return _cpu_entry(bundle, gate=gate, **{"gates": None, **changes})
 
 
 def _machine(facts: dict) -> Here:
@@ -95,6 +96,12 @@ def test_the_reason_says_why_in_words(shipped: Bundle) -> None:
     assert "lnet-edge calibrate" in unsaid.reason
     assert "VNNI" in choose(shipped, _machine(VNNI)).reason
     assert "Arm dot product" in choose(shipped, _machine(ARM_DOT)).reason
+
+
+def test_the_shipped_bundle_speaks_for_avx2_cpus_with_its_own_gate(shipped: Bundle) -> None:
+    c = choose(shipped, _machine(AVX2))  # gated on AVX2 kernels by scripts/as_avx2.sh + pack --gate-here
+    assert c.precision == "int8" and c.note == "" and "gated on avx2" in c.reason
+    assert shipped.artifacts[CPU].gates["avx2"]["iou_drop_points"] <= 0.5
 
 
 def test_one_line_when_int8_runs_on_another_cpu_kind_than_its_gate(shipped: Bundle) -> None:

@@ -12,15 +12,19 @@
 # Fine-tuning the shipped model on negatives (train_negatives.sh, train_hard_negatives.sh) met
 # the false-alarm budget only at thresholds that cost 5-10 F1 points on the landslide sets.
 # Then: scripts/release_default.sh OUT_DIR
-# Usage: scripts/train_scratch_negatives.sh [DATA_ROOT] [OUT_DIR] [EPOCHS] [MINUTES] [SHARE]
+# INIT (a checkpoint to start from instead of random weights) and LR are for a warm restart
+# (scripts/train_scratch_restart.sh).
+# Usage: scripts/train_scratch_negatives.sh [DATA_ROOT] [OUT_DIR] [EPOCHS] [MINUTES] [SHARE] [INIT] [LR]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=${1:-../shared/data}; out=${2:-runs/scratch-negatives}; epochs=${3:-22}; minutes=${4:-150}; share=${5:-0.3}
+init=(); if [ -n "${6:-}" ]; then init=(--init "$6"); fi
+lr=${7:-1e-3}
 resume=()
 if [ -f "$out/last.pt" ]; then resume=(--resume "$out/last.pt"); fi
 lnet-edge train -d "$root/bijie_native" -d "$root/bijie_atlan_upscaled" \
   -d "$root/cas_hokkaido_iburi_atlan512" -d "$root/sichuan_aerial_atlan1024" \
   --negatives "$root/bijie_negatives" --negative-share "$share" --hard-negatives 2 --max-false-alarms 0.015,0.15 \
   --webp-share 0.5 --ema 0.998 --variant lnet --preset edge-s --optimizer adamw --loss bce_dice \
-  --schedule cosine --lr 1e-3 --epochs "$epochs" --seed 0 --workers 1 --time-limit "$minutes" \
-  -o "$out" "${resume[@]}"
+  --schedule cosine --lr "$lr" --epochs "$epochs" --seed 0 --workers 1 --time-limit "$minutes" \
+  -o "$out" "${init[@]}" "${resume[@]}"

@@ -14,12 +14,4 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=${1:-../shared/data}; out=${2:-runs/scratch-restart}; init=${3:-runs/scratch-negatives/last.pt}
-epochs=${4:-20}; minutes=${5:-150}; share=${6:-0.3}
-resume=()
-if [ -f "$out/last.pt" ]; then resume=(--resume "$out/last.pt"); fi
-lnet-edge train -d "$root/bijie_native" -d "$root/bijie_atlan_upscaled" \
-  -d "$root/cas_hokkaido_iburi_atlan512" -d "$root/sichuan_aerial_atlan1024" \
-  --negatives "$root/bijie_negatives" --negative-share "$share" --hard-negatives 2 --max-false-alarms 0.015,0.15 \
-  --webp-share 0.5 --ema 0.998 --variant lnet --preset edge-s --optimizer adamw --loss bce_dice \
-  --init "$init" --schedule cosine --lr 5e-4 --epochs "$epochs" --seed 0 --workers 1 --time-limit "$minutes" \
-  -o "$out" "${resume[@]}"
+exec scripts/train_scratch_negatives.sh "$root" "$out" "${4:-20}" "${5:-150}" "${6:-0.3}" "$init" 5e-4

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +12,13 @@ from rasterio.transform import from_origin
 from lnet_edge.field.synthetic import ORIGIN, UTM48N, ThresholdRunner  # noqa: F401 - re-exported for the tests
 
 TRANSFORM = from_origin(*ORIGIN, 0.5, 0.5)
+
+
+def as_foreground_job() -> None:
+    """``preexec_fn`` for a CLI process that a test sends Ctrl-C: SIGINT's default action, as a
+    terminal's foreground job has it, even when the tests run as a background job (whose shell
+    ignores SIGINT, and an ignored signal stays ignored across exec)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def write_scene(path: Path, data: np.ndarray, crs=UTM48N, transform=TRANSFORM, nodata=None) -> Path:

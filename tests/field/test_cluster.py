@@ -36,6 +36,7 @@ from lnet_edge.field.request import ModelRequest
 from lnet_edge.field.synthetic import write_blob_scene
 from lnet_edge.field.tasks import ClusterJob, SceneTask
 from lnet_edge.runners.open import open_model
+from tests.field.field_helpers import as_foreground_job
 
 distributed = pytest.importorskip("distributed")
 
@@ -246,6 +247,7 @@ def _interrupted(args: list[str], out: Path) -> tuple[int, str]:
         stderr=subprocess.PIPE,
         text=True,
         start_new_session=True,
+        preexec_fn=as_foreground_job,
     )
     deadline = time.monotonic() + 180
     while not list(out.glob("*/*.part")) and proc.poll() is None and time.monotonic() < deadline:

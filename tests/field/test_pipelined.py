@@ -24,7 +24,7 @@ from lnet_edge.field import io, polygons, strips
 from lnet_edge.field.pipeline import InferOptions, check_workers, output_file, run_scenes
 from lnet_edge.field.synthetic import write_blob_scene
 from lnet_edge.runners.open import open_model
-from tests.field.field_helpers import ThresholdRunner
+from tests.field.field_helpers import ThresholdRunner, as_foreground_job
 
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_ONNX = ROOT / "lnet_edge" / "assets" / "default" / "lnet-edge-s.onnx"
@@ -173,6 +173,7 @@ def test_ctrl_c_stops_threads_and_the_polygon_process_in_one_line(tmp_path: Path
         stderr=subprocess.PIPE,
         text=True,
         start_new_session=True,  # its own process group, as a terminal's foreground job
+        preexec_fn=as_foreground_job,
     )
     deadline = time.monotonic() + 120
     while not list((out / "big").glob("*.part")) and time.monotonic() < deadline and proc.poll() is None:

@@ -18,14 +18,13 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
-import os
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-from lnet_edge.cpu_int8 import cpu_kind
+from lnet_edge.cpu_int8 import cpu_kind, cpu_view
 from lnet_edge.defaults import DEFAULT_CHECKPOINT, DEFAULT_MODEL_DIR, DEFAULT_ONNX, SAMPLE_SCENE
 from lnet_edge.files import sha256_file, write_text_atomic
 
@@ -76,7 +75,7 @@ def main() -> None:
     best = {k: min(v) for k, v in rows.items()}
     sha = sha256_file(DEFAULT_CHECKPOINT)
     kind = cpu_kind()
-    view = os.environ.get("LNET_EDGE_AS_AVX2")  # set by scripts/as_avx2.sh
+    view = cpu_view()
     iou_gap = (
         None
         if None in ious["fp32 ONNX"] + ious["bundle, automatic choice"]
@@ -89,7 +88,7 @@ def main() -> None:
         "bundle": str(DEFAULT_MODEL_DIR),
         "model_sha256": sha,
         "cpu_kind": kind,
-        "cpu_view": None if view is None else f"scripts/as_avx2.sh: {view}",
+        "cpu_view": view,
         "landslide_iou": ious,
         "iou_points_lost": iou_gap,
         "goals": {"speedup_at_least_1.4": None, "iou_within_0.5": None if iou_gap is None else iou_gap <= 0.5},

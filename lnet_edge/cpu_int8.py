@@ -103,6 +103,18 @@ def gate_for(artifact, kind: str | None) -> dict | None:
     return gates_of(artifact).get(kind, artifact.gate) if kind else artifact.gate
 
 
+AS_AVX2 = "LNET_EDGE_AS_AVX2"  # set by scripts/as_avx2.sh: this CPU's AVX-512, VNNI and bf16 hidden
+
+
+def cpu_view() -> str | None:
+    """How scripts/as_avx2.sh shows this CPU (the real one and what it hides), or None outside it:
+    records of runs under it (gates, benchmarks) say so beside the CPU kind."""
+    import os
+
+    view = os.environ.get(AS_AVX2)
+    return f"scripts/as_avx2.sh: {view}" if view else None
+
+
 def widest_weight(path: Path) -> tuple[str, int]:
     """(name, largest |value|) of the widest quantized weight tensor of an int8 QDQ model: the
     int8 initializers that DequantizeLinear nodes read as their data. Read from the wire format
@@ -113,34 +125,30 @@ def widest_weight(path: Path) -> tuple[str, int]:
     from lnet_edge.onnx_wire import int8_weights
 
     weights = list(int8_weights(read_wire(path)))
-    if all(values is not None for _, values in weights):
-        widest = ("", 0)
-        for name, values in weights:
-            peak = int(np.abs(values.astype(np.int16)).max()) if values.size else 0
-            if peak > widest[1]:
-                widest = (name, peak)
-        return widest
-    return _widest_weight_onnx(path)
+    if any(values is None for _, values in weights):
+        weights = _int8_weights_onnx(path)
+    widest = ("", 0)
+    for name, values in weights:
+        peak = int(np.abs(values.astype(np.int16)).max()) if values.size else 0
+        if peak > widest[1]:
+            widest = (name, peak)
+    return widest
 
 
-def _widest_weight_onnx(path: Path) -> tuple[str, int]:
-    import numpy as np
+def _int8_weights_onnx(path: Path) -> list:
+    """(name, values) of the int8 initializers DequantizeLinear nodes read, through the onnx package."""
     from onnx import numpy_helper
 
     from lnet_edge.onnx_meta import load_onnx_graph
 
     graph = load_onnx_graph(path).graph
     inits = {i.name: i for i in graph.initializer}
-    widest = ("", 0)
+    found = []
     for node in graph.node:
         init = inits.get(node.input[0]) if node.op_type == "DequantizeLinear" and node.input else None
-        if init is None or init.data_type != 3:  # TensorProto.INT8
-            continue
-        values = numpy_helper.to_array(init)
-        peak = int(np.abs(values.astype(np.int16)).max()) if values.size else 0
-        if peak > widest[1]:
-            widest = (init.name, peak)
-    return widest
+        if init is not None and init.data_type == 3:  # TensorProto.INT8
+            found.append((init.name, numpy_helper.to_array(init)))
+    return found
 
 
 def check_record(root: Path, artifact, measure: bool = True) -> None:

@@ -12,7 +12,6 @@ a bundle, so it sits above ``bundle``, not in ``calibration`` whose gate it runs
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import numpy as np
@@ -20,7 +19,7 @@ import numpy as np
 from lnet_edge.artifacts import Role
 from lnet_edge.bundle import INDEX, Bundle, read_bundle
 from lnet_edge.calibration.gate import GateOptions, gate_scores
-from lnet_edge.cpu_int8 import cpu_kind
+from lnet_edge.cpu_int8 import cpu_kind, cpu_view
 from lnet_edge.errors import LnetError
 from lnet_edge.export.tiles import batch_of, tiles_from_folders, tiles_sha256
 from lnet_edge.files import write_text_atomic
@@ -54,9 +53,9 @@ def gate_on_this_cpu(root: Path, data: list[Path]) -> dict:
         "max_iou_drop": options.max_iou_drop,
         "tiles": {"count": len(tiles), "side": "val", "sha256": tiles_sha256(tiles)},
     }
-    view = os.environ.get("LNET_EDGE_AS_AVX2")  # scripts/as_avx2.sh: AVX2 kernels on a CPU that has more
+    view = cpu_view()  # AVX2 kernels on a CPU that has more
     if view:
-        gate["cpu_view"] = f"scripts/as_avx2.sh: {view}"
+        gate["cpu_view"] = view
     record_gate(Path(root), gate)
     return gate
 

@@ -166,7 +166,7 @@ def int8_weights(model: WireModel) -> Iterator[tuple[str, np.ndarray | None]]:
 def _int8_tensor(buf, span: tuple[int, int]) -> tuple[str | None, np.ndarray | None]:
     """(name, values) of an int8 TensorProto; (None, None) for any other data type."""
     name = dtype = raw = None
-    ints: list[int] = []
+    int32_data = []  # packed spans and single varints, decoded only for an int8 tensor
     external = False
     for number, wire, value in fields(buf, *span):
         if number == 2 and wire == 0:
@@ -177,18 +177,22 @@ def _int8_tensor(buf, span: tuple[int, int]) -> tuple[str | None, np.ndarray | N
             raw = value
         elif number == 14 and wire == 0:
             external = value == EXTERNAL
-        elif number == 5 and wire == 2:  # packed int32_data
-            pos, end = value
-            while pos < end:
-                v, pos = _varint(buf, pos, end)
-                ints.append(v)
-        elif number == 5 and wire == 0:
-            ints.append(value)
+        elif number == 5:
+            int32_data.append((wire, value))
     if dtype != INT8:
         return None, None
     if external:
         return name, None
     if raw is not None:
         return name, np.frombuffer(bytes(buf[raw[0] : raw[1]]), np.int8)
+    ints = []
+    for wire, value in int32_data:
+        if wire == 0:
+            ints.append(value)
+            continue
+        pos, end = value
+        while pos < end:
+            v, pos = _varint(buf, pos, end)
+            ints.append(v)
     # int32_data holds each int8 as an int32 varint (negative ones as 64-bit two's complement)
     return name, np.array([(v & 0xFF) for v in ints], np.uint8).view(np.int8)

@@ -19,7 +19,7 @@ trap 'rm -rf "$work"' EXIT
 gcc -O2 -shared -fPIC -o "$work/cpuid_avx2.so" "$here/cpuid_avx2.c"
 hide=' (avx512[a-z0-9_]*|avx_vnni|amx_[a-z0-9]*)\b'
 sed -E "/^flags/ s/$hide//g" /proc/cpuinfo > "$work/cpuinfo"
-# what was hidden, for the records a benchmark writes under this view (bench/sample_run.py)
+# what was hidden, for the records made under this view (lnet_edge/cpu_int8.py cpu_view)
 hidden=$(grep -m1 '^flags' /proc/cpuinfo | grep -oE "$hide" | tr -d ' ' | tr '\n' ' ')
 model=$(grep -m1 '^model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')
 export LNET_EDGE_AS_AVX2="$model, with ${hidden% } hidden"

@@ -193,7 +193,7 @@ def rounded(d):
     return round(float(d), 4) if isinstance(d, (float, np.floating)) else d
 
 
-def one_split(data: Path, work: Path, logit_t: float, rows: dict[str, list[dict]]) -> dict:
+def one_split(work: Path, logit_t: float, rows: dict[str, list[dict]]) -> dict:
     clf = fit(rows["train"])
     val_prob = clf.predict_proba(np.stack([r["x"] for r in rows["val"]]))[:, 1]
     sweep = {
@@ -213,9 +213,9 @@ def one_split(data: Path, work: Path, logit_t: float, rows: dict[str, list[dict]
 
 def folds(work: Path, logit_t: float, rows: dict[str, list[dict]], k: int = 5) -> dict:
     dev = rows["train"] + rows["val"]
-    images = {}
-    fold = np.random.default_rng(0).integers(0, k, 10**6)
-    which = np.array([fold[images.setdefault((r["set"], r["image"]), len(images))] for r in dev])
+    images = {}  # image -> its number, in order of first region
+    ids = [images.setdefault((r["set"], r["image"]), len(images)) for r in dev]
+    which = np.random.default_rng(0).integers(0, k, len(images))[ids]
     prob = np.zeros(len(dev))
     for f in range(k):
         clf = fit([r for r, w in zip(dev, which) if w != f])
@@ -252,7 +252,7 @@ def main() -> None:
         "model_sha256": sha,
         "threshold": threshold,
         "regions": {side: len(r) for side, r in rows.items()},
-        "one_split": one_split(args.data, args.work, logit_t, rows),
+        "one_split": one_split(args.work, logit_t, rows),
         "five_folds": folds(args.work, logit_t, rows),
     }
     record = rounded(record)

@@ -13,7 +13,7 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 from lnet_edge.contract import onnx_io
-from lnet_edge.cpu_int8 import _widest_weight_onnx, widest_weight
+from lnet_edge.cpu_int8 import _int8_weights_onnx, widest_weight
 from lnet_edge.defaults import DEFAULT_MODEL_DIR
 from lnet_edge.errors import LnetError
 from lnet_edge.onnx_meta import onnx_metadata
@@ -22,13 +22,33 @@ from lnet_edge.onnx_wire import int8_weights, read_model
 SHIPPED = sorted(DEFAULT_MODEL_DIR.glob("*.onnx"))
 
 
+def _widest_by_onnx(path: Path) -> tuple[str, int]:
+    """The widest int8 weight as the onnx package reads the file: the reference."""
+    model = onnx.load(str(path), load_external_data=False)
+    inits = {i.name: i for i in model.graph.initializer}
+    widest = ("", 0)
+    for node in model.graph.node:
+        init = inits.get(node.input[0]) if node.op_type == "DequantizeLinear" else None
+        if init is not None and init.data_type == TensorProto.INT8:
+            peak = int(np.abs(numpy_helper.to_array(init).astype(np.int16)).max())
+            if peak > widest[1]:
+                widest = (init.name, peak)
+    return widest
+
+
+def _same_weights(a, b) -> bool:
+    """The same int8 weights by name and value (the wire reader gives them flat, once each)."""
+    return {n: v.ravel().tolist() for n, v in a} == {n: v.ravel().tolist() for n, v in b}
+
+
 @pytest.mark.parametrize("path", SHIPPED, ids=lambda p: p.name)
 def test_the_shipped_models_read_as_onnx_reads_them(path):
     model = onnx.load(str(path), load_external_data=False)
     wire = read_model(path)
     assert wire.metadata == {p.key: p.value for p in model.metadata_props}
     assert wire.io() == onnx_io(model)
-    assert widest_weight(path) == _widest_weight_onnx(path)
+    assert widest_weight(path) == _widest_by_onnx(path)
+    assert _same_weights(int8_weights(wire), _int8_weights_onnx(path))
 
 
 def _odd_model(tmp_path: Path) -> Path:
@@ -67,7 +87,8 @@ def test_odd_graphs_read_as_onnx_reads_them(tmp_path):
     assert wire.metadata == {"lnet_edge": '{"format": "x"}', "other": "ü"}
     [(name, values)] = list(int8_weights(wire))
     assert name == "w" and values.tolist() == [-128, -3, 0, 127]
-    assert widest_weight(path) == _widest_weight_onnx(path) == ("w", 128)
+    assert widest_weight(path) == _widest_by_onnx(path) == ("w", 128)
+    assert _same_weights(int8_weights(wire), _int8_weights_onnx(path))
 
 
 @pytest.mark.parametrize("cut", [3, 1000, -7])

@@ -7,6 +7,7 @@ import csv
 import io
 import json
 import math
+import os
 import random
 import time
 from dataclasses import asdict, dataclass, replace
@@ -389,11 +390,21 @@ def _check_resume_data(path: Path, opts: TrainOptions) -> None:
     for key in RESUME_KEYS:
         was = before.get(key, defaults[key])  # a key older runs did not record held its default
         was, is_ = _seq(was), _seq(now[key])  # a tuple may come back as a list
+        if key in PATH_KEYS and _same_folders(was, is_):
+            continue
         if was != is_:
             raise LnetError(
                 f"--resume {path} was trained with {key} = {was}, this run asks for {is_}: resume with the "
                 "same data folders and shares, or start a new --out"
             )
+
+
+PATH_KEYS = ("data", "negatives")
+
+
+def _same_folders(a, b) -> bool:
+    """One folder named two ways (../shared/data/x here, /work/shared/data/x in the checkpoint) is one."""
+    return len(a) == len(b) and all(os.path.realpath(x) == os.path.realpath(y) for x, y in zip(a, b))
 
 
 def _seq(v):

@@ -2,6 +2,7 @@
 WebP re-encoding, and validation that weighs the negatives' false alarms."""
 
 import json
+import os
 
 import cv2
 import numpy as np
@@ -55,6 +56,21 @@ def test_training_with_negatives_reports_their_false_alarms_and_records_the_shar
 
     other = runner.invoke(app, _args(pos, neg, out, "--negative-share", "0.5", "--resume", str(out / "last.pt")))
     assert other.exit_code != 0 and "negative_share = 0.3" in other.output and "0.5" in other.output
+
+
+def test_resume_takes_the_same_folders_named_another_way(sets, tmp_path):
+    pos, neg = sets
+    out = tmp_path / "run"
+    assert runner.invoke(app, _args(pos, neg, out)).exit_code == 0
+    relative = [os.path.relpath(p) for p in (pos, neg)]  # the checkpoint holds them as given: absolute
+    again = _args(*relative, out, "--resume", str(out / "last.pt"))
+    again[again.index("--epochs") + 1] = "2"
+    result = runner.invoke(app, again)
+    assert result.exit_code == 0, result.output
+    assert len(json.loads((out / "metrics.json").read_text())) == 2
+    elsewhere = tmp_path / "other_negatives"
+    elsewhere.symlink_to(neg)  # a link to the same folder is the same folder
+    assert runner.invoke(app, [*_args(pos, elsewhere, out, "--resume", str(out / "last.pt"))]).exit_code == 0
 
 
 @pytest.mark.parametrize(

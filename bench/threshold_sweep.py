@@ -5,8 +5,11 @@ Also a core rule (``core_rows``): pixels above LOW kept only in components (8-co
 highest probability reaches HIGH, for the pairs in CORES: a weak blob on a field goes, a scar's
 fringe around a confident core stays.
 
-Usage: python bench/threshold_sweep.py [CHECKPOINT] [--root ../shared/data]
-    -> bench/results/threshold_sweep-<checkpoint sha256[:8]>.json
+With ``--tta`` every image is scored as the mean of its four flips' logits (``--tta`` of eval and
+infer), written beside the plain sweep with a ``-tta`` suffix.
+
+Usage: python bench/threshold_sweep.py [CHECKPOINT] [--root ../shared/data] [--tta]
+    -> bench/results/threshold_sweep-<checkpoint sha256[:8]>[-tta].json
 """
 
 from __future__ import annotations
@@ -71,6 +74,7 @@ def main() -> None:
     ap.add_argument("checkpoint", type=Path, nargs="?", default=DEFAULT_CHECKPOINT)
     ap.add_argument("--root", type=Path, default=Path("../shared/data"))
     ap.add_argument("--out", type=Path, default=Path("bench/results"))
+    ap.add_argument("--tta", action="store_true", help="score the mean of the four flips' logits")
     args = ap.parse_args()
     model, ckpt = load_model(args.checkpoint)
     config = ModelConfig.from_dict(ckpt["config"])
@@ -79,7 +83,7 @@ def main() -> None:
     counts, marked = {}, []
     for s in val:
         image, mask = read_pair(s, config.bands)
-        logits = predict_logits(runner, image, config)
+        logits = predict_logits(runner, image, config, tta=args.tta)
         prob = 1 / (1 + np.exp(-logits))
         preds = [logits > math.log(t / (1 - t)) for t in THRESHOLDS] + [core_marked(prob, *c) for c in CORES]
         c = np.array([_counts(p, mask) for p in preds])
@@ -94,12 +98,13 @@ def main() -> None:
         "checkpoint": str(args.checkpoint),
         "checkpoint_sha256": sha,
         "side": "val",
+        "tta": args.tta,
         "rows": rows,
         "core_rows": core_rows,
         "created": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
     }
     args.out.mkdir(parents=True, exist_ok=True)
-    path = args.out / f"threshold_sweep-{sha[:8]}.json"
+    path = args.out / f"threshold_sweep-{sha[:8]}{'-tta' if args.tta else ''}.json"
     write_text_atomic(path, json.dumps(report, indent=1))
     for r in rows[::2]:
         print(

@@ -38,7 +38,7 @@ def infer_command(
         float | None, typer.Option(help="Mask threshold, strictly between 0 and 1; default: the model's.")
     ] = None,
     min_area: Annotated[
-        float, typer.Option("--min-area", help="Minimum mapping unit, m² (px without georeference).")
+        float, typer.Option("--min-area", help="Minimum mapping unit, m² (px without a georeference or --pixel-size).")
     ] = 100.0,
     scale: Annotated[
         str, typer.Option(help="auto | percentile | none | FACTOR: how non-uint8 scenes reach 0..255.")
@@ -46,7 +46,10 @@ def infer_command(
     gsd: Annotated[
         str, typer.Option(help="auto: resample scenes outside the model's training GSD; none; or metres per pixel.")
     ] = "auto",
-    pixel_size: Annotated[float | None, typer.Option(help="Metres per pixel of scenes without a georeference.")] = None,
+    pixel_size: Annotated[
+        float | None,
+        typer.Option(help="Metres per pixel of scenes without a georeference: for resampling, areas and the MMU."),
+    ] = None,
     tta: Annotated[
         bool, typer.Option("--tta", help="Test-time augmentation: four flips, logits averaged (4x time).")
     ] = False,

@@ -156,7 +156,7 @@ def coregistration(shift: Shift, options: ChangeOptions, pixel_m: float | None, 
 class ChangeInputs:
     """What a pair's comparison reads and how: the after map's probability and mask, the before
     map's probability (on its own grid) and threshold, the tolerance band, the minimum mapping
-    unit and the margin."""
+    unit, the margin, and the pixel size stated for a scene without a georeference."""
 
     after_prob: Path
     after_mask: Path
@@ -165,6 +165,7 @@ class ChangeInputs:
     tolerance_px: int
     min_area: float
     margin: float
+    pixel_size_m: float | None = None  # of an after scene without a georeference, from --pixel-size
 
 
 def write_change(inputs: ChangeInputs, paths: dict[str, Path], grid: Grid, pixel_pairs: bool, offset: tuple[int, int]):
@@ -175,7 +176,7 @@ def write_change(inputs: ChangeInputs, paths: dict[str, Path], grid: Grid, pixel
 
     with rasterio.open(inputs.after_prob) as ap, rasterio.open(inputs.after_mask) as am:
         with rasterio.open(inputs.before_prob) as bp:
-            georef = Georef.from_dataset(ap)
+            georef = Georef.from_dataset(ap, inputs.pixel_size_m)
             writer = io.BlockRowWriter(
                 paths["change"], ap.width, ap.height, ap.crs, ap.transform, {"lnet_edge": CHANGE_TAG}
             )
@@ -237,7 +238,7 @@ def strip_rows(width: int, tolerance_px: int) -> int:
 
 def tally_json(pixels: dict[str, int], tallies: dict[str, PolygonStats], georef: Georef) -> dict:
     """Per class: polygons, their area and the class's pixels (no-before: pixels only)."""
-    unit = "px2" if georef.kind == "pixel" else "m2"
+    unit = "m2" if georef.in_metres else "px2"
     out = {}
     for c in Change:
         if c == Change.none:

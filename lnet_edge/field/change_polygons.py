@@ -26,7 +26,7 @@ class ChangePolygons:
     the names given, which the caller makes temporary) and returns the tally per class."""
 
     def __init__(self, geojson: Path, gpkg: Path, name: str, crs, georef: Georef, min_area: float) -> None:
-        self.unit = "px" if georef.kind == "pixel" else "m"
+        self.unit = "m" if georef.in_metres else "px"
         self.georef, self.min_area = georef, min_area
         self.geojson = GeoJsonWriter(geojson, crs_name(crs), name)
         fields = {"id": int, "change": str, f"area_{self.unit}2": float, f"perimeter_{self.unit}": float}

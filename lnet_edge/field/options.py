@@ -44,7 +44,7 @@ class InferOptions:
     overlap: int = 64  # px shared by neighbouring tiles (model pixels)
     batch: int = 4  # tiles per runner call
     threshold: float | None = None  # probability -> mask; None: the model's own threshold
-    min_area_m2: float = 100.0  # minimum mapping unit (pixels when the scene has no georeference)
+    min_area_m2: float = 100.0  # minimum mapping unit (px without a georeference or a --pixel-size)
     scale: str = "auto"  # see io.choose_scaling
     gsd: str = "auto"  # auto | none | metres per pixel: see field/resolution.py
     pixel_size: float | None = None  # metres per pixel of scenes without a georeference

@@ -200,14 +200,14 @@ def _compare(pair, folder, paths, share, same, inputs, change, model_info, warn)
     before_name = folder.name if same else BEFORE_DIR
     before_summary = json.loads(outputs.output_paths(before_dir.parent, before_name)["summary"].read_text())
     pixel_m = after_summary.get("pixel_size_m")
+    stated_m = pixel_m if after_summary.get("georeference") == "pixel" else None  # --pixel-size
     tolerance = change.tolerance_px(pixel_m, pair.after)
-    notes = []
     with io.open_scene(pair.after) as a_src, io.open_scene(pair.before) as b_src:
         shift = measure_shift(a_src, b_src, change.pixel_pairs)
         applied = coregistration(shift, change, pixel_m, pair)
         measured = MeasuredShift(shift, applied, pixel_m)
         shift_json = measured.to_json(tolerance, a_src.transform)
-        notes += _shift_notes(shift_json, tolerance, pixel_m, change)
+        notes = _shift_notes(shift_json, tolerance, pixel_m, change)
         grid = Grid.of(a_src)
         grid = grid.shifted(shift.dy, shift.dx) if applied and not change.pixel_pairs else grid
         offset = (round(shift.dy), round(shift.dx)) if applied and change.pixel_pairs else (0, 0)
@@ -219,16 +219,16 @@ def _compare(pair, folder, paths, share, same, inputs, change, model_info, warn)
             tolerance,
             float(after_summary["min_area"]),
             change.margin,
+            stated_m,
         )
         pixels, tallies = write_change(inputs_, paths, grid, change.pixel_pairs, offset)
-        georef = Georef.from_dataset(a_src)
+        georef = Georef.from_dataset(a_src, stated_m)
         classes = tally_json(pixels, tallies, georef)
         _quicklook(a_src, b_src, paths, grid, offset, change.pixel_pairs, classes, georef, shift_json, model_info)
     if change.pixel_pairs:
         notes.append("--pixel-pairs: the two scenes are compared pixel for pixel, without a georeference")
-    for note in notes:
-        if warn:
-            warn(f"{pair.after.name}: {note}")
+    for note in notes if warn else ():
+        warn(f"{pair.after.name}: {note}")
     after_sha256 = sha256_file(pair.after)
     return {
         "after": {"scene": str(pair.after.resolve()), "sha256": after_sha256, "folder": "."},
@@ -284,10 +284,10 @@ def _quicklook(a_src, b_src, paths, grid: Grid, offset, pixel_pairs: bool, class
     before = display(np.moveaxis(before_raw, 0, -1))
     with rasterio.open(io.part_path(paths["change"])) as c_src:
         change = c_src.read(1, out_shape=shape, resampling=Resampling.nearest)
-    unit = "px2" if georef.kind == "pixel" else "m2"
+    unit = "m2" if georef.in_metres else "px2"
     counts = {k: v["polygons"] for k, v in classes.items() if "polygons" in v}
     areas = {k: v[f"area_{unit}"] for k, v in classes.items() if "polygons" in v}
-    metric = georef.kind != "pixel"
+    metric = georef.in_metres
     measured = f"shift {shift_text(shift)}" + (" (undone)" if shift["applied"] else "") if shift["reliable"] else None
     legend = ChangeLegend(
         counts,

@@ -185,7 +185,7 @@ class _SceneRun:
             georeference=georef.kind,
             area_method=georef.area_method,
             scaling=setup.scaling.method,
-            scene_area_km2=scene_m2 / 1e6 if georef.kind != "pixel" else None,
+            scene_area_km2=scene_m2 / 1e6 if georef.in_metres else None,
             valid_pixels=sinks.valid,
             nonfinite_pixels=sinks.nonfinite,
             landslide_count=sinks.count,

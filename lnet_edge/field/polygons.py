@@ -38,7 +38,7 @@ class PolygonSpec:
 
     @property
     def unit(self) -> str:
-        return "px" if self.georef.kind == "pixel" else "m"
+        return "m" if self.georef.in_metres else "px"
 
 
 def above_mmu(georef: Georef, polys: list[Polygon], min_area: float) -> tuple[list[tuple], int]:

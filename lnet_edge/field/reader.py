@@ -37,11 +37,17 @@ def scene_setup(src, scene: Path, config: ModelConfig, options: InferOptions) ->
     """The setup of the open scene ``src``; its notes say what the run assumes or changes."""
     indexes = io.check_bands(src, config, scene)
     scaling = io.choose_scaling(src, indexes, config, options.scale)
-    georef = Georef.from_dataset(src)
+    georef = Georef.from_dataset(src, options.pixel_size)
     notes = []
     if georef.kind == "pixel":
         what = "a CRS but no geotransform" if src.crs else "no georeference"
-        notes.append(f"{scene.name} has {what}: outputs are in pixel units (areas in px^2, MMU in px)")
+        if georef.stated:
+            notes.append(
+                f"{scene.name} has {what}: outputs are in pixel coordinates, areas in m^2 from --pixel-size "
+                f"{options.pixel_size:g} m (MMU in m^2)"
+            )
+        else:
+            notes.append(f"{scene.name} has {what}: outputs are in pixel units (areas in px^2, MMU in px)")
     elif georef.ground is None:
         notes.append(f"{scene.name}: its CRS has no geodetic datum: areas in map units x {georef.unit_m:g} m")
     if scaling.method != "none":

@@ -85,7 +85,7 @@ class SceneSinks:
         self.count, self.area, self.dropped = stats.count, stats.area, stats.dropped
         self.prob.close()
         self.mask.close()
-        metric = self.georef.kind != "pixel"
+        metric = self.georef.in_metres
         legend = Legend(
             self.count,
             self.area,

@@ -3,8 +3,9 @@ the marker of a complete set) and a scene's result in a batch (``SceneResult``).
 
 The summary's JSON is the file format: its keys and their order are fixed by ``to_json``. The
 landslide area is one field, ``landslide_area``, measured in m² on the ground when the scene has
-a georeference and in px² when it has none; its key says the unit (``landslide_area_m2`` or
-``landslide_area_px2``), so a reader never takes pixels for metres. ``landslide_area`` (the
+a georeference (or, without one, a pixel size given by --pixel-size) and in px² otherwise; its
+key says the unit (``landslide_area_m2`` or ``landslide_area_px2``), so a reader never takes
+pixels for metres. ``landslide_area`` (the
 function) reads it back from a written summary with its unit.
 """
 
@@ -55,7 +56,7 @@ class SceneSummary:
     valid_pixels: int
     nonfinite_pixels: int
     landslide_count: int
-    landslide_area: float  # m² with a georeference, px² without (see the module docstring)
+    landslide_area: float  # m² with a georeference or --pixel-size, px² without (see the module docstring)
     polygons_below_mmu: int
     min_area: float
     threshold: float
@@ -74,7 +75,7 @@ class SceneSummary:
 
     @property
     def metric(self) -> bool:
-        """Whether areas are ground areas (the scene has a georeference) rather than pixels."""
+        """Whether areas are ground areas (a georeference, or --pixel-size) rather than pixels."""
         return self.scene_area_km2 is not None
 
     def to_json(self) -> dict:
@@ -122,7 +123,7 @@ AREA_KEYS = {True: "landslide_area_m2", False: "landslide_area_px2"}  # by Scene
 
 
 def landslide_area(summary: dict) -> tuple[float | None, str]:
-    """The landslide area of a written summary and its unit: "m²" (georeferenced) or "px²"."""
+    """The landslide area of a written summary and its unit: "m²" (metric) or "px²"."""
     if AREA_KEYS[True] in summary:
         return summary[AREA_KEYS[True]], "m²"
     return summary.get(AREA_KEYS[False]), "px²"

@@ -225,7 +225,8 @@ class Georef:
     """Pixel -> map coordinates, and how map geometries are measured.
 
     ``kind``: "projected" or "geographic" (the CRS's kind), or "pixel" (no georeference:
-    everything in pixels). Areas and lengths are ground metres on the ellipsoid through
+    geometries in pixels, and so are areas and lengths unless the pixel size is stated, ``stated``:
+    then ``unit_m`` metres per pixel, from --pixel-size). Areas and lengths are ground metres on the ellipsoid through
     ``ground`` (field/ground.py), whatever the CRS; only a CRS without a geodetic datum (a local
     engineering CRS) has none, and its map units times ``unit_m`` are taken as metres, which
     ``area_method`` says.
@@ -236,12 +237,17 @@ class Georef:
     unit_m: float = 1.0
     ground: Ground | None = None
     size: tuple[int, int] = (1, 1)  # scene width, height (pixels)
+    stated: bool = False  # "pixel" with a stated pixel size: unit_m metres per pixel
 
     @classmethod
-    def from_dataset(cls, src) -> Georef:
+    def from_dataset(cls, src, pixel_size_m: float | None = None) -> Georef:
+        """``pixel_size_m``: metres per pixel of a scene without a georeference (--pixel-size), so
+        its areas and lengths are metres; ignored where the georeference gives them."""
         t = tuple(src.transform)[:6]
         size = (src.width, src.height)
         if not georeferenced(src):
+            if pixel_size_m:
+                return cls(t, "pixel", pixel_size_m, size=size, stated=True)
             return cls(t, "pixel", size=size)
         corners = _affine(t, np.array([[0, 0], [size[0], 0], [size[0], size[1]], [0, size[1]]], np.float64))
         ground = Ground.of(src.crs, corners)
@@ -260,9 +266,16 @@ class Georef:
         return self.kind != "pixel" and b == 0 and d == 0 and e < 0
 
     @property
+    def in_metres(self) -> bool:
+        """Whether areas and lengths are metres (m², m) rather than pixels (px², px)."""
+        return self.kind != "pixel" or self.stated
+
+    @property
     def area_method(self) -> str:
         """How areas and lengths are measured, in words (recorded in the summary)."""
         if self.kind == "pixel":
+            if self.stated:
+                return f"pixels x {self.unit_m:g} m (--pixel-size; no georeference)"
             return "pixels (no georeference)"
         if self.ground is None:
             return f"map units x {self.unit_m:g} m (the CRS has no geodetic datum)"
@@ -277,7 +290,7 @@ class Georef:
 
     def metrics(self, geoms_map) -> tuple[np.ndarray, np.ndarray]:
         """(areas m², perimeters m) of map-coordinate geometries, measured together; pixel
-        units for "pixel"."""
+        units for "pixel" without a stated pixel size."""
         if self.ground is not None:
             return self.ground.measure(geoms_map)
         import shapely
@@ -300,9 +313,9 @@ class Georef:
 
     def pixel_size_m(self) -> float | None:
         """Ground metres per pixel at the scene's centre (the square root of that pixel's area,
-        so non-square pixels get their mean side); None without a georeference."""
+        so non-square pixels get their mean side); None without a georeference or a stated size."""
         if self.kind == "pixel":
-            return None
+            return self.unit_m if self.stated else None
         w, h = self.size
         return math.sqrt(self.pixel_areas([w / 2 - 0.5], [h / 2 - 0.5])[0])
 

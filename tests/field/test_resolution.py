@@ -113,3 +113,32 @@ def test_the_georeference_wins_over_pixel_size_and_says_so(tmp_path: Path) -> No
         summary = run_scene(scene, tmp_path / "out", runner, MODEL, InferOptions(pixel_size=3.0), {})
     assert summary["pixel_size_m"] == pytest.approx(0.5, rel=1e-3) and summary["resample_factor"] == 1.0
     assert any("--pixel-size 3 ignored" in n for n in summary["notes"])
+
+
+def test_a_stated_pixel_size_measures_a_scene_without_georeference_in_metres(tmp_path: Path) -> None:
+    """--pixel-size on a scene without a georeference: polygons stay in pixel coordinates, but
+    areas, the scene's km² and the minimum mapping unit are metres at that pixel size."""
+    import json
+
+    from rasterio.transform import Affine
+
+    mask = np.zeros((300, 400), np.uint8)
+    mask[40:140, 60:220] = 1  # 16,000 px
+    mask[200:206, 300:306] = 1  # 36 px: 144 m² at 2 m, over the 100 m² unit; under 100 px without it
+    scene = write_scene(tmp_path / "plain.tif", rgb_from_mask(mask), crs=None, transform=Affine.identity())
+    runs = {}
+    for name, size in (("pixels", None), ("metres", 2.0)):
+        options = InferOptions(pixel_size=size, gsd="none", tile=256)
+        with ThresholdRunner() as runner:
+            runs[name] = run_scene(scene, tmp_path / name, runner, MODEL, options, {})
+    px, m = runs["pixels"], runs["metres"]
+    assert px["landslide_area_px2"] == pytest.approx(16_000, rel=0.01) and px["landslide_count"] == 1
+    assert px["landslide_area_km2"] is None and px["scene_area_km2"] is None
+    assert m["landslide_count"] == 2 and "landslide_area_px2" not in m
+    assert m["landslide_area_m2"] == pytest.approx((16_000 + 36) * 4, rel=0.01)
+    assert m["scene_area_km2"] == pytest.approx(300 * 400 * 4 / 1e6) and m["pixel_size_m"] == 2.0
+    assert "--pixel-size" in m["area_method"] and any("areas in m^2 from --pixel-size 2" in n for n in m["notes"])
+    features = json.loads(output_file(m, "polygons").read_text())["features"]
+    assert sorted(round(f["properties"]["area_m2"]) for f in features) == [144, 64_000]
+    xs = [x for f in features for x, _ in f["geometry"]["coordinates"][0]]
+    assert max(xs) <= 400  # still pixel coordinates

@@ -110,6 +110,7 @@ def main() -> None:
             for p, r in rows.items()
         },
     }
+    args.out.mkdir(parents=True, exist_ok=True)
     path = args.out / f"train_speed-{kind}.json"
     write_text_atomic(path, json.dumps(report, indent=1) + "\n")
     print(path)

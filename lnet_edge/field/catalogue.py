@@ -267,6 +267,10 @@ class Catalogue:
             "landslide_area_px2_without_georeference": round(
                 sum(s.get("landslide_area_px2") or 0.0 for s in apart.values()), 2
             ),
+            # scenes without a georeference mapped with --pixel-size: m² at that size, kept apart
+            "landslide_area_m2_without_georeference": round(
+                sum(s.get("landslide_area_m2") or 0.0 for s in apart.values()), 2
+            ),
             "catalogue": {
                 "file": CATALOGUE,
                 "scenes": sorted(mapped),

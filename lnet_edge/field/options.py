@@ -96,5 +96,7 @@ def shaping_options(options: InferOptions, config: ModelConfig, runner: Runner |
         "gsd": options.gsd,
         "pixel_size": options.pixel_size,
         "tta": options.tta,
-        "areas": AREAS,  # how areas are measured: outputs measured otherwise are redone
+        # how areas are measured: outputs measured otherwise are redone (with --pixel-size, a scene
+        # without a georeference is measured in metres at that size; it was in pixels before)
+        "areas": AREAS if options.pixel_size is None else f"{AREAS}, pixel size stated",
     }

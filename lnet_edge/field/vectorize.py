@@ -296,7 +296,12 @@ class Georef:
         import shapely
 
         geoms = np.asarray(geoms_map, dtype=object)
-        return shapely.area(geoms) * self.unit_m**2, shapely.length(geoms) * self.unit_m
+        areas, lengths = shapely.area(geoms), shapely.length(geoms)
+        if self.kind == "pixel":  # a transform without a CRS: its units say nothing; back to pixels
+            a, b, _, d, e, _ = self.transform
+            px2 = abs(a * e - b * d) or 1.0  # map units² per pixel
+            areas, lengths = areas / px2, lengths / math.sqrt(px2)
+        return areas * self.unit_m**2, lengths * self.unit_m
 
     def metric(self, geom_map) -> tuple[float, float]:
         """(area m², perimeter m) of one map-coordinate geometry; pixel units for "pixel"."""

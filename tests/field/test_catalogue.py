@@ -51,6 +51,30 @@ def test_totals_count_what_the_catalogue_holds_and_pixel_scenes_apart(mapped) ->
         a.summary["landslide_area_m2"] + b.summary["landslide_area_m2"], abs=0.1
     )
     assert "counted apart" in summary["counted"] and summary["catalogue"]["scenes"] == ["site0", "site1"]
+    assert summary["landslide_area_px2_without_georeference"] == photo.summary["landslide_area_px2"]
+    assert summary["landslide_area_m2_without_georeference"] == 0
+
+
+def test_a_scene_measured_with_a_stated_pixel_size_is_counted_apart_in_m2(tmp_path: Path, shared_data: Path) -> None:
+    photo = shared_data / "sichuan_aerial_atlan1024" / "images" / "Landslide002.png"
+    out = tmp_path / "out"
+    with ThresholdRunner() as runner:
+        (result,) = run_scenes([photo], out, runner, ModelConfig(), InferOptions(pixel_size=0.5, gsd="none"), {})
+    summary = _write(out)
+    assert result.summary["landslide_area_m2"] > 0 and summary["catalogue"]["scenes"] == []
+    assert summary["landslide_area_m2_without_georeference"] == result.summary["landslide_area_m2"]
+    assert summary["landslide_area_m2"] == 0 and summary["landslide_area_px2_without_georeference"] == 0
+
+    # outputs written when a stated pixel size still meant pixels (their shaping options said
+    # "areas": "ground") are not taken for these: a rerun maps the scene again
+    path = out / photo.stem / f"{photo.stem}_summary.json"
+    old = json.loads(path.read_text())
+    old["shaping_options"]["areas"] = "ground"
+    path.write_text(json.dumps(old))
+    with ThresholdRunner() as runner:
+        (again,) = run_scenes([photo], out, runner, ModelConfig(), InferOptions(pixel_size=0.5, gsd="none"), {})
+        (third,) = run_scenes([photo], out, runner, ModelConfig(), InferOptions(pixel_size=0.5, gsd="none"), {})
+    assert again.status == "done" and third.status == "skipped"
 
 
 def test_a_moved_output_folder_gives_the_same_catalogue(mapped, tmp_path: Path) -> None:

@@ -236,9 +236,13 @@ def test_one_scene_without_georeference_needs_pixel_pairs(scenes: Scenes, tmp_pa
     new = _read(out / "after" / "after_change.tif") == Change.new
     assert new[hole].sum() > 1000 and new[~_near(hole, 4)].sum() <= 0.02 * new.sum()
 
-    # with their pixel size stated, the same pair is measured in metres
+    # with their pixel size stated, the same pair is measured in metres (the same unit: 100 px)
     metres = tmp_path / "metres"
-    _ok(_infer(after_png, "--before", before_png, "-o", metres, "--pixel-pairs", "--pixel-size", "0.5"))
+    _ok(
+        _infer(
+            after_png, "--before", before_png, "-o", metres, "--pixel-pairs", "--pixel-size", "0.5", "--min-area", "25"
+        )
+    )
     m = json.loads((metres / "after" / "after_change_summary.json").read_text())
     assert m["classes"]["new"]["area_m2"] == pytest.approx(s["classes"]["new"]["area_px2"] * 0.25, rel=0.02)
     assert m["tolerance_m"] == pytest.approx(m["tolerance_px"] * 0.5)

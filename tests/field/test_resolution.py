@@ -142,3 +142,19 @@ def test_a_stated_pixel_size_measures_a_scene_without_georeference_in_metres(tmp
     assert sorted(round(f["properties"]["area_m2"]) for f in features) == [144, 64_000]
     xs = [x for f in features for x, _ in f["geometry"]["coordinates"][0]]
     assert max(xs) <= 400  # still pixel coordinates
+
+
+def test_a_transform_without_a_crs_measures_in_pixels_or_at_the_stated_size() -> None:
+    """A scene with a geotransform but no CRS (a PNG with a world file): its transform's units are
+    unknown, so areas are pixels, or metres at --pixel-size, never transform units squared."""
+    from shapely.geometry import box
+
+    from lnet_edge.field.vectorize import Georef
+
+    transform = (2.0, 0.0, 500.0, 0.0, -2.0, 900.0)  # 2 units a pixel
+    square = box(0, 0, 10, 10)  # 100 px
+    plain = Georef(transform, "pixel", size=(50, 50))
+    stated = Georef(transform, "pixel", 0.5, size=(50, 50), stated=True)
+    assert plain.metric(plain.to_map(square)) == pytest.approx((100.0, 40.0))
+    assert stated.metric(stated.to_map(square)) == pytest.approx((25.0, 20.0))
+    assert stated.min_pixels(100) == 400 and plain.min_pixels(100) == 100

@@ -68,9 +68,10 @@ def test_resume_takes_the_same_folders_named_another_way(sets, tmp_path):
     result = runner.invoke(app, again)
     assert result.exit_code == 0, result.output
     assert len(json.loads((out / "metrics.json").read_text())) == 2
-    elsewhere = tmp_path / "other_negatives"
-    elsewhere.symlink_to(neg)  # a link to the same folder is the same folder
-    assert runner.invoke(app, [*_args(pos, elsewhere, out, "--resume", str(out / "last.pt"))]).exit_code == 0
+    renamed = tmp_path / "other_negatives"
+    renamed.symlink_to(neg)  # the same files under another set name: another split, refused
+    refused = runner.invoke(app, _args(pos, renamed, out, "--resume", str(out / "last.pt")))
+    assert refused.exit_code != 0 and "negatives = " in refused.output and "other_negatives" in refused.output
 
 
 @pytest.mark.parametrize(

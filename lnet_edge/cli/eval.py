@@ -76,6 +76,13 @@ def eval_command(
     report["model"], report["split"] = str(model or DEFAULT_ONNX), split.value
     report["resample_factor"], report["tta"] = factor, tta
     json_path, md_path = write_report(report, out)
+    bad = report["nonfinite_pixels"]
+    if bad:
+        console.print(
+            f"[yellow]note:[/] NaN or infinite pixels in {len(bad)} images ({sum(bad.values())} pixels), e.g. "
+            f"{next(iter(bad))}: filled for the model and left out of every figure",
+            highlight=False,
+        )
     stretched = report["scaling"]["stretched_images"]
     if stretched:
         dtypes = ", ".join(f"{n} {dtype}" for dtype, n in stretched.items())

@@ -7,8 +7,9 @@ map by how often it raises an alarm on quiet ground, so these are measured on th
 - ``pixels``: the share of background pixels (mask 0) marked as landslide;
 - ``images_over_1pct``: the share of images whose background is more than 1 % marked;
 - ``polygons_per_km2``: false-alarm polygons per km² of background, where a false-alarm polygon is
-  a 4-connected component of the marked pixels (as ``infer`` vectorises them) that touches no
-  landslide pixel and is at least the minimum mapping unit. Only when the pixel size is known.
+  a 4-connected component of the marked pixels (as ``infer`` vectorises them) that shares no
+  pixel with a landslide (one beside a landslide, overlapping none, counts: it maps ground that
+  is not a scar) and is at least the minimum mapping unit. Only when the pixel size is known.
 """
 
 from __future__ import annotations
@@ -34,9 +35,12 @@ class FalseAlarms:
     marked: int = 0
     polygons: int = 0
 
-    def add(self, pred: np.ndarray, truth: np.ndarray) -> None:
-        """Count one image's false alarms (``pred``, ``truth``: HxW bool-like)."""
+    def add(self, pred: np.ndarray, truth: np.ndarray, valid: np.ndarray | None = None) -> None:
+        """Count one image's false alarms (``pred``, ``truth``, ``valid``: HxW bool-like; only
+        ``valid`` pixels count, all of them when None)."""
         pred, truth = np.asarray(pred, bool), np.asarray(truth, bool)
+        if valid is not None:
+            pred, truth = pred & valid, truth | ~np.asarray(valid, bool)  # an invalid pixel is no background
         background = int(truth.size - np.count_nonzero(truth))
         marked = int(np.count_nonzero(pred & ~truth))
         self.images += 1
@@ -56,9 +60,9 @@ class FalseAlarms:
     def to_dict(self) -> dict:
         km2 = None if self.pixel_m is None else self.background * self.pixel_m**2 / 1e6
         return {
-            "pixels": self.marked / self.background if self.background else 0.0,
+            "pixels": self.marked / self.background if self.background else None,
             "images_over_1pct": self.images_over / self.images if self.images else 0.0,
-            "polygons_per_km2": self.polygons / km2 if km2 else None,
+            "polygons_per_km2": self.polygons / km2 if km2 else None,  # None: no pixel size, or no background
             "polygons": self.polygons if self.pixel_m is not None else None,
             "background_km2": km2,
             "min_area_m2": self.min_area_m2 if self.pixel_m is not None else None,
@@ -84,11 +88,16 @@ def markdown_alarms(rows: dict[str, dict]) -> str:
     head = "| set | images | background pixels marked | images > 1 % marked | false-alarm polygons / km² |\n"
     head += "|---|---|---|---|---|\n"
     return head + "".join(
-        f"| {name} | {r['images']} | {100 * r['pixels']:.2f} % | {100 * r['images_over_1pct']:.1f} % | "
-        f"{_per_km2(r['polygons_per_km2'])} |\n"
+        f"| {name} | {r['images']} | {_share(r['pixels'], 2)} | {_share(r['images_over_1pct'], 1)} | {_per_km2(r)} |\n"
         for name, r in rows.items()
     )
 
 
-def _per_km2(value: float | None) -> str:
-    return "n/a (give --pixel-size)" if value is None else f"{value:.1f}"
+def _share(value: float | None, digits: int) -> str:
+    return "n/a (no background)" if value is None else f"{100 * value:.{digits}f} %"
+
+
+def _per_km2(r: dict) -> str:
+    if r["polygons_per_km2"] is not None:
+        return f"{r['polygons_per_km2']:.1f}"
+    return "n/a (give --pixel-size)" if r["background_km2"] is None else "n/a (no background)"

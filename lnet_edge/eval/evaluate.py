@@ -37,16 +37,21 @@ def evaluate(
     import math
 
     logit_t = math.log(config.threshold / (1 - config.threshold))
-    confusions, alarms, per_image, stretched = {}, {}, [], {}
+    confusions, alarms, per_image, stretched, nonfinite = {}, {}, [], {}, {}
     for s in samples:
         image, mask = read_pair(s, config.bands)
         if is_stretched(image, config):
             stretched[image.dtype.name] = stretched.get(image.dtype.name, 0) + 1
-        image = to_model_range(image, config)
+        image = to_model_range(image, config)  # the stretch leaves NaN and inf out of its percentiles
+        valid = None
+        if image.dtype.kind == "f" and not np.isfinite(image).all():
+            valid = np.isfinite(image).all(axis=-1)  # as infer: filled with 0 for the model, scored nowhere
+            image = np.where(valid[..., None], image, 0).astype(image.dtype)
+            nonfinite[s.image.name] = int(valid.size - np.count_nonzero(valid))
         pred = predict_logits(runner, image, config, factor, tta) > logit_t
-        c = confusion(pred, mask)
+        c = confusion(pred, mask, valid)
         confusions[s.dataset] = confusions.get(s.dataset, Confusion()) + c
-        alarms.setdefault(s.dataset, FalseAlarms(pixel_m, min_area_m2)).add(pred, mask)
+        alarms.setdefault(s.dataset, FalseAlarms(pixel_m, min_area_m2)).add(pred, mask, valid)
         per_image.append({"dataset": s.dataset, "image": s.image.name, **scores(c), **c.to_dict()})
         if on_image:
             on_image(s)
@@ -59,6 +64,7 @@ def evaluate(
     return {
         "threshold": config.threshold,
         "scaling": {"rule": scaling_rule(config), "stretched_images": stretched},  # images by dtype
+        "nonfinite_pixels": nonfinite,  # image -> NaN/inf pixels, left out of every figure
         "overall": {**scores(total), **total.to_dict(), "images": len(samples) - _count(alarms, negative)}
         if detection
         else None,
@@ -111,7 +117,13 @@ def scaling_line(report: dict) -> str:
     """The scaling rule and what it did: the first paragraph of eval.md."""
     s = report["scaling"]
     done = ", ".join(f"{n} {dtype}" for dtype, n in s["stretched_images"].items()) or "none"
-    return f"Scaling: {s['rule']}. Images stretched: {done}.\n\n"
+    text = f"Scaling: {s['rule']}. Images stretched: {done}.\n\n"
+    bad = report.get("nonfinite_pixels") or {}
+    if bad:
+        text += (
+            f"NaN or infinite pixels in {len(bad)} images ({sum(bad.values())} pixels): left out of every figure.\n\n"
+        )
+    return text
 
 
 def markdown_table(report: dict) -> str:

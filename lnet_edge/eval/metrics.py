@@ -27,9 +27,13 @@ class Confusion:
         return asdict(self)
 
 
-def confusion(pred: np.ndarray, target: np.ndarray) -> Confusion:
-    """Counts of pred (bool-like) against target (bool-like), landslide = positive."""
+def confusion(pred: np.ndarray, target: np.ndarray, valid: np.ndarray | None = None) -> Confusion:
+    """Counts of pred (bool-like) against target (bool-like), landslide = positive; only the
+    ``valid`` pixels count (all of them when None)."""
     p, t = np.asarray(pred).astype(bool), np.asarray(target).astype(bool)
+    if valid is not None:
+        v = np.asarray(valid, bool)
+        p, t = p[v], t[v]
     tp = int(np.count_nonzero(p & t))
     fp = int(np.count_nonzero(p & ~t))
     fn = int(np.count_nonzero(~p & t))

@@ -67,11 +67,10 @@ def time_steps(config: ModelConfig, x, y, channels_last: bool, bf16: bool, compi
         loss.backward()
         optim.step()
         seconds.append(time.perf_counter() - t)
-    row = {
+    return {
         "seconds_per_step": round(statistics.median(seconds[WARMUP:]), 3),
         "first_step_seconds": round(seconds[0], 1),
     }
-    return row
 
 
 def main() -> None:

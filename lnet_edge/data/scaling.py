@@ -42,3 +42,14 @@ def percentile_scaling(data) -> Scaling:
         lows.append(float(lo))
         gains.append(255.0 / float(hi - lo) if hi > lo else 1.0)
     return Scaling(tuple(lows), tuple(gains), True, f"percentile {PERCENTILES[0]:g}-{PERCENTILES[1]:g}")
+
+
+def fill_nonfinite(data: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """HxWxC ``data`` with every pixel that has a NaN or infinite band value set to 0 in all its
+    bands, and the HxW mask of those pixels (none in integer data, which is returned as it is)."""
+    nonfinite = np.zeros(data.shape[:2], dtype=bool)
+    if data.dtype.kind == "f":
+        nonfinite = ~np.isfinite(data).all(axis=-1)
+        if nonfinite.any():
+            data = np.where(nonfinite[..., None], 0, data).astype(data.dtype)
+    return data, nonfinite

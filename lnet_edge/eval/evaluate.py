@@ -10,6 +10,7 @@ import numpy as np
 
 from lnet_edge.config import ModelConfig
 from lnet_edge.data.readers import Sample, read_pair
+from lnet_edge.data.scaling import fill_nonfinite
 from lnet_edge.eval.alarms import IMAGE_SHARE, MIN_AREA_M2, FalseAlarms, markdown_alarms
 from lnet_edge.eval.metrics import Confusion, confusion, scores
 from lnet_edge.eval.predict import predict_logits
@@ -43,11 +44,11 @@ def evaluate(
         if is_stretched(image, config):
             stretched[image.dtype.name] = stretched.get(image.dtype.name, 0) + 1
         image = to_model_range(image, config)  # the stretch leaves NaN and inf out of its percentiles
+        image, gaps = fill_nonfinite(image)  # as infer: filled with 0 for the model, scored nowhere
         valid = None
-        if image.dtype.kind == "f" and not np.isfinite(image).all():
-            valid = np.isfinite(image).all(axis=-1)  # as infer: filled with 0 for the model, scored nowhere
-            image = np.where(valid[..., None], image, 0).astype(image.dtype)
-            nonfinite[s.image.name] = int(valid.size - np.count_nonzero(valid))
+        if gaps.any():
+            valid = ~gaps
+            nonfinite[s.image.name] = int(np.count_nonzero(gaps))
         pred = predict_logits(runner, image, config, factor, tta) > logit_t
         c = confusion(pred, mask, valid)
         confusions[s.dataset] = confusions.get(s.dataset, Confusion()) + c

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from lnet_edge.config import ModelConfig
-from lnet_edge.data.scaling import Scaling, percentile_scaling
+from lnet_edge.data.scaling import Scaling, fill_nonfinite, percentile_scaling
 from lnet_edge.errors import LnetError
 from lnet_edge.files import PART, part_path  # noqa: F401 - PART for the clean-up of dead runs (outputs.py)
 
@@ -95,13 +95,8 @@ def read_strip(src, indexes: list[int], row: int, height: int, path: Path) -> tu
     except (RasterioError, OSError) as exc:
         raise LnetError(f"cannot read rows {row}-{row + height} of {path}: {str(exc)[:200]} (truncated file?)") from exc
     data = np.moveaxis(data, 0, -1)  # a view: the bands stay planes in memory, as the NCHW batches want them
-    nonfinite = np.zeros(valid.shape, dtype=bool)
-    if data.dtype.kind == "f":
-        nonfinite = ~np.isfinite(data).all(axis=-1)
-        if nonfinite.any():
-            valid &= ~nonfinite
-            data = np.where(nonfinite[..., None], 0, data).astype(data.dtype)
-    return data, valid, nonfinite
+    data, nonfinite = fill_nonfinite(data)
+    return data, valid & ~nonfinite, nonfinite
 
 
 def choose_scaling(src, indexes: list[int], config: ModelConfig, scale: str) -> Scaling:

@@ -68,6 +68,8 @@ class ModelConfig:
     threshold: float = 0.5
     # ground sampling distance of the training imagery, metres per pixel (low, high); None: unknown
     gsd: tuple[float, float] | None = None
+    # the scene gate's cut (a probability; lnet_edge.model.gate), None: no gate
+    scene_gate: float | None = None
 
     def __post_init__(self) -> None:
         """Every field is checked: a configuration also arrives as metadata a user can edit."""
@@ -97,6 +99,10 @@ class ModelConfig:
             lo_hi = tuple(self.gsd)
             if len(lo_hi) != 2 or not all(_finite(g) and 0 < g <= 1000 for g in lo_hi) or lo_hi[0] > lo_hi[1]:
                 raise LnetError(f"gsd {self.gsd!r}: give [low, high] metres per pixel, 0 < low <= high <= 1000")
+        if self.scene_gate is not None and not (_finite(self.scene_gate) and 0 < self.scene_gate < 1):
+            raise LnetError(
+                f"scene_gate {self.scene_gate!r}: give the gate's cut as a probability strictly between 0 and 1"
+            )
         if len(self.band_names) != n:
             raise LnetError(f"{len(self.band_names)} band names for {n} bands: give one name per band")
 

@@ -82,13 +82,17 @@ def _show(value: Any) -> str:
     return getattr(value, "value", str(value))
 
 
+FP32_KEYS = ("gate.",)  # the scene gate's weights: its cut is sharp, so it keeps full precision
+
+
 def release_checkpoint(src: Path, dst: Path, **config_updates: Any) -> Path:
     """A compact copy for shipping: weights in fp16, BatchNorm statistics kept in fp32 (running
-    variances can exceed fp16's 65504), no optimizer state. ``load_model`` upcasts to fp32.
+    variances can exceed fp16's 65504) and so is the scene gate, no optimizer state. ``load_model`` upcasts to fp32.
     ``config_updates`` set configuration fields (e.g. ``gsd=(0.2, 1.0)``), checked as usual."""
     ckpt = read_checkpoint(src)
-    state = {k: v.half() if v.is_floating_point() and "running_" not in k else v for k, v in ckpt["state_dict"].items()}
-    keep = ("config", "epoch", "metrics", "metrics_per_dataset", "options", "split")
+    state = {k: v.half() if v.is_floating_point() and not k.startswith(FP32_KEYS) and "running_" not in k else v
+             for k, v in ckpt["state_dict"].items()}  # fmt: skip
+    keep = ("config", "epoch", "metrics", "metrics_per_dataset", "options", "split", "scene_gate")
     config = ModelConfig.from_dict({**ckpt["config"], **config_updates}).to_dict()
     if isinstance(ckpt.get("options"), dict):  # enum members as plain values
         ckpt["options"] = {k: getattr(v, "value", v) for k, v in ckpt["options"].items()}

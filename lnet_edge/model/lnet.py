@@ -6,7 +6,8 @@ Bottleneck at 1/16: MFF (w_4 -> w_5) or, for plain U-Net, two conv3x3-BN-ReLU.
 Decoder stage k (k=4..1): upsample (DUpsampling or bilinear + 1x1) to w_k, concat the skip,
 conv3x3-BN-ReLU to w_k, then residual network B (ResNet variants) or a second conv.
 Head: 1x1 conv to one channel of logits (sigmoid and BCE live outside the network, so the
-exported model outputs logits).
+exported model outputs logits). With ``config.scene_gate`` set, a scene gate
+(lnet_edge.model.gate) empties the logits of a window it judges to hold no landslide.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from lnet_edge.model.blocks import (
     ResidualNetworkB,
     conv_bn_relu,
 )
+from lnet_edge.model.gate import SceneGate, describe
 
 
 class EncoderStage(nn.Sequential):
@@ -63,17 +65,29 @@ class LNet(nn.Module):
             DecoderStage(w[i + 1], w[i], residual, v == Variant.lnet) for i in reversed(range(4))
         )
         self.head = nn.Conv2d(w[0], 1, 1)
+        self.gate = SceneGate(w, config.scene_gate) if config.scene_gate is not None else None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.gate is None:
+            return self.ungated(x)[0]
+        logits, descriptor = self.ungated(x, with_descriptor=True)
+        return self.gate(descriptor, logits)
+
+    def ungated(self, x: torch.Tensor, with_descriptor: bool = False) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """The head's logits before any gate, and with ``with_descriptor`` the window's
+        descriptor that the gate reads (lnet_edge.model.gate.describe)."""
         skips = []
         for stage in self.encoder:
             x = stage(x)
             skips.append(x)
             x = self.pool(x)
-        x = self.bottleneck(x)
+        bottom = x = self.bottleneck(x)
         for stage, skip in zip(self.decoder, reversed(skips)):
             x = stage(x, skip)
-        return self.head(x)
+        logits = self.head(x)
+        if not with_descriptor:
+            return logits, None
+        return logits, describe([skips[2], skips[3], bottom, x], logits)
 
 
 def count_parameters(model: nn.Module) -> int:

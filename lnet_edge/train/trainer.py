@@ -175,12 +175,14 @@ def marked_shares(model, dataset, indices: np.ndarray, device: str, amp: bool, b
 
 
 def _init_weights(model, opts: TrainOptions, config: ModelConfig) -> None:
-    """Copy the weights of ``opts.init`` (a checkpoint, or "default" for the shipped model)."""
+    """Copy the weights of ``opts.init`` (a checkpoint, or "default" for the shipped model). A
+    scene gate is left behind: it judges the features of the weights it was fitted to, so a
+    trained network gets its own (scripts/fit_scene_gate.py)."""
     from lnet_edge.defaults import DEFAULT_CHECKPOINT
 
     path = DEFAULT_CHECKPOINT if opts.init == "default" else Path(opts.init)
     source, _ = load_model(path, expect=config)
-    model.load_state_dict(source.state_dict())
+    model.load_state_dict({k: v for k, v in source.state_dict().items() if not k.startswith("gate.")})
     if opts.freeze_encoder:
         for p in model.encoder.parameters():
             p.requires_grad_(False)

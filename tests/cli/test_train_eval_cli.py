@@ -207,6 +207,23 @@ def test_fine_tuning_starts_from_the_weights_and_can_freeze_the_encoder(small_se
     assert ckpt["options"]["lr"] == pytest.approx(1e-4)  # the fine-tuning default
 
 
+def test_fine_tuning_a_gated_model_leaves_its_gate_behind(small_set, tmp_path):
+    from lnet_edge.defaults import DEFAULT_CHECKPOINT
+    from lnet_edge.model.checkpoint import load_model, read_checkpoint, save_checkpoint
+
+    ckpt = read_checkpoint(DEFAULT_CHECKPOINT)
+    if ckpt["config"].get("scene_gate") is None:  # give the shipped weights a gate
+        state = dict(ckpt["state_dict"])
+        state["gate.linear.weight"], state["gate.linear.bias"] = torch.zeros(1, 931), torch.ones(1)
+        ckpt = {**ckpt, "config": {**ckpt["config"], "scene_gate": 0.5}, "state_dict": state}
+    save_checkpoint(tmp_path / "gated.pt", ckpt)
+    out = tmp_path / "ft"
+    result = runner.invoke(app, _train_args(small_set, out, "--init", str(tmp_path / "gated.pt")))
+    assert result.exit_code == 0, result.output
+    tuned, _ = load_model(out / "last.pt")
+    assert tuned.gate is None and tuned.config.scene_gate is None
+
+
 def test_a_non_finite_loss_stops_with_an_error_and_no_best_checkpoint(small_set, tmp_path):
     out = tmp_path / "nan"
     result = runner.invoke(app, _train_args(small_set, out, "--preset", "edge-xs", "--lr", "1e30", "--optimizer",

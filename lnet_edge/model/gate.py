@@ -1,0 +1,52 @@
+"""The scene gate: one judgement of the whole window, "is there a landslide here at all?".
+
+The pixel head marks bare fields, cut slopes and building sites because each looks like a fresh
+scar at 0.8 m; whether a scene holds a landslide is better judged from all of it at once. The
+gate reads a descriptor of the window from the network's own features (mean and max over the
+window of the last two encoder stages, the MFF bottleneck and the last decoder stage, plus the
+logits' highest probability, mean probability and share over 0.5) and scores it with one linear
+layer (a logistic regression fitted after training: lnet_edge.train.scene_gate). Where the score
+is under the cut stored in the configuration (``scene_gate``), every logit of the window is set
+to GATED_LOGIT, so the map is empty there; elsewhere the logits pass unchanged. It is part of the
+network, so every exported model, int8 model and engine carries it, and a window is whatever the
+network is given: a whole image in ``eval``, a tile in ``infer``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+GATED_LOGIT = -30.0  # a probability of 1e-13: no threshold passes it, and fp16 holds it
+
+
+def descriptor_size(widths: tuple[int, ...]) -> int:
+    """Numbers in a window's descriptor for a network of these five widths."""
+    return 2 * (widths[2] + widths[3] + widths[4] + widths[0]) + 3
+
+
+def describe(features: list[torch.Tensor], logits: torch.Tensor) -> torch.Tensor:
+    """(N, descriptor_size) from the gate's feature maps (encoder stages 3 and 4, bottleneck,
+    last decoder stage) and the (N,1,H,W) logits."""
+    pooled = []
+    for f in features:
+        pooled += [f.mean(dim=(2, 3)), f.amax(dim=(2, 3))]
+    flat = logits.flatten(1)
+    pooled += [torch.sigmoid(flat.amax(dim=1, keepdim=True)), torch.sigmoid(flat).mean(dim=1, keepdim=True),
+               (flat > 0).float().mean(dim=1, keepdim=True)]  # fmt: skip
+    return torch.cat(pooled, dim=1)
+
+
+class SceneGate(nn.Module):
+    """A linear score of the window's descriptor (standardisation folded into the weights)."""
+
+    def __init__(self, widths: tuple[int, ...], cut: float) -> None:
+        super().__init__()
+        self.linear = nn.Linear(descriptor_size(widths), 1)
+        self.cut_logit = math.log(cut / (1.0 - cut))
+
+    def forward(self, descriptor: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
+        passes = self.linear(descriptor)[:, :, None, None] >= self.cut_logit
+        return torch.where(passes, logits, torch.full_like(logits, GATED_LOGIT))

@@ -1,0 +1,142 @@
+"""The scene gate: in the network, in its checkpoint and ONNX export, and how it is fitted."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from lnet_edge.config import ModelConfig
+from lnet_edge.errors import LnetError
+from lnet_edge.model.gate import GATED_LOGIT, descriptor_size
+from lnet_edge.model.lnet import LNet
+from lnet_edge.train.scene_gate import THRESHOLDS, Scored, choose, fit_logistic, grid
+
+
+def gated(bias: float, preset: str = "edge-xs", weight: torch.Tensor | None = None) -> LNet:
+    torch.manual_seed(0)
+    model = LNet(ModelConfig(preset=preset, scene_gate=0.5)).eval()
+    with torch.no_grad():
+        model.gate.linear.weight.zero_()
+        if weight is not None:
+            model.gate.linear.weight.copy_(weight)
+        model.gate.linear.bias.fill_(bias)
+    return model
+
+
+def test_a_passing_gate_leaves_the_logits_and_a_shut_one_empties_the_window():
+    x = torch.randn(2, 3, 128, 96)
+    ungated = LNet(ModelConfig(preset="edge-xs")).eval()
+    with torch.no_grad():
+        opened, shut = gated(+5.0), gated(-5.0)
+        ungated.load_state_dict({k: v for k, v in opened.state_dict().items() if not k.startswith("gate.")})
+        plain = ungated(x)
+        assert torch.equal(opened(x), plain)
+        assert torch.equal(shut(x), torch.full_like(plain, GATED_LOGIT))
+        logits, d = opened.ungated(x, with_descriptor=True)
+    assert torch.equal(logits, plain)
+    assert d.shape == (2, descriptor_size(opened.config.widths))
+    p = torch.sigmoid(plain).flatten(1)  # the last three numbers are the logits' own statistics
+    torch.testing.assert_close(d[:, -3:], torch.stack([p.amax(1), p.mean(1), (p > 0.5).float().mean(1)], 1))
+
+
+def test_each_window_is_judged_on_its_own():
+    # score = share of pixels over 0.5, cut 0.5: a window is kept only where the model marks most of it
+    w = torch.zeros(1, descriptor_size(ModelConfig(preset="edge-xs").widths))
+    w[0, -1] = 100.0
+    model = gated(-50.0, weight=w)
+    x = torch.randn(3, 3, 64, 64)
+    with torch.no_grad():
+        shares = (model.ungated(x)[0] > 0).float().mean((1, 2, 3))
+        out = model(x)
+        for i in range(3):
+            kept = not torch.all(out[i] == GATED_LOGIT)
+            assert kept == bool(shares[i] >= 0.5)
+            torch.testing.assert_close(model(x[i : i + 1]), out[i : i + 1], atol=1e-5, rtol=0)
+
+
+@pytest.mark.parametrize("cut", [0.0, 1.0, -0.2, float("nan"), "0.5"])
+def test_a_cut_outside_zero_one_is_refused_by_name(cut):
+    with pytest.raises(LnetError, match="scene_gate"):
+        ModelConfig(scene_gate=cut)
+
+
+def test_checkpoints_without_a_gate_still_load_and_the_gate_stays_full_precision(tmp_path: Path):
+    from lnet_edge.model.checkpoint import load_model, read_checkpoint, release_checkpoint, save_checkpoint
+
+    assert (
+        ModelConfig.from_dict({k: v for k, v in ModelConfig().to_dict().items() if k != "scene_gate"}).scene_gate
+        is None
+    )
+    model = gated(0.3)
+    save_checkpoint(tmp_path / "g.pt", {"config": model.config.to_dict(), "state_dict": model.state_dict()})
+    release_checkpoint(tmp_path / "g.pt", tmp_path / "r.pt")
+    state = read_checkpoint(tmp_path / "r.pt")["state_dict"]
+    assert state["gate.linear.bias"].dtype == torch.float32 and state["head.weight"].dtype == torch.float16
+    loaded, _ = load_model(tmp_path / "r.pt")
+    assert loaded.config.scene_gate == 0.5 and loaded.gate.linear.bias.item() == pytest.approx(0.3)
+
+
+def test_the_exported_model_carries_the_gate(tmp_path: Path, shared_data: Path):
+    import onnxruntime as ort
+
+    from lnet_edge.export.onnx_export import onnx_from_checkpoint
+    from lnet_edge.model.checkpoint import save_checkpoint
+
+    x = torch.randn(1, 3, 96, 128)
+    for bias in (+5.0, -5.0):
+        model = gated(bias)
+        save_checkpoint(tmp_path / "g.pt", {"config": model.config.to_dict(), "state_dict": model.state_dict()})
+        path = onnx_from_checkpoint(
+            tmp_path / "g.pt", tmp_path / f"g{bias}.onnx", [shared_data / "sichuan_aerial_atlan1024"]
+        )
+        sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+        y = sess.run(None, {sess.get_inputs()[0].name: x.numpy()})[0]
+        with torch.no_grad():
+            np.testing.assert_allclose(y, model(x).numpy(), atol=1e-4)
+        assert (y == GATED_LOGIT).all() == (bias < 0)
+
+
+def test_the_logistic_fit_separates_and_folds_its_standardisation_back():
+    rng = np.random.default_rng(0)
+    y = rng.random(400) < 0.5
+    x = np.c_[rng.normal(size=(400, 3)) * [1.0, 50.0, 0.01] + 1000.0, np.full(400, 7.0)]  # a constant column too
+    x[:, 0] += np.where(y, 2.0, -2.0)  # only the first feature tells
+    b, b0 = fit_logistic(x, y, np.ones(400), c=1.0)
+    assert np.mean((x @ b + b0 > 0) == y) > 0.95
+    assert abs(b[0]) > 10 * max(abs(b[1]) * 50, abs(b[2]) * 0.01)  # per standard deviation
+    weak, _ = fit_logistic(x, y, np.ones(400), c=1e-4)
+    assert abs(weak[0]) < abs(b[0])  # a stronger penalty, smaller weights
+
+
+def scored(folder: str, tp: int, fn: int, marked: int = 0, negative: bool = False) -> Scored:
+    n = len(THRESHOLDS)
+    counts = np.tile([tp, marked, fn, 1000 - tp - fn - marked], (n, 1))
+    return Scored(folder, f"{folder}-{tp}-{marked}", negative, counts, 1000)
+
+
+def test_the_grid_counts_a_shut_landslide_image_as_missed_and_cut_zero_as_no_gate():
+    a, b = scored("bijie", tp=100, fn=0), scored("cas", tp=50, fn=50)
+    quiet, loud = scored("neg", 0, 0, marked=5, negative=True), scored("neg", 0, 0, marked=50, negative=True)
+    gate = {(s.folder, s.image): g for s, g in ((a, 0.9), (b, 0.1), (quiet, 0.9), (loud, 0.2))}
+    table = grid([a, b, quiet, loud], gate)
+    none = next(r for r in table if r["cut"] == 0.0)
+    assert none["f1"] == pytest.approx(2 * 150 / (2 * 150 + 50), abs=1e-4) and none["fa_pixels"] == pytest.approx(
+        55 / 2000, abs=1e-4
+    )
+    assert none["fa_images"] == 0.5
+    half = next(r for r in table if r["cut"] == 0.5)  # cas and the loud scene shut
+    assert half["per_set"] == {"bijie": 1.0, "cas": 0.0}
+    assert half["f1"] == pytest.approx(2 * 100 / (2 * 100 + 100), abs=1e-4)
+    assert half["fa_pixels"] == pytest.approx(5 / 2000) and half["fa_images"] == 0.0
+    assert choose(table, budget=(0.01, 0.12))["cut"] == 0.25  # the lowest cut that shuts only the loud scene
+    gate[(loud.folder, loud.image)] = 0.99  # sure of a quiet scene: no cut shuts it
+    with pytest.raises(LnetError, match="marks too much"):
+        choose(grid([a, b, quiet, loud], gate), budget=(0.01, 0.12))
+
+
+def test_every_gate_threshold_is_a_probability():
+    assert all(0 < t < 1 for t in THRESHOLDS) and math.isclose(THRESHOLDS[0], 0.4)

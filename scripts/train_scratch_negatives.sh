@@ -16,17 +16,20 @@
 # (scripts/train_scratch_restart.sh); PRESET (edge-s) picks the width, for a pilot at edge-xs
 # (half the cost of an edge-s step here: bench/results/train_speed-*.json):
 #   scripts/train_scratch_negatives.sh ../shared/data runs/pilot-edge-xs 22 150 0.3 "" 1e-3 edge-xs
-# Usage: scripts/train_scratch_negatives.sh [DATA_ROOT] [OUT_DIR] [EPOCHS] [MINUTES] [SHARE] [INIT] [LR] [PRESET]
+# SCENE (0: none) weighs a scene loss beside the mask loss (--scene-weight), for the features a scene
+# gate reads (scripts/fit_scene_gate.py): a fine-tuning of the warm restart's epoch 3 with it:
+#   scripts/train_scratch_negatives.sh ../shared/data runs/scene-ft 6 150 0.3 runs/scratch-restart/best.pt 3e-4 edge-s 0.5
+# Usage: scripts/train_scratch_negatives.sh [DATA_ROOT] [OUT_DIR] [EPOCHS] [MINUTES] [SHARE] [INIT] [LR] [PRESET] [SCENE]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=${1:-../shared/data}; out=${2:-runs/scratch-negatives}; epochs=${3:-22}; minutes=${4:-150}; share=${5:-0.3}
 init=(); if [ -n "${6:-}" ]; then init=(--init "$6"); fi
-lr=${7:-1e-3}; preset=${8:-edge-s}
+lr=${7:-1e-3}; preset=${8:-edge-s}; scene=${9:-0}
 resume=()
 if [ -f "$out/last.pt" ]; then resume=(--resume "$out/last.pt"); fi
 lnet-edge train -d "$root/bijie_native" -d "$root/bijie_atlan_upscaled" \
   -d "$root/cas_hokkaido_iburi_atlan512" -d "$root/sichuan_aerial_atlan1024" \
   --negatives "$root/bijie_negatives" --negative-share "$share" --hard-negatives 2 --max-false-alarms 0.015,0.15 \
   --webp-share 0.5 --ema 0.998 --variant lnet --preset "$preset" --optimizer adamw --loss bce_dice \
-  --schedule cosine --lr "$lr" --epochs "$epochs" --seed 0 --workers 1 --time-limit "$minutes" \
+  --schedule cosine --lr "$lr" --epochs "$epochs" --seed 0 --workers 1 --time-limit "$minutes" --scene-weight "$scene" \
   -o "$out" "${init[@]}" "${resume[@]}"

@@ -65,6 +65,12 @@ def train(
         help="PIXELS,IMAGES: the validation negatives' budget, e.g. 0.015,0.15 (1.5 % of pixels, 15 % of images "
         "over 1 %); threshold and best checkpoint are chosen within it.",
     ),
+    scene_weight: float = typer.Option(
+        0.0,
+        help="Weight of a scene loss beside the mask loss: a head on the network's pooled features learns whether "
+        "each tile holds a landslide, so the features a scene gate reads (scripts/fit_scene_gate.py) learn it too; "
+        "0: none.",
+    ),
     amp: bool = typer.Option(
         True,
         help="bf16 autocast + channels-last (fp32 master weights) where the CPU or GPU has bf16; --no-amp for fp32.",
@@ -104,6 +110,7 @@ def train(
         webp_share=webp_share,
         hard_negatives=hard_negatives,
         fa_budget=_parse_budget(max_false_alarms),
+        scene_weight=scene_weight,
         amp=amp,
     )
     with progress_bar() as progress:

@@ -67,6 +67,7 @@ class TrainOptions:
     webp_share: float = 0.0  # share of landslide-set tiles re-encoded as lossy WebP (quality 95)
     hard_negatives: float = 0.0  # > 0: negative tiles drawn in proportion to 1 + this x share marked
     fa_budget: tuple[float, float] | None = None  # (pixels, images) the validation negatives may mark
+    scene_weight: float = 0.0  # > 0: a scene head learns from the pooled features whether a tile holds a landslide
     config: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -112,6 +113,10 @@ class TrainOptions:
                     f"--max-false-alarms {','.join(map(str, self.fa_budget))}: give two shares in (0, 1], "
                     "of pixels and of images marked, e.g. 0.015,0.15"
                 )
+        if not (math.isfinite(self.scene_weight) and 0 <= self.scene_weight <= 10):
+            raise LnetError(
+                f"--scene-weight {self.scene_weight}: give a weight in [0, 10] beside the mask loss, e.g. 0.5"
+            )
         overlap = sorted(set(self.data) & set(self.negatives))
         if overlap:
             raise LnetError(f"{overlap[0]} is given both as --data and as --negatives: give it once")

@@ -173,3 +173,34 @@ def test_training_with_a_budget_and_hard_negatives_records_both_and_refuses_bad_
                         (["--hard-negatives", "4"], "needs --negative-share")]:  # fmt: skip
         r = runner.invoke(app, _args(pos, neg, tmp_path / "x", *bad))
         assert r.exit_code != 0 and expect in r.output and "Traceback" not in r.output
+
+
+def test_a_scene_loss_trains_a_head_that_resume_carries_and_a_changed_weight_is_refused(sets, tmp_path):
+    import torch
+
+    from lnet_edge.config import PRESETS
+    from lnet_edge.model.checkpoint import load_model, read_checkpoint
+    from lnet_edge.model.gate import descriptor_size
+
+    pos, neg = sets
+    out = tmp_path / "scene"
+    result = runner.invoke(app, _args(pos, neg, out, "--scene-weight", "0.5", "--negative-share", "0.5"))
+    assert result.exit_code == 0, result.output
+    first = read_checkpoint(out / "last.pt")
+    head = first["scene_head"]
+    assert head["weight"].shape == (1, descriptor_size(PRESETS["edge-xs"])) and first["options"]["scene_weight"] == 0.5
+    again = _args(pos, neg, out, "--scene-weight", "0.5", "--negative-share", "0.5", "--resume", str(out / "last.pt"))
+    again[again.index("--epochs") + 1] = "2"
+    result = runner.invoke(app, again)
+    assert result.exit_code == 0, result.output
+    assert not torch.equal(read_checkpoint(out / "last.pt")["scene_head"]["weight"], head["weight"])  # it learns
+    model, _ = load_model(out / "best.pt")
+    assert model.gate is None  # the head shapes the features; the network ships without it
+    refused = runner.invoke(app, _args(pos, neg, out, "--negative-share", "0.5", "--resume", str(out / "last.pt")))
+    assert refused.exit_code != 0 and "scene_weight = 0.5" in refused.output
+
+
+@pytest.mark.parametrize("weight", ["-1", "nan", "11"])
+def test_a_bad_scene_weight_is_one_clear_message(sets, tmp_path, weight):
+    result = runner.invoke(app, _args(*sets, tmp_path / "o", "--scene-weight", weight))
+    assert result.exit_code == 2 and "--scene-weight" in result.output and "Traceback" not in result.output

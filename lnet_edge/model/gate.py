@@ -20,6 +20,9 @@ import torch
 from torch import nn
 
 GATED_LOGIT = -30.0  # a probability of 1e-13: no threshold passes it, and fp16 holds it
+# The exported graph's node names of the gate and its descriptor (the modules' names below): int8
+# calibration leaves them in float (lnet_edge.calibration.quantize.FLOAT_SCOPES), since one int8
+# scale cannot carry pooled maxima and probabilities side by side, and the cut is sharp.
 
 
 def descriptor_size(widths: tuple[int, ...]) -> int:
@@ -37,6 +40,13 @@ def describe(features: list[torch.Tensor], logits: torch.Tensor) -> torch.Tensor
     pooled += [torch.sigmoid(flat.amax(dim=1, keepdim=True)), torch.sigmoid(flat).mean(dim=1, keepdim=True),
                (flat > 0).float().mean(dim=1, keepdim=True)]  # fmt: skip
     return torch.cat(pooled, dim=1)
+
+
+class WindowDescriptor(nn.Module):
+    """:func:`describe` as a module, so its exported nodes are named under ``/descriptor/``."""
+
+    def forward(self, features: list[torch.Tensor], logits: torch.Tensor) -> torch.Tensor:
+        return describe(features, logits)
 
 
 class SceneGate(nn.Module):

@@ -24,7 +24,7 @@ from lnet_edge.model.blocks import (
     ResidualNetworkB,
     conv_bn_relu,
 )
-from lnet_edge.model.gate import SceneGate, describe
+from lnet_edge.model.gate import SceneGate, WindowDescriptor
 
 
 class EncoderStage(nn.Sequential):
@@ -65,6 +65,7 @@ class LNet(nn.Module):
             DecoderStage(w[i + 1], w[i], residual, v == Variant.lnet) for i in reversed(range(4))
         )
         self.head = nn.Conv2d(w[0], 1, 1)
+        self.descriptor = WindowDescriptor()  # no weights: what a scene gate (or a scene loss) reads
         self.gate = SceneGate(w, config.scene_gate) if config.scene_gate is not None else None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -87,7 +88,7 @@ class LNet(nn.Module):
         logits = self.head(x)
         if not with_descriptor:
             return logits, None
-        return logits, describe([skips[2], skips[3], bottom, x], logits)
+        return logits, self.descriptor([skips[2], skips[3], bottom, x], logits)
 
 
 def count_parameters(model: nn.Module) -> int:

@@ -140,3 +140,29 @@ def test_the_grid_counts_a_shut_landslide_image_as_missed_and_cut_zero_as_no_gat
 
 def test_every_gate_threshold_is_a_probability():
     assert all(0 < t < 1 for t in THRESHOLDS) and math.isclose(THRESHOLDS[0], 0.4)
+
+
+def test_int8_models_keep_the_gate_and_its_descriptor_in_float(tmp_path: Path, shared_data: Path):
+    import onnx
+
+    from lnet_edge.calibration.quantize import FLOAT_SCOPES, cpu_int8_from_onnx, float_nodes, qdq_from_onnx
+    from lnet_edge.export.onnx_export import onnx_from_checkpoint
+    from lnet_edge.model.checkpoint import save_checkpoint
+
+    model = gated(0.0)
+    save_checkpoint(tmp_path / "g.pt", {"config": model.config.to_dict(), "state_dict": model.state_dict()})
+    fp32 = onnx_from_checkpoint(tmp_path / "g.pt", tmp_path / "g.onnx", [shared_data / "sichuan_aerial_atlan1024"])
+    names = float_nodes(fp32)
+    assert "/gate/linear/Gemm" in names and "/descriptor/Concat" in names
+    batch = np.random.default_rng(0).normal(size=(2, 3, 64, 64)).astype(np.float32)
+    for make in (qdq_from_onnx, cpu_int8_from_onnx):
+        out = make(fp32, tmp_path / f"{make.__name__}.onnx", batch, tmp_path / f"{make.__name__}.ranges")
+        graph = onnx.load(str(out)).graph
+        made_by = {o: n for n in graph.node for o in n.output}
+        float_inits = {i.name for i in graph.initializer if i.data_type == onnx.TensorProto.FLOAT}
+        gemm = next(n for n in graph.node if n.name == "/gate/linear/Gemm")
+        assert gemm.input[1] in float_inits and gemm.input[1] not in made_by  # float weights, not dequantized
+        concat = next(n for n in graph.node if n.name == "/descriptor/Concat")
+        assert not any(n.op_type == "QuantizeLinear" and concat.output[0] in n.input for n in graph.node)
+        assert all(made_by[i].op_type != "DequantizeLinear" for i in concat.input if i in made_by)
+    assert float_nodes(tmp_path / "g.onnx") and FLOAT_SCOPES == ("/gate/", "/descriptor/")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
 import numpy as np
@@ -136,10 +135,6 @@ def test_the_grid_counts_a_shut_landslide_image_as_missed_and_cut_zero_as_no_gat
     gate[(loud.folder, loud.image)] = 0.99  # sure of a quiet scene: no cut shuts it
     with pytest.raises(LnetError, match="marks too much"):
         choose(grid([a, b, quiet, loud], gate), budget=(0.01, 0.12))
-
-
-def test_every_gate_threshold_is_a_probability():
-    assert all(0 < t < 1 for t in THRESHOLDS) and math.isclose(THRESHOLDS[0], 0.4)
 
 
 def test_int8_models_keep_the_gate_and_its_descriptor_in_float(tmp_path: Path, shared_data: Path):

@@ -24,10 +24,16 @@ def predict_logits(
     h, w = image.shape[:2]
     sh, sw = scaled_size(h, factor), scaled_size(w, factor)
     scaled = resize(image.astype(np.float32), sh, sw) if factor != 1.0 else image
-    ph, pw = -(-sh // TILE_MULTIPLE) * TILE_MULTIPLE, -(-sw // TILE_MULTIPLE) * TILE_MULTIPLE
-    x = normalize(pad_to(scaled, ph, pw), config.norm)[None]
-    logits = flip_logits(runner, x, tta)[0, 0, :sh, :sw]
+    logits = flip_logits(runner, whole_image_input(scaled, config), tta)[0, 0, :sh, :sw]
     return resize(np.ascontiguousarray(logits, dtype=np.float32), h, w)
+
+
+def whole_image_input(image: np.ndarray, config: ModelConfig) -> np.ndarray:
+    """HxWxC image -> the network's (1,C,H',W') float32 input: reflect-padded at the bottom and
+    right to multiples of 16, normalised. The logits' [:H, :W] are the image's."""
+    h, w = image.shape[:2]
+    ph, pw = -(-h // TILE_MULTIPLE) * TILE_MULTIPLE, -(-w // TILE_MULTIPLE) * TILE_MULTIPLE
+    return normalize(pad_to(image, ph, pw), config.norm)[None]
 
 
 def image_memory(height: int, width: int, bands: int, config: ModelConfig, factor: float, tta: bool) -> dict[str, int]:

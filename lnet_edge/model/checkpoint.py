@@ -87,8 +87,8 @@ FP32_KEYS = ("gate.",)  # the scene gate's weights: its cut is sharp, so it keep
 
 def release_checkpoint(src: Path, dst: Path, **config_updates: Any) -> Path:
     """A compact copy for shipping: weights in fp16, BatchNorm statistics kept in fp32 (running
-    variances can exceed fp16's 65504) and so is the scene gate, no optimizer state. ``load_model`` upcasts to fp32.
-    ``config_updates`` set configuration fields (e.g. ``gsd=(0.2, 1.0)``), checked as usual."""
+    variances can exceed fp16's 65504) and so is the scene gate (FP32_KEYS), no optimizer state.
+    ``load_model`` upcasts to fp32. ``config_updates`` set configuration fields (e.g. ``gsd=(0.2, 1.0)``), checked as usual."""
     ckpt = read_checkpoint(src)
     state = {k: v.half() if v.is_floating_point() and not k.startswith(FP32_KEYS) and "running_" not in k else v
              for k, v in ckpt["state_dict"].items()}  # fmt: skip

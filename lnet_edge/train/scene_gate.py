@@ -18,12 +18,12 @@ then fitted on every development image.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass
 from pathlib import Path
 
 import numpy as np
 
-from lnet_edge.config import TILE_MULTIPLE, ModelConfig
+from lnet_edge.config import ModelConfig
 from lnet_edge.errors import LnetError
 
 C = 0.2
@@ -46,17 +46,15 @@ class Described:
 
 
 def describe_image(model, config: ModelConfig, image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(descriptor, HxW float32 logits before the gate) of one whole image, padded as
-    ``eval.predict.predict_logits`` pads it."""
+    """(descriptor, HxW float32 logits before the gate) of one whole image, fed as ``eval`` feeds
+    it (eval.predict.whole_image_input)."""
     import torch
 
-    from lnet_edge.data.normalize import normalize
-    from lnet_edge.data.tiles import pad_to
     from lnet_edge.eval.evaluate import to_model_range
+    from lnet_edge.eval.predict import whole_image_input
 
     h, w = image.shape[:2]
-    ph, pw = -(-h // TILE_MULTIPLE) * TILE_MULTIPLE, -(-w // TILE_MULTIPLE) * TILE_MULTIPLE
-    x = normalize(pad_to(to_model_range(image, config), ph, pw), config.norm)[None]
+    x = whole_image_input(to_model_range(image, config), config)
     with torch.no_grad():
         logits, d = model.ungated(torch.from_numpy(x), with_descriptor=True)
     return d[0].double().numpy(), logits[0, 0, :h, :w].float().numpy()
@@ -103,11 +101,11 @@ def out_of_fold(rows: list[Described], c: float = C, folds: int = FOLDS) -> dict
     keys = sorted({(r.folder, r.image) for r in rows})
     fold = dict(zip(keys, np.random.default_rng(0).integers(0, folds, len(keys))))
     weight = set_weights(rows)
+    x = np.stack([r.x for r in rows])
+    y = np.array([r.label for r in rows])
     out = {}
     for f in range(folds):
         held = np.array([fold[(r.folder, r.image)] == f for r in rows])
-        x = np.stack([r.x for r in rows])
-        y = np.array([r.label for r in rows])
         b, b0 = fit_logistic(x[~held], y[~held], weight[~held], c)
         p = 1.0 / (1.0 + np.exp(-(x[held] @ b + b0)))
         out.update({(r.folder, r.image, r.webp): float(q) for r, q in zip((r for r, h in zip(rows, held) if h), p)})
@@ -126,13 +124,9 @@ class Scored:
 
 
 def score_image(folder: str, image: str, logits: np.ndarray, mask: np.ndarray, negative: bool) -> Scored:
-    rows = []
-    for t in THRESHOLDS:
-        p = logits > math.log(t / (1 - t))
-        tp = int(np.count_nonzero(p & mask))
-        fp = int(np.count_nonzero(p & ~mask))
-        fn = int(np.count_nonzero(~p & mask))
-        rows.append([tp, fp, fn, mask.size - tp - fp - fn])
+    from lnet_edge.eval.metrics import confusion
+
+    rows = [astuple(confusion(logits > math.log(t / (1 - t)), mask)) for t in THRESHOLDS]
     return Scored(folder, image, negative, np.array(rows, np.int64), int(mask.size))
 
 
@@ -141,6 +135,8 @@ def grid(scored: list[Scored], gate: dict[tuple[str, str], float]) -> list[dict]
     (cut, threshold); cut 0 is the network without a gate."""
     from lnet_edge.eval.metrics import Confusion, scores
 
+    neg = [s for s in scored if s.negative]
+    total_neg = sum(s.size for s in neg)
     table = []
     for cut in (0.0, *CUTS):
         kept = [s for s in scored if gate[(s.folder, s.image)] >= cut]
@@ -156,9 +152,7 @@ def grid(scored: list[Scored], gate: dict[tuple[str, str], float]) -> list[dict]
                     add = np.array([0, 0, missed, s.size - missed], np.int64)
                     per[s.folder] = per.get(s.folder, 0) + add
                     total += add
-            neg = [s for s in scored if s.negative]
             marked = [s.counts[i][1] if gate[(s.folder, s.image)] >= cut else 0 for s in neg]
-            total_neg = sum(s.size for s in neg)
             table.append(
                 {
                     "cut": cut,
@@ -232,38 +226,27 @@ def fit_scene_gate(checkpoint: Path, folders: list[Path], negatives: list[Path],
             for s in samples:
                 image, mask = read_pair(s, config.bands)
                 mask = mask.astype(bool)
+                held = bool(mask.any())
                 d, logits = describe_image(model, config, image)
-                rows.append(Described(s.dataset, s.key, side, False, bool(mask.any()), d))
+                rows.append(Described(s.dataset, s.key, side, False, held, d))
                 if negative or side == "val":  # what the choice is scored on
                     scored.append(score_image(s.dataset, s.key, logits, mask, negative))
                 if not negative:
-                    rows.append(
-                        Described(
-                            s.dataset,
-                            s.key,
-                            side,
-                            True,
-                            bool(mask.any()),
-                            describe_image(model, config, recode_webp(image))[0],
-                        )
-                    )
+                    webp = describe_image(model, config, recode_webp(image))[0]
+                    rows.append(Described(s.dataset, s.key, side, True, held, webp))
             progress(f"described {folder.name} {side}: {len(samples)} images")
     oof = out_of_fold(rows)
     table = grid(scored, {(s.folder, s.image): oof[(s.folder, s.image, False)] for s in scored})
     row = choose(table)
-    no_gate = max(within_budget([r for r in table if r["cut"] == 0.0]) or [{"f1": None}], key=lambda r: r["f1"] or 0)
+    no_gate = max(within_budget([r for r in table if r["cut"] == 0.0]), key=lambda r: r["f1"], default=None)
     val_pos = [r for r in rows if r.label and r.side == "val"]
-    passed = {
-        codec: round(
-            float(
-                np.mean(
-                    [oof[(r.folder, r.image, r.webp)] >= row["cut"] for r in val_pos if r.webp == (codec == "webp")]
-                )
-            ),
-            4,
+
+    def passing(webp: bool) -> float:
+        return round(
+            float(np.mean([oof[(r.folder, r.image, webp)] >= row["cut"] for r in val_pos if r.webp == webp])), 4
         )
-        for codec in ("lossless", "webp")
-    }
+
+    passed = {"lossless": passing(False), "webp": passing(True)}
     weight = set_weights(rows)
     b, b0 = fit_logistic(np.stack([r.x for r in rows]), np.array([r.label for r in rows]), weight)
     record = {

@@ -70,6 +70,8 @@ class ModelConfig:
     gsd: tuple[float, float] | None = None
     # the scene gate's cut (a probability; lnet_edge.model.gate), None: no gate
     scene_gate: float | None = None
+    # in a window the gate shuts, the probability a pixel still needs to be marked; None: none is
+    scene_gate_floor: float | None = None
 
     def __post_init__(self) -> None:
         """Every field is checked: a configuration also arrives as metadata a user can edit."""
@@ -103,6 +105,16 @@ class ModelConfig:
             raise LnetError(
                 f"scene_gate {self.scene_gate!r}: give the gate's cut as a probability strictly between 0 and 1"
             )
+        if self.scene_gate_floor is not None:
+            if self.scene_gate is None:
+                raise LnetError(
+                    "scene_gate_floor is set without scene_gate: a floor applies only to a gate's shut windows"
+                )
+            if not (_finite(self.scene_gate_floor) and self.threshold < self.scene_gate_floor < 1):
+                raise LnetError(
+                    f"scene_gate_floor {self.scene_gate_floor!r}: give a probability above the threshold "
+                    f"({self.threshold:g}) and below 1, or null to leave shut windows empty"
+                )
         if len(self.band_names) != n:
             raise LnetError(f"{len(self.band_names)} band names for {n} bands: give one name per band")
 

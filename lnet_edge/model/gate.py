@@ -6,8 +6,10 @@ gate reads a descriptor of the window from the network's own features (mean and 
 window of the last two encoder stages, the MFF bottleneck and the last decoder stage, plus the
 logits' highest probability, mean probability and share over 0.5) and scores it with one linear
 layer (a logistic regression fitted after training: lnet_edge.train.scene_gate). Where the score
-is under the cut stored in the configuration (``scene_gate``), every logit of the window is set
-to GATED_LOGIT, so the map is empty there; elsewhere the logits pass unchanged. It is part of the
+is under the cut stored in the configuration (``scene_gate``), the window is shut: every logit is
+set to GATED_LOGIT, so the map is empty there, or, with a floor (``scene_gate_floor``), lowered so
+that only pixels of at least that probability stay over the threshold. Elsewhere the logits pass
+unchanged. It is part of the
 network, so every exported model, int8 model and engine carries it, and a window is whatever the
 network is given: a whole image in ``eval``, a tile in ``infer``.
 """
@@ -52,11 +54,18 @@ class WindowDescriptor(nn.Module):
 class SceneGate(nn.Module):
     """A linear score of the window's descriptor (standardisation folded into the weights)."""
 
-    def __init__(self, widths: tuple[int, ...], cut: float) -> None:
+    def __init__(self, widths: tuple[int, ...], cut: float, floor: float | None = None, threshold: float = 0.5) -> None:
         super().__init__()
         self.linear = nn.Linear(descriptor_size(widths), 1)
-        self.cut_logit = math.log(cut / (1.0 - cut))
+        self.cut_logit = _logit(cut)
+        # a shut window's logits are lowered by this much: logit(floor) then sits on the threshold
+        self.shift = None if floor is None else _logit(floor) - _logit(threshold)
 
     def forward(self, descriptor: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
         passes = self.linear(descriptor)[:, :, None, None] >= self.cut_logit
-        return torch.where(passes, logits, torch.full_like(logits, GATED_LOGIT))
+        shut = torch.full_like(logits, GATED_LOGIT) if self.shift is None else logits - self.shift
+        return torch.where(passes, logits, shut)
+
+
+def _logit(p: float) -> float:
+    return math.log(p / (1.0 - p))

@@ -66,7 +66,11 @@ class LNet(nn.Module):
         )
         self.head = nn.Conv2d(w[0], 1, 1)
         self.descriptor = WindowDescriptor()  # no weights: what a scene gate (or a scene loss) reads
-        self.gate = SceneGate(w, config.scene_gate) if config.scene_gate is not None else None
+        self.gate = (
+            SceneGate(w, config.scene_gate, config.scene_gate_floor, config.threshold)
+            if config.scene_gate is not None
+            else None
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.gate is None:

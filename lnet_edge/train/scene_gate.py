@@ -7,12 +7,13 @@ the codec must not be the cue. A logistic regression (L2, strength C; each lands
 images weighted by the square root of how much fewer they are than Bijie native's, as
 ``--balance sqrt`` weighs them) learns whether an image holds any landslide pixel.
 
-The cut and the pixel threshold are chosen on five folds (grouped by image): each image's gate
-score comes from the fold that held it out; the pair kept is the one of best F1 over the landslide
-folders' validation images (summed confusion) whose non-landslide scenes, all of the development
-ones, stay within the budget (1.0 % of pixels, 12 % of images over 1 %: a margin under the
-release's 1.5 % / 15 %, since the test quarter marks more than validation). The gate shipped is
-then fitted on every development image.
+The cut, the pixel threshold and the floor (the probability a pixel still needs inside a window
+the gate shuts; none: a shut window stays empty) are chosen on five folds (grouped by image): each
+image's gate score comes from the fold that held it out; the triple kept is the one of best F1 over
+the landslide folders' validation images (summed confusion) whose non-landslide scenes, all of the
+development ones, stay within the budget (1.0 % of pixels, 12 % of images over 1 %: a margin under
+the release's 1.5 % / 15 %, since the test quarter marks more than validation). The gate shipped
+is then fitted on every development image.
 """
 
 from __future__ import annotations
@@ -31,6 +32,8 @@ FOLDS = 5
 BUDGET = (0.010, 0.12)  # development negatives: share of pixels, share of images over 1 %
 CUTS = tuple(round(0.05 * i, 2) for i in range(1, 20))
 THRESHOLDS = tuple(round(0.05 * i, 2) for i in range(8, 20))
+FLOORS = (0.9, 0.95, 0.98, None)  # None: a shut window stays empty
+SCORED = tuple(sorted({*THRESHOLDS, *(f for f in FLOORS if f is not None)}))  # probabilities counted per image
 
 
 @dataclass
@@ -114,57 +117,66 @@ def out_of_fold(rows: list[Described], c: float = C, folds: int = FOLDS) -> dict
 
 @dataclass
 class Scored:
-    """Per image, at each of THRESHOLDS: [tp, fp, fn, tn] (landslide images) or pixels marked."""
+    """Per image, at each of SCORED: [tp, fp, fn, tn]."""
 
     folder: str
     image: str
     negative: bool
-    counts: np.ndarray  # (len(THRESHOLDS), 4)
+    counts: np.ndarray  # (len(SCORED), 4)
     size: int
 
 
 def score_image(folder: str, image: str, logits: np.ndarray, mask: np.ndarray, negative: bool) -> Scored:
     from lnet_edge.eval.metrics import confusion
 
-    rows = [astuple(confusion(logits > math.log(t / (1 - t)), mask)) for t in THRESHOLDS]
+    rows = [astuple(confusion(logits > math.log(t / (1 - t)), mask)) for t in SCORED]
     return Scored(folder, image, negative, np.array(rows, np.int64), int(mask.size))
 
 
 def grid(scored: list[Scored], gate: dict[tuple[str, str], float]) -> list[dict]:
     """F1 over the landslide images, per folder, and the negatives' false alarms, for every
-    (cut, threshold); cut 0 is the network without a gate."""
+    (cut, threshold, floor); cut 0 is the network without a gate. In a window the gate shuts, a
+    pixel is marked only at or above the floor (never, with no floor)."""
     from lnet_edge.eval.metrics import Confusion, scores
 
     neg = [s for s in scored if s.negative]
     total_neg = sum(s.size for s in neg)
     table = []
     for cut in (0.0, *CUTS):
-        kept = [s for s in scored if gate[(s.folder, s.image)] >= cut]
-        for i, t in enumerate(THRESHOLDS):
-            per, total = {}, np.zeros(4, np.int64)
-            for s in kept:
-                if not s.negative:
-                    per[s.folder] = per.get(s.folder, 0) + s.counts[i]
-                    total += s.counts[i]
-            for s in scored:  # a landslide image the gate shuts counts all its landslide as missed
-                if not s.negative and gate[(s.folder, s.image)] < cut:
-                    missed = s.counts[0][[0, 2]].sum()  # tp + fn: its landslide pixels
-                    add = np.array([0, 0, missed, s.size - missed], np.int64)
-                    per[s.folder] = per.get(s.folder, 0) + add
-                    total += add
-            marked = [s.counts[i][1] if gate[(s.folder, s.image)] >= cut else 0 for s in neg]
-            table.append(
-                {
-                    "cut": cut,
-                    "threshold": t,
-                    **{k: round(v, 5) for k, v in scores(Confusion(*map(int, total))).items()},
-                    "per_set": {k: round(scores(Confusion(*map(int, v)))["f1"], 5) for k, v in sorted(per.items())},
-                    "fa_pixels": round(sum(marked) / max(total_neg, 1), 5),
-                    "fa_images": round(
-                        float(np.mean([m > 0.01 * s.size for m, s in zip(marked, neg)])) if neg else 0.0, 5
-                    ),
-                }
-            )
+        shut = [gate[(s.folder, s.image)] < cut for s in scored]
+        for floor in FLOORS if cut > 0 else (None,):
+            for t in THRESHOLDS:
+                if floor is not None and floor <= t:
+                    continue
+                i = SCORED.index(t)
+                per, total = {}, np.zeros(4, np.int64)
+                marked = []
+                for s, off in zip(scored, shut):
+                    if not off:
+                        c = s.counts[i]
+                    elif floor is not None:
+                        c = s.counts[SCORED.index(floor)]
+                    else:  # all its landslide pixels missed, nothing marked
+                        missed = s.counts[0][[0, 2]].sum()
+                        c = np.array([0, 0, missed, s.size - missed], np.int64)
+                    if s.negative:
+                        marked.append(c[1])
+                    else:
+                        per[s.folder] = per.get(s.folder, 0) + c
+                        total += c
+                table.append(
+                    {
+                        "cut": cut,
+                        "threshold": t,
+                        "floor": floor,
+                        **{k: round(v, 5) for k, v in scores(Confusion(*map(int, total))).items()},
+                        "per_set": {k: round(scores(Confusion(*map(int, v)))["f1"], 5) for k, v in sorted(per.items())},
+                        "fa_pixels": round(sum(marked) / max(total_neg, 1), 5),
+                        "fa_images": round(
+                            float(np.mean([m > 0.01 * s.size for m, s in zip(marked, neg)])) if neg else 0.0, 5
+                        ),
+                    }
+                )
     return table
 
 
@@ -173,22 +185,24 @@ def within_budget(table: list[dict], budget: tuple[float, float] = BUDGET) -> li
 
 
 def choose(table: list[dict], budget: tuple[float, float] = BUDGET) -> dict:
-    """The row of best F1 over the landslide images within the budget (ties: the lower cut)."""
+    """The row of best F1 over the landslide images within the budget (ties: the lower cut, then
+    the higher floor)."""
     ok = within_budget(table, budget)
     if not ok:
         raise LnetError(
             f"no cut and threshold keeps the non-landslide scenes within {100 * budget[0]:g} % of pixels and "
             f"{100 * budget[1]:g} % of images over 1 %: the network marks too much for a gate to help"
         )
-    return max(ok, key=lambda r: (r["f1"], -r["cut"]))
+    return max(ok, key=lambda r: (r["f1"], -r["cut"], 1.0 if r.get("floor") is None else r["floor"]))
 
 
 def gated_checkpoint(ckpt: dict, weights: np.ndarray, bias: float, row: dict, record: dict) -> dict:
-    """The checkpoint ``ckpt`` with its gate: weights, cut and threshold in the configuration, and
+    """The checkpoint ``ckpt`` with its gate: weights, cut, floor and threshold in the configuration, and
     the five folds' figures as its validation metrics."""
     import torch
 
-    config = ModelConfig.from_dict({**ckpt["config"], "scene_gate": row["cut"], "threshold": row["threshold"]})
+    gate = {"scene_gate": row["cut"], "scene_gate_floor": row.get("floor"), "threshold": row["threshold"]}
+    config = ModelConfig.from_dict({**ckpt["config"], **gate})
     state = dict(ckpt["state_dict"])
     state["gate.linear.weight"] = torch.from_numpy(weights[None].astype(np.float32))
     state["gate.linear.bias"] = torch.tensor([bias], dtype=torch.float32)

@@ -12,12 +12,13 @@ from lnet_edge.config import ModelConfig
 from lnet_edge.errors import LnetError
 from lnet_edge.model.gate import GATED_LOGIT, descriptor_size
 from lnet_edge.model.lnet import LNet
-from lnet_edge.train.scene_gate import THRESHOLDS, Scored, choose, fit_logistic, grid
+from lnet_edge.train.scene_gate import SCORED, Scored, choose, fit_logistic, grid
 
 
-def gated(bias: float, preset: str = "edge-xs", weight: torch.Tensor | None = None) -> LNet:
+def gated(bias: float, preset: str = "edge-xs", weight: torch.Tensor | None = None, floor: float | None = None,
+          threshold: float = 0.6) -> LNet:  # fmt: skip
     torch.manual_seed(0)
-    model = LNet(ModelConfig(preset=preset, scene_gate=0.5)).eval()
+    model = LNet(ModelConfig(preset=preset, scene_gate=0.5, scene_gate_floor=floor, threshold=threshold)).eval()
     with torch.no_grad():
         model.gate.linear.weight.zero_()
         if weight is not None:
@@ -57,6 +58,16 @@ def test_each_window_is_judged_on_its_own():
             torch.testing.assert_close(model(x[i : i + 1]), out[i : i + 1], atol=1e-5, rtol=0)
 
 
+def test_a_shut_window_with_a_floor_keeps_exactly_its_pixels_at_or_over_the_floor():
+    x = torch.randn(1, 3, 64, 96)
+    with torch.no_grad():
+        model = gated(-5.0, floor=0.5, threshold=0.3)  # an untrained head: probabilities near 0.5
+        plain, out = model.ungated(x)[0], model(x)
+    kept = torch.sigmoid(out) > 0.3  # the stored threshold
+    assert torch.equal(kept, torch.sigmoid(plain) > 0.5)
+    assert 0 < kept.float().mean() < 1  # some pixels either side, so the check could fail
+
+
 @pytest.mark.parametrize("cut", [0.0, 1.0, -0.2, float("nan"), "0.5"])
 def test_a_cut_outside_zero_one_is_refused_by_name(cut):
     with pytest.raises(LnetError, match="scene_gate"):
@@ -86,17 +97,20 @@ def test_the_exported_model_carries_the_gate(tmp_path: Path, shared_data: Path):
     from lnet_edge.model.checkpoint import save_checkpoint
 
     x = torch.randn(1, 3, 96, 128)
-    for bias in (+5.0, -5.0):
-        model = gated(bias)
+    for bias, floor in ((+5.0, None), (-5.0, None), (-5.0, 0.9)):
+        model = gated(bias, floor=floor)
         save_checkpoint(tmp_path / "g.pt", {"config": model.config.to_dict(), "state_dict": model.state_dict()})
         path = onnx_from_checkpoint(
-            tmp_path / "g.pt", tmp_path / f"g{bias}.onnx", [shared_data / "sichuan_aerial_atlan1024"]
+            tmp_path / "g.pt", tmp_path / f"g{bias}{floor}.onnx", [shared_data / "sichuan_aerial_atlan1024"]
         )
         sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
         y = sess.run(None, {sess.get_inputs()[0].name: x.numpy()})[0]
         with torch.no_grad():
             np.testing.assert_allclose(y, model(x).numpy(), atol=1e-4)
-        assert (y == GATED_LOGIT).all() == (bias < 0)
+            plain = model.ungated(x)[0].numpy()
+        assert (y == GATED_LOGIT).all() == (bias < 0 and floor is None)
+        if floor is not None:  # lowered, not emptied
+            np.testing.assert_allclose(y, plain - model.gate.shift, atol=1e-4)
 
 
 def test_the_logistic_fit_separates_and_folds_its_standardisation_back():
@@ -111,9 +125,13 @@ def test_the_logistic_fit_separates_and_folds_its_standardisation_back():
     assert abs(weak[0]) < abs(b[0])  # a stronger penalty, smaller weights
 
 
-def scored(folder: str, tp: int, fn: int, marked: int = 0, negative: bool = False) -> Scored:
-    n = len(THRESHOLDS)
-    counts = np.tile([tp, marked, fn, 1000 - tp - fn - marked], (n, 1))
+def scored(folder: str, tp: int, fn: int, marked: int = 0, negative: bool = False, sure: tuple | None = None) -> Scored:
+    """An image's counts at every probability; ``sure`` = (tp, marked) from 0.9 up (default: as below)."""
+    tp_hi, marked_hi = sure or (tp, marked)
+    counts = np.array(
+        [[tp, marked, fn, 1000 - tp - fn - marked] if p < 0.9 else [tp_hi, marked_hi, tp + fn - tp_hi, 1000 - tp - fn - marked_hi]
+         for p in SCORED]
+    )  # fmt: skip
     return Scored(folder, f"{folder}-{tp}-{marked}", negative, counts, 1000)
 
 
@@ -127,7 +145,7 @@ def test_the_grid_counts_a_shut_landslide_image_as_missed_and_cut_zero_as_no_gat
         55 / 2000, abs=1e-4
     )
     assert none["fa_images"] == 0.5
-    half = next(r for r in table if r["cut"] == 0.5)  # cas and the loud scene shut
+    half = next(r for r in table if r["cut"] == 0.5 and r["floor"] is None)  # cas and the loud scene shut
     assert half["per_set"] == {"bijie": 1.0, "cas": 0.0}
     assert half["f1"] == pytest.approx(2 * 100 / (2 * 100 + 100), abs=1e-4)
     assert half["fa_pixels"] == pytest.approx(5 / 2000) and half["fa_images"] == 0.0
@@ -135,6 +153,23 @@ def test_the_grid_counts_a_shut_landslide_image_as_missed_and_cut_zero_as_no_gat
     gate[(loud.folder, loud.image)] = 0.99  # sure of a quiet scene: no cut shuts it
     with pytest.raises(LnetError, match="marks too much"):
         choose(grid([a, b, quiet, loud], gate), budget=(0.01, 0.12))
+
+
+def test_a_floor_keeps_the_sure_pixels_of_a_shut_window():
+    a, b = scored("bijie", tp=100, fn=0, sure=(60, 0)), scored("cas", tp=50, fn=50, sure=(30, 0))
+    loud = scored("neg", 0, 0, marked=50, negative=True, sure=(0, 4))
+    gate = {(s.folder, s.image): g for s, g in ((a, 0.9), (b, 0.1), (loud, 0.2))}
+    table = grid([a, b, loud], gate)
+    row = next(r for r in table if r["cut"] == 0.5 and r["floor"] == 0.95 and r["threshold"] == 0.5)
+    assert row["per_set"]["cas"] == pytest.approx(2 * 30 / (2 * 30 + 70), abs=1e-4)  # its sure pixels kept
+    assert row["fa_pixels"] == pytest.approx(4 / 1000) and row["fa_images"] == 0.0  # the loud scene's sure ones too
+    assert not any(r["floor"] is not None and r["floor"] <= r["threshold"] for r in table)
+    best = choose(table, budget=(0.01, 0.12))
+    assert best["floor"] is not None and best["per_set"]["cas"] > 0  # better than an empty window
+    with pytest.raises(LnetError, match="scene_gate_floor"):
+        ModelConfig(scene_gate=0.5, threshold=0.6, scene_gate_floor=0.6)
+    with pytest.raises(LnetError, match="without scene_gate"):
+        ModelConfig(scene_gate_floor=0.9)
 
 
 def test_int8_models_keep_the_gate_and_its_descriptor_in_float(tmp_path: Path, shared_data: Path):

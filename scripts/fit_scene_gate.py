@@ -1,11 +1,11 @@
-"""Give a trained network a scene gate: fit it on the development images, choose its cut and
-threshold on five folds, and write the gated checkpoint (lnet_edge.train.scene_gate).
+"""Give a trained network a scene gate: fit it on the development images, choose its L2 strength,
+cut, threshold and floor on five folds, and write the gated checkpoint (lnet_edge.train.scene_gate).
 
 OUT_DIR/best.pt is the gated checkpoint (what scripts/release_check.py and
 scripts/release_default.sh read); bench/results/scene_gate-<checkpoint sha256[:8]>.json the
-record: every (cut, threshold) on the five folds, the pair chosen, the network's best without a
-gate at the same budget, and how many validation landslide images pass as they are and as WebP.
-About 10 minutes on a 2-core CPU for edge-s.
+record: the choice for each L2 strength, every (cut, threshold, floor) on the five folds for the
+one kept, the network's best without a gate at the same budget, and how many validation landslide
+images pass as they are and as WebP. About 12 minutes on a 2-core CPU for edge-s.
 Usage: python scripts/fit_scene_gate.py CHECKPOINT OUT_DIR [--data ../shared/data]
 """
 

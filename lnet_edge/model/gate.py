@@ -2,9 +2,10 @@
 
 The pixel head marks bare fields, cut slopes and building sites because each looks like a fresh
 scar at 0.8 m; whether a scene holds a landslide is better judged from all of it at once. The
-gate reads a descriptor of the window from the network's own features (mean and max over the
-window of the last two encoder stages, the MFF bottleneck and the last decoder stage, plus the
-logits' highest probability, mean probability and share over 0.5) and scores it with one linear
+gate reads a descriptor of the window from the network's own features (over the window, the mean,
+the max and the mean weighted by the landslide probability of the last two encoder stages, the MFF
+bottleneck and the last decoder stage, plus the logits' highest probability, mean probability and
+share over 0.5) and scores it with one linear
 layer (a logistic regression fitted after training: lnet_edge.train.scene_gate). Where the score
 is under the cut stored in the configuration (``scene_gate``), the window is shut: every logit is
 set to GATED_LOGIT, so the map is empty there, or, with a floor (``scene_gate_floor``), lowered so
@@ -19,6 +20,7 @@ from __future__ import annotations
 import math
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 GATED_LOGIT = -30.0  # a probability of 1e-13: no threshold passes it, and fp16 holds it
@@ -27,19 +29,28 @@ GATED_LOGIT = -30.0  # a probability of 1e-13: no threshold passes it, and fp16 
 # scale cannot carry pooled maxima and probabilities side by side, and the cut is sharp.
 
 
+# where the gate's feature maps sit: encoder stages 3 and 4, bottleneck, last decoder stage
+FEATURE_STRIDES = (4, 8, 16, 1)
+
+
 def descriptor_size(widths: tuple[int, ...]) -> int:
     """Numbers in a window's descriptor for a network of these five widths."""
-    return 2 * (widths[2] + widths[3] + widths[4] + widths[0]) + 3
+    return 3 * (widths[2] + widths[3] + widths[4] + widths[0]) + 3
 
 
 def describe(features: list[torch.Tensor], logits: torch.Tensor) -> torch.Tensor:
-    """(N, descriptor_size) from the gate's feature maps (encoder stages 3 and 4, bottleneck,
-    last decoder stage) and the (N,1,H,W) logits."""
+    """(N, descriptor_size) from the gate's feature maps (at FEATURE_STRIDES) and the (N,1,H,W)
+    logits. Besides each map's mean and max, its mean weighted by the landslide probability (pooled
+    to its grid) says what the marked ground looks like, which whole-window means dilute: a road or
+    a roof, or a scar."""
+    prob = torch.sigmoid(logits)
     pooled = []
-    for f in features:
-        pooled += [f.mean(dim=(2, 3)), f.amax(dim=(2, 3))]
+    for f, stride in zip(features, FEATURE_STRIDES):
+        p = F.avg_pool2d(prob, stride) if stride > 1 else prob
+        weighted = (f * p).sum(dim=(2, 3)) / (p.sum(dim=(2, 3)) + 1e-6)
+        pooled += [f.mean(dim=(2, 3)), f.amax(dim=(2, 3)), weighted]
     flat = logits.flatten(1)
-    pooled += [torch.sigmoid(flat.amax(dim=1, keepdim=True)), torch.sigmoid(flat).mean(dim=1, keepdim=True),
+    pooled += [torch.sigmoid(flat.amax(dim=1, keepdim=True)), prob.flatten(1).mean(dim=1, keepdim=True),
                (flat > 0).float().mean(dim=1, keepdim=True)]  # fmt: skip
     return torch.cat(pooled, dim=1)
 

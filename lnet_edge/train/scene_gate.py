@@ -3,13 +3,13 @@
 Every development image (the training and validation sides of each folder; the test quarters are
 never read) gives the network's descriptor of it, whole, as ``eval`` sees it. Landslide images
 count twice, as they are and re-encoded as WebP q95, because every non-landslide scene is WebP:
-the codec must not be the cue. A logistic regression (L2, strength C; each landslide folder's
-images weighted by the square root of how much fewer they are than Bijie native's, as
+the codec must not be the cue. A logistic regression (L2 of strength C, one of CS; each landslide
+folder's images weighted by the square root of how much fewer they are than Bijie native's, as
 ``--balance sqrt`` weighs them) learns whether an image holds any landslide pixel.
 
-The cut, the pixel threshold and the floor (the probability a pixel still needs inside a window
+C, the cut, the pixel threshold and the floor (the probability a pixel still needs inside a window
 the gate shuts; none: a shut window stays empty) are chosen on five folds (grouped by image): each
-image's gate score comes from the fold that held it out; the triple kept is the one of best F1 over
+image's gate score comes from the fold that held it out; the choice kept is the one of best F1 over
 the landslide folders' validation images (summed confusion) whose non-landslide scenes, all of the
 development ones, stay within the budget (1.0 % of pixels, 12 % of images over 1 %: a margin under
 the release's 1.5 % / 15 %, since the test quarter marks more than validation). The gate shipped
@@ -27,7 +27,7 @@ import numpy as np
 from lnet_edge.config import ModelConfig
 from lnet_edge.errors import LnetError
 
-C = 0.2
+CS = (0.05, 0.2, 1.0)  # L2 strengths tried
 FOLDS = 5
 BUDGET = (0.010, 0.12)  # development negatives: share of pixels, share of images over 1 %
 CUTS = tuple(round(0.05 * i, 2) for i in range(1, 20))
@@ -63,7 +63,7 @@ def describe_image(model, config: ModelConfig, image: np.ndarray) -> tuple[np.nd
     return d[0].double().numpy(), logits[0, 0, :h, :w].float().numpy()
 
 
-def fit_logistic(x: np.ndarray, y: np.ndarray, weight: np.ndarray, c: float = C) -> tuple[np.ndarray, float]:
+def fit_logistic(x: np.ndarray, y: np.ndarray, weight: np.ndarray, c: float) -> tuple[np.ndarray, float]:
     """Weights and bias of an L2 logistic regression on raw features ``x`` (standardised inside,
     folded back): minimises sum(weight * log(1 + exp(-s * f))) + |beta|^2 / (2 c), s = +-1."""
     import torch
@@ -99,7 +99,7 @@ def set_weights(rows: list[Described]) -> np.ndarray:
     return np.array([math.sqrt(largest / sizes[r.folder]) if r.label else 1.0 for r in rows])
 
 
-def out_of_fold(rows: list[Described], c: float = C, folds: int = FOLDS) -> dict[tuple[str, str, bool], float]:
+def out_of_fold(rows: list[Described], c: float, folds: int = FOLDS) -> dict[tuple[str, str, bool], float]:
     """Gate probability of every row from the fold that held its image out."""
     keys = sorted({(r.folder, r.image) for r in rows})
     fold = dict(zip(keys, np.random.default_rng(0).integers(0, folds, len(keys))))
@@ -249,9 +249,16 @@ def fit_scene_gate(checkpoint: Path, folders: list[Path], negatives: list[Path],
                     webp = describe_image(model, config, recode_webp(image))[0]
                     rows.append(Described(s.dataset, s.key, side, True, held, webp))
             progress(f"described {folder.name} {side}: {len(samples)} images")
-    oof = out_of_fold(rows)
-    table = grid(scored, {(s.folder, s.image): oof[(s.folder, s.image, False)] for s in scored})
-    row = choose(table)
+    tried = []
+    for c in CS:
+        oof = out_of_fold(rows, c)
+        table = grid(scored, {(s.folder, s.image): oof[(s.folder, s.image, False)] for s in scored})
+        if within_budget(table):
+            tried.append((choose(table), c, oof, table))
+            progress(f"C {c}: five-fold F1 {100 * tried[-1][0]['f1']:.1f} within the budget")
+    if not tried:
+        choose(table)  # raises, saying why
+    row, c, oof, table = max(tried, key=lambda t: (t[0]["f1"], -t[1]))
     no_gate = max(within_budget([r for r in table if r["cut"] == 0.0]), key=lambda r: r["f1"], default=None)
     val_pos = [r for r in rows if r.label and r.side == "val"]
 
@@ -262,10 +269,12 @@ def fit_scene_gate(checkpoint: Path, folders: list[Path], negatives: list[Path],
 
     passed = {"lossless": passing(False), "webp": passing(True)}
     weight = set_weights(rows)
-    b, b0 = fit_logistic(np.stack([r.x for r in rows]), np.array([r.label for r in rows]), weight)
+    b, b0 = fit_logistic(np.stack([r.x for r in rows]), np.array([r.label for r in rows]), weight, c)
     record = {
         "checkpoint": str(checkpoint),
-        "c": C,
+        "descriptor_size": len(rows[0].x),
+        "c": c,
+        "chosen_per_c": {str(ci): r for r, ci, _, _ in tried},
         "folds": FOLDS,
         "budget_development_negatives": {"pixels": BUDGET[0], "images_over_1pct": BUDGET[1]},
         "images": {

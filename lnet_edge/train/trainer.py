@@ -278,6 +278,12 @@ def train(config: ModelConfig, opts: TrainOptions, progress=None) -> Path:
             ema.module.load_state_dict(ckpt["state_dict"])
             ema.n_averaged.fill_(1)  # an average already: the next update blends, not copies
         if scene_head is not None:
+            made_for = ckpt["scene_head"]["weight"].shape[1]
+            if made_for != scene_head.in_features:
+                raise LnetError(
+                    f"--resume {opts.resume}: its scene head reads a window descriptor of {made_for} numbers, "
+                    f"this version's has {scene_head.in_features}: start the run anew (--init {opts.resume})"
+                )
             scene_head.load_state_dict(ckpt["scene_head"])
         optim.load_state_dict(ckpt["optimizer"])
         sched.load_state_dict(ckpt["scheduler"])

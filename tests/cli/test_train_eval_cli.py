@@ -208,13 +208,16 @@ def test_fine_tuning_starts_from_the_weights_and_can_freeze_the_encoder(small_se
 
 
 def test_fine_tuning_a_gated_model_leaves_its_gate_behind(small_set, tmp_path):
+    from lnet_edge.config import PRESETS
     from lnet_edge.defaults import DEFAULT_CHECKPOINT
     from lnet_edge.model.checkpoint import load_model, read_checkpoint, save_checkpoint
+    from lnet_edge.model.gate import descriptor_size
 
     ckpt = read_checkpoint(DEFAULT_CHECKPOINT)
     if ckpt["config"].get("scene_gate") is None:  # give the shipped weights a gate
         state = dict(ckpt["state_dict"])
-        state["gate.linear.weight"], state["gate.linear.bias"] = torch.zeros(1, 931), torch.ones(1)
+        n = descriptor_size(PRESETS[ckpt["config"]["preset"]])
+        state["gate.linear.weight"], state["gate.linear.bias"] = torch.zeros(1, n), torch.ones(1)
         ckpt = {**ckpt, "config": {**ckpt["config"], "scene_gate": 0.5}, "state_dict": state}
     save_checkpoint(tmp_path / "gated.pt", ckpt)
     out = tmp_path / "ft"

@@ -43,6 +43,21 @@ def test_a_passing_gate_leaves_the_logits_and_a_shut_one_empties_the_window():
     torch.testing.assert_close(d[:, -3:], torch.stack([p.amax(1), p.mean(1), (p > 0.5).float().mean(1)], 1))
 
 
+def test_the_descriptor_weighs_each_feature_map_by_the_landslide_probability_on_its_grid():
+    from lnet_edge.model.gate import describe
+
+    logits = torch.full((1, 1, 16, 16), -20.0)
+    logits[..., :8] = 20.0  # the left half marked
+    fine, coarse = torch.ones(1, 2, 16, 16), torch.ones(1, 2, 4, 4)  # stride 1 and stride 4
+    fine[:, 0, :, :8], coarse[:, 0, :, :2] = 5.0, 5.0  # channel 0 high where marked
+    zero = torch.zeros(1, 1, 2, 2)
+    d = describe([coarse, zero, zero[..., :1, :1], fine], logits)
+    assert d.shape == (1, 3 * (2 + 1 + 1 + 2) + 3)
+    torch.testing.assert_close(d[0, :6], torch.tensor([3.0, 1.0, 5.0, 1.0, 5.0, 1.0]))  # mean, max, weighted
+    torch.testing.assert_close(d[0, -5:-3], torch.tensor([5.0, 1.0]))  # the stride-1 map's weighted mean
+    torch.testing.assert_close(d[0, -3:], torch.tensor([1.0, 0.5, 0.5]))
+
+
 def test_each_window_is_judged_on_its_own():
     # score = share of pixels over 0.5, cut 0.5: a window is kept only where the model marks most of it
     w = torch.zeros(1, descriptor_size(ModelConfig(preset="edge-xs").widths))

@@ -198,6 +198,12 @@ def test_a_scene_loss_trains_a_head_that_resume_carries_and_a_changed_weight_is_
     assert model.gate is None  # the head shapes the features; the network ships without it
     refused = runner.invoke(app, _args(pos, neg, out, "--negative-share", "0.5", "--resume", str(out / "last.pt")))
     assert refused.exit_code != 0 and "scene_weight = 0.5" in refused.output
+    last = read_checkpoint(out / "last.pt")  # a head made for an older, shorter descriptor
+    last["scene_head"] = {"weight": head["weight"][:, :-5], "bias": head["bias"]}
+    torch.save(last, out / "older.pt")
+    again[again.index("--resume") + 1], again[again.index("--epochs") + 1] = str(out / "older.pt"), "3"
+    refused = runner.invoke(app, again)
+    assert refused.exit_code == 2 and "start the run anew" in refused.output and "Traceback" not in refused.output
 
 
 @pytest.mark.parametrize("weight", ["-1", "nan", "11"])

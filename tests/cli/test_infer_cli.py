@@ -41,3 +41,26 @@ def test_a_failed_scene_exits_non_zero_after_the_others(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["infer", str(bad), str(SAMPLE_SCENE), "-o", str(tmp_path / "o")])
     assert result.exit_code == 1
     assert "cannot read scene" in result.output and "done" in result.output
+
+
+def test_a_gated_model_says_it_judges_each_tile_and_a_shut_tile_maps_nothing(tmp_path: Path) -> None:
+    import torch
+
+    from lnet_edge.config import PRESETS
+    from lnet_edge.defaults import DEFAULT_CHECKPOINT
+    from lnet_edge.model.checkpoint import read_checkpoint, save_checkpoint
+    from lnet_edge.model.gate import descriptor_size
+
+    ckpt = read_checkpoint(DEFAULT_CHECKPOINT)
+    state = dict(ckpt["state_dict"])
+    n = descriptor_size(PRESETS[ckpt["config"]["preset"]])
+    state["gate.linear.weight"], state["gate.linear.bias"] = torch.zeros(1, n), torch.full((1,), -10.0)  # all shut
+    save_checkpoint(
+        tmp_path / "gated.pt", {**ckpt, "config": {**ckpt["config"], "scene_gate": 0.5}, "state_dict": state}
+    )
+    out = tmp_path / "field"
+    result = CliRunner().invoke(app, ["infer", str(SAMPLE_SCENE), "-o", str(out), "-m", str(tmp_path / "gated.pt")])
+    assert result.exit_code == 0, result.output
+    assert "judges each tile whole" in " ".join(result.output.split())
+    summary = json.loads((out / "sichuan_landslide003" / "sichuan_landslide003_summary.json").read_text())
+    assert summary["landslide_count"] == 0 and summary["tiles"] == 9

@@ -45,6 +45,9 @@ def check_threshold(threshold: float | None) -> None:
 Preset = Enum("Preset", {name: name for name in PRESETS}, type=str)
 
 
+GATE_DESCRIPTORS = ("weighted", "mean-max")  # lnet_edge.model.gate.describe
+
+
 @dataclass(frozen=True)
 class Normalization:
     """x_model = (x_raw * scale - mean[band]) / std[band], per input band."""
@@ -72,6 +75,9 @@ class ModelConfig:
     scene_gate: float | None = None
     # in a window the gate shuts, the probability a pixel still needs to be marked; None: none is
     scene_gate_floor: float | None = None
+    # what a gate (or a scene loss) reads of a window: "weighted" (each feature map's mean, max and
+    # probability-weighted mean) or "mean-max" (mean and max: the gates fitted before)
+    scene_gate_descriptor: str = "weighted"
 
     def __post_init__(self) -> None:
         """Every field is checked: a configuration also arrives as metadata a user can edit."""
@@ -104,6 +110,10 @@ class ModelConfig:
         if self.scene_gate is not None and not (_finite(self.scene_gate) and 0 < self.scene_gate < 1):
             raise LnetError(
                 f"scene_gate {self.scene_gate!r}: give the gate's cut as a probability strictly between 0 and 1"
+            )
+        if self.scene_gate_descriptor not in GATE_DESCRIPTORS:
+            raise LnetError(
+                f"scene_gate_descriptor {self.scene_gate_descriptor!r}: choose one of {', '.join(GATE_DESCRIPTORS)}"
             )
         if self.scene_gate_floor is not None:
             if self.scene_gate is None:
@@ -142,6 +152,8 @@ class ModelConfig:
         if not isinstance(d, dict):
             raise LnetError(f"the model configuration is a {type(d).__name__}, not an object of named fields")
         d = dict(d)
+        if d.get("scene_gate") is not None:
+            d.setdefault("scene_gate_descriptor", "mean-max")  # a gate fitted before the field was written
         norm = d.pop("norm", {})
         variant = d.pop("variant", "lnet")
         if variant not in {v.value for v in Variant}:

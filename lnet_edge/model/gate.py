@@ -33,22 +33,23 @@ GATED_LOGIT = -30.0  # a probability of 1e-13: no threshold passes it, and fp16 
 FEATURE_STRIDES = (4, 8, 16, 1)
 
 
-def descriptor_size(widths: tuple[int, ...]) -> int:
+def descriptor_size(widths: tuple[int, ...], weighted: bool = True) -> int:
     """Numbers in a window's descriptor for a network of these five widths."""
-    return 3 * (widths[2] + widths[3] + widths[4] + widths[0]) + 3
+    return (3 if weighted else 2) * (widths[2] + widths[3] + widths[4] + widths[0]) + 3
 
 
-def describe(features: list[torch.Tensor], logits: torch.Tensor) -> torch.Tensor:
+def describe(features: list[torch.Tensor], logits: torch.Tensor, weighted: bool = True) -> torch.Tensor:
     """(N, descriptor_size) from the gate's feature maps (at FEATURE_STRIDES) and the (N,1,H,W)
-    logits. Besides each map's mean and max, its mean weighted by the landslide probability (pooled
-    to its grid) says what the marked ground looks like, which whole-window means dilute: a road or
-    a roof, or a scar."""
+    logits. Besides each map's mean and max, with ``weighted`` its mean weighted by the landslide
+    probability (pooled to its grid) says what the marked ground looks like, which whole-window
+    means dilute: a road or a roof, or a scar. (Gates fitted before it read mean and max only.)"""
     prob = torch.sigmoid(logits)
     pooled = []
     for f, stride in zip(features, FEATURE_STRIDES):
-        p = F.avg_pool2d(prob, stride) if stride > 1 else prob
-        weighted = (f * p).sum(dim=(2, 3)) / (p.sum(dim=(2, 3)) + 1e-6)
-        pooled += [f.mean(dim=(2, 3)), f.amax(dim=(2, 3)), weighted]
+        pooled += [f.mean(dim=(2, 3)), f.amax(dim=(2, 3))]
+        if weighted:
+            p = F.avg_pool2d(prob, stride) if stride > 1 else prob
+            pooled.append((f * p).sum(dim=(2, 3)) / (p.sum(dim=(2, 3)) + 1e-6))
     flat = logits.flatten(1)
     pooled += [torch.sigmoid(flat.amax(dim=1, keepdim=True)), prob.flatten(1).mean(dim=1, keepdim=True),
                (flat > 0).float().mean(dim=1, keepdim=True)]  # fmt: skip
@@ -58,16 +59,27 @@ def describe(features: list[torch.Tensor], logits: torch.Tensor) -> torch.Tensor
 class WindowDescriptor(nn.Module):
     """:func:`describe` as a module, so its exported nodes are named under ``/descriptor/``."""
 
+    def __init__(self, weighted: bool = True) -> None:
+        super().__init__()
+        self.weighted = weighted
+
     def forward(self, features: list[torch.Tensor], logits: torch.Tensor) -> torch.Tensor:
-        return describe(features, logits)
+        return describe(features, logits, self.weighted)
 
 
 class SceneGate(nn.Module):
     """A linear score of the window's descriptor (standardisation folded into the weights)."""
 
-    def __init__(self, widths: tuple[int, ...], cut: float, floor: float | None = None, threshold: float = 0.5) -> None:
+    def __init__(
+        self,
+        widths: tuple[int, ...],
+        cut: float,
+        floor: float | None = None,
+        threshold: float = 0.5,
+        weighted: bool = True,
+    ) -> None:
         super().__init__()
-        self.linear = nn.Linear(descriptor_size(widths), 1)
+        self.linear = nn.Linear(descriptor_size(widths, weighted), 1)
         self.cut_logit = _logit(cut)
         # a shut window's logits are lowered by this much: logit(floor) then sits on the threshold
         self.shift = None if floor is None else _logit(floor) - _logit(threshold)

@@ -65,9 +65,10 @@ class LNet(nn.Module):
             DecoderStage(w[i + 1], w[i], residual, v == Variant.lnet) for i in reversed(range(4))
         )
         self.head = nn.Conv2d(w[0], 1, 1)
-        self.descriptor = WindowDescriptor()  # no weights: what a scene gate (or a scene loss) reads
+        weighted = config.scene_gate_descriptor == "weighted"
+        self.descriptor = WindowDescriptor(weighted)  # no weights: what a scene gate (or a scene loss) reads
         self.gate = (
-            SceneGate(w, config.scene_gate, config.scene_gate_floor, config.threshold)
+            SceneGate(w, config.scene_gate, config.scene_gate_floor, config.threshold, weighted)
             if config.scene_gate is not None
             else None
         )

@@ -58,6 +58,27 @@ def test_the_descriptor_weighs_each_feature_map_by_the_landslide_probability_on_
     torch.testing.assert_close(d[0, -3:], torch.tensor([1.0, 0.5, 0.5]))
 
 
+def test_a_gate_fitted_before_the_weighted_means_still_loads_and_reads_mean_and_max(tmp_path: Path):
+    from lnet_edge.model.checkpoint import load_model, save_checkpoint
+    from lnet_edge.model.gate import describe
+
+    old = {k: v for k, v in ModelConfig(scene_gate=0.5).to_dict().items() if k != "scene_gate_descriptor"}
+    config = ModelConfig.from_dict(old)  # as such a checkpoint's configuration reads
+    assert config.scene_gate_descriptor == "mean-max"
+    assert ModelConfig.from_dict({**old, "scene_gate": None}).scene_gate_descriptor == "weighted"
+    model = LNet(config).eval()
+    assert model.gate.linear.in_features == descriptor_size(config.widths, weighted=False) == 931
+    save_checkpoint(tmp_path / "old.pt", {"config": old, "state_dict": model.state_dict()})
+    loaded, _ = load_model(tmp_path / "old.pt")
+    with torch.no_grad():
+        assert loaded.ungated(torch.randn(1, 3, 64, 64), with_descriptor=True)[1].shape == (1, 931)
+    fine = torch.ones(1, 2, 8, 8)
+    plain = describe([fine, fine, fine, fine], torch.zeros(1, 1, 8, 8), weighted=False)
+    assert plain.shape == (1, 4 * 2 * 2 + 3)
+    with pytest.raises(LnetError, match="scene_gate_descriptor"):
+        ModelConfig(scene_gate_descriptor="median")
+
+
 def test_each_window_is_judged_on_its_own():
     # score = share of pixels over 0.5, cut 0.5: a window is kept only where the model marks most of it
     w = torch.zeros(1, descriptor_size(ModelConfig(preset="edge-xs").widths))

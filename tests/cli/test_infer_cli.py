@@ -56,7 +56,12 @@ def test_a_gated_model_says_it_judges_each_tile_and_a_shut_tile_maps_nothing(tmp
     n = descriptor_size(PRESETS[ckpt["config"]["preset"]])
     state["gate.linear.weight"], state["gate.linear.bias"] = torch.zeros(1, n), torch.full((1,), -10.0)  # all shut
     save_checkpoint(
-        tmp_path / "gated.pt", {**ckpt, "config": {**ckpt["config"], "scene_gate": 0.5}, "state_dict": state}
+        tmp_path / "gated.pt",
+        {
+            **ckpt,
+            "config": {**ckpt["config"], "scene_gate": 0.5, "scene_gate_descriptor": "weighted"},
+            "state_dict": state,
+        },
     )
     out = tmp_path / "field"
     result = CliRunner().invoke(app, ["infer", str(SAMPLE_SCENE), "-o", str(out), "-m", str(tmp_path / "gated.pt")])

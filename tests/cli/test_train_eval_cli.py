@@ -218,7 +218,11 @@ def test_fine_tuning_a_gated_model_leaves_its_gate_behind(small_set, tmp_path):
         state = dict(ckpt["state_dict"])
         n = descriptor_size(PRESETS[ckpt["config"]["preset"]])
         state["gate.linear.weight"], state["gate.linear.bias"] = torch.zeros(1, n), torch.ones(1)
-        ckpt = {**ckpt, "config": {**ckpt["config"], "scene_gate": 0.5}, "state_dict": state}
+        ckpt = {
+            **ckpt,
+            "config": {**ckpt["config"], "scene_gate": 0.5, "scene_gate_descriptor": "weighted"},
+            "state_dict": state,
+        }
     save_checkpoint(tmp_path / "gated.pt", ckpt)
     out = tmp_path / "ft"
     result = runner.invoke(app, _train_args(small_set, out, "--init", str(tmp_path / "gated.pt")))

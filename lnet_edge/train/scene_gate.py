@@ -201,8 +201,9 @@ def gated_checkpoint(ckpt: dict, weights: np.ndarray, bias: float, row: dict, re
     the five folds' figures as its validation metrics."""
     import torch
 
-    gate = {"scene_gate": row["cut"], "scene_gate_floor": row.get("floor"), "threshold": row["threshold"]}
-    config = ModelConfig.from_dict({**ckpt["config"], **gate})
+    reads = ModelConfig.from_dict(ckpt["config"]).scene_gate_descriptor  # what the fitting described
+    gate = {"scene_gate": row["cut"], "scene_gate_floor": row.get("floor"), "scene_gate_descriptor": reads}
+    config = ModelConfig.from_dict({**ckpt["config"], **gate, "threshold": row["threshold"]})
     state = dict(ckpt["state_dict"])
     state["gate.linear.weight"] = torch.from_numpy(weights[None].astype(np.float32))
     state["gate.linear.bias"] = torch.tensor([bias], dtype=torch.float32)

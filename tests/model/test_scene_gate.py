@@ -79,6 +79,22 @@ def test_a_gate_fitted_before_the_weighted_means_still_loads_and_reads_mean_and_
         ModelConfig(scene_gate_descriptor="median")
 
 
+def test_a_fitted_gate_is_written_for_the_descriptor_it_was_fitted_on(tmp_path: Path):
+    from lnet_edge.model.checkpoint import load_model, save_checkpoint
+    from lnet_edge.train.scene_gate import gated_checkpoint
+
+    plain = LNet(ModelConfig(preset="edge-xs"))
+    config = {k: v for k, v in plain.config.to_dict().items() if k != "scene_gate_descriptor"}  # an older checkpoint
+    n = descriptor_size(plain.config.widths)
+    row = {"cut": 0.6, "threshold": 0.55, "floor": None, "precision": 0.5, "recall": 0.5, "f1": 0.5, "iou": 0.3,
+           "iou_background": 0.9, "miou2": 0.6, "per_set": {"a": 0.5}, "fa_pixels": 0.01, "fa_images": 0.1}  # fmt: skip
+    ckpt = gated_checkpoint({"config": config, "state_dict": plain.state_dict()}, np.zeros(n), -1.0, row, {})
+    save_checkpoint(tmp_path / "g.pt", ckpt)
+    model, _ = load_model(tmp_path / "g.pt")
+    assert model.config.scene_gate_descriptor == "weighted" and model.gate.linear.in_features == n
+    assert model.config.scene_gate == 0.6 and model.config.threshold == 0.55
+
+
 def test_each_window_is_judged_on_its_own():
     # score = share of pixels over 0.5, cut 0.5: a window is kept only where the model marks most of it
     w = torch.zeros(1, descriptor_size(ModelConfig(preset="edge-xs").widths))

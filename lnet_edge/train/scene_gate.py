@@ -99,13 +99,13 @@ def set_weights(rows: list[Described]) -> np.ndarray:
     return np.array([math.sqrt(largest / sizes[r.folder]) if r.label else 1.0 for r in rows])
 
 
-def out_of_fold(rows: list[Described], c: float, folds: int = FOLDS) -> dict[tuple[str, str, bool], float]:
-    """Gate probability of every row from the fold that held its image out."""
+def out_of_fold(
+    rows: list[Described], x: np.ndarray, y: np.ndarray, weight: np.ndarray, c: float, folds: int = FOLDS
+) -> dict[tuple[str, str, bool], float]:
+    """Gate probability of every row from the fold that held its image out (``x``, ``y``,
+    ``weight``: the rows' descriptors, labels and set weights, stacked)."""
     keys = sorted({(r.folder, r.image) for r in rows})
     fold = dict(zip(keys, np.random.default_rng(0).integers(0, folds, len(keys))))
-    weight = set_weights(rows)
-    x = np.stack([r.x for r in rows])
-    y = np.array([r.label for r in rows])
     out = {}
     for f in range(folds):
         held = np.array([fold[(r.folder, r.image)] == f for r in rows])
@@ -250,9 +250,10 @@ def fit_scene_gate(checkpoint: Path, folders: list[Path], negatives: list[Path],
                     webp = describe_image(model, config, recode_webp(image))[0]
                     rows.append(Described(s.dataset, s.key, side, True, held, webp))
             progress(f"described {folder.name} {side}: {len(samples)} images")
+    x, y, weight = np.stack([r.x for r in rows]), np.array([r.label for r in rows]), set_weights(rows)
     tried = []
     for c in CS:
-        oof = out_of_fold(rows, c)
+        oof = out_of_fold(rows, x, y, weight, c)
         table = grid(scored, {(s.folder, s.image): oof[(s.folder, s.image, False)] for s in scored})
         if within_budget(table):
             tried.append((choose(table), c, oof, table))
@@ -269,11 +270,10 @@ def fit_scene_gate(checkpoint: Path, folders: list[Path], negatives: list[Path],
         )
 
     passed = {"lossless": passing(False), "webp": passing(True)}
-    weight = set_weights(rows)
-    b, b0 = fit_logistic(np.stack([r.x for r in rows]), np.array([r.label for r in rows]), weight, c)
+    b, b0 = fit_logistic(x, y, weight, c)
     record = {
         "checkpoint": str(checkpoint),
-        "descriptor_size": len(rows[0].x),
+        "descriptor_size": x.shape[1],
         "c": c,
         "chosen_per_c": {str(ci): r for r, ci, _, _ in tried},
         "folds": FOLDS,

@@ -261,8 +261,7 @@ def train(config: ModelConfig, opts: TrainOptions, progress=None) -> Path:
         from lnet_edge.model.gate import descriptor_size
 
         # not part of the network: it shapes the features a scene gate reads
-        scene_head = torch.nn.Linear(descriptor_size(config.widths, config.scene_gate_descriptor == "weighted"), 1)
-        scene_head = scene_head.to(device)
+        scene_head = torch.nn.Linear(descriptor_size(config.widths, model.descriptor.weighted), 1).to(device)
         optim.add_param_group({"params": list(scene_head.parameters())})
     sched = make_scheduler(optim, opts)
     loss_fn = bce_dice_loss if opts.loss == Loss.bce_dice else torch.nn.BCEWithLogitsLoss()

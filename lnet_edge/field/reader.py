@@ -18,6 +18,11 @@ from lnet_edge.field.resolution import parse_gsd, pixel_size_m, resample_factor
 from lnet_edge.field.vectorize import Georef
 
 GDAL_CACHE_MB = 256  # GDAL's block cache defaults to 5 % of RAM: 1+ GB on a 24 GB laptop
+# a gate fitted on whole images judges each tile on its own (docs/accuracy.md, false alarms)
+GATED_TILES = (
+    "mapped by a model with a scene gate, which judges each tile whole: a tile that holds only part of a "
+    "landslide can be left empty (see the tile sizes measured in docs/accuracy.md)"
+)
 
 
 @dataclass
@@ -62,6 +67,8 @@ def scene_setup(src, scene: Path, config: ModelConfig, options: InferOptions) ->
     factor, gsd_note = resample_factor(scene_m, config, parse_gsd(options.gsd))
     if gsd_note:
         notes.append(f"{scene.name}: {gsd_note}")
+    if config.scene_gate is not None:  # a scene note, so the summary says it and cluster workers relay it
+        notes.append(f"{scene.name}: {GATED_TILES}")
     return SceneSetup(indexes, scaling, georef, scene_m, factor, notes)
 
 

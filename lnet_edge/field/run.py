@@ -20,12 +20,6 @@ from lnet_edge.field.summary import SceneResult
 from lnet_edge.field.tasks import SceneTask
 from lnet_edge.field.view import RunView
 
-# a gate fitted on whole images judges each tile on its own (docs/accuracy.md, false alarms)
-GATED_TILES = (
-    "this model carries a scene gate, which judges each tile whole: a tile that holds only part of a "
-    "landslide can be left empty (see the tile sizes measured in docs/accuracy.md)"
-)
-
 
 def infer_scenes(
     inputs: list[Path],
@@ -53,8 +47,6 @@ def infer_scenes(
         return _on_cluster(scenes, out, cluster, model, options, named, view)
     opened = model.open(say=view.say)
     view.opened(opened.warning, opened.choice)
-    if opened.config.scene_gate is not None:
-        view.warn(GATED_TILES)
     with opened.runner:
         if pairs:
             info = model.model_info(opened, named)

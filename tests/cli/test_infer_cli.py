@@ -69,3 +69,4 @@ def test_a_gated_model_says_it_judges_each_tile_and_a_shut_tile_maps_nothing(tmp
     assert "judges each tile whole" in " ".join(result.output.split())
     summary = json.loads((out / "sichuan_landslide003" / "sichuan_landslide003_summary.json").read_text())
     assert summary["landslide_count"] == 0 and summary["tiles"] == 9
+    assert any("scene gate" in note for note in summary["notes"])  # what cluster workers relay

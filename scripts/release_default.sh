@@ -7,11 +7,19 @@
 # native test quarter, and false alarms on the non-landslide Bijie scenes' validation and test
 # parts (0.8 m pixels). The shipped bundle leaves out the fp16 ONNX to keep the package small
 # ('lnet-edge pack' bundles include it).
-# Usage: scripts/release_default.sh RUN_DIR [DATA_ROOT]
+# DEST (the shipped bundle's folder by default) is for a rehearsal: another folder that holds a
+# MODEL_CARD.md gets the bundle and scores instead, and the shipped one is left as it is.
+# Usage: scripts/release_default.sh RUN_DIR [DATA_ROOT] [DEST]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 run=$1; root=${2:-../shared/data}
-dst=lnet_edge/assets/default
+dst=${3:-lnet_edge/assets/default}
+if [ ! -f "$dst/MODEL_CARD.md" ]; then echo "release_default.sh: $dst has no MODEL_CARD.md to keep" >&2; exit 2; fi
+if [ ! -f "$run/metrics.csv" ]; then
+  echo "release_default.sh: $run has no metrics.csv (the learning curve the bundle ships): copy the run's, or" \
+    "for a gate fitted to the shipped weights lnet_edge/assets/default/training-metrics.csv" >&2
+  exit 2
+fi
 work="$run/release"
 data=(-d "$root/bijie_native" -d "$root/bijie_atlan_upscaled" -d "$root/cas_hokkaido_iburi_atlan512" -d "$root/sichuan_aerial_atlan1024")
 rm -rf "$work"; mkdir -p "$work"

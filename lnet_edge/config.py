@@ -46,6 +46,9 @@ Preset = Enum("Preset", {name: name for name in PRESETS}, type=str)
 
 
 GATE_DESCRIPTORS = ("weighted", "mean-max")  # lnet_edge.model.gate.describe
+# every logit of a window a gate without a floor shuts (lnet_edge.model.gate): a probability of
+# 1e-13, which no threshold passes and fp16 holds; eval counts such windows by it
+GATED_LOGIT = -30.0
 
 
 @dataclass(frozen=True)

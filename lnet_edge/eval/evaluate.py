@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from lnet_edge.config import ModelConfig
+from lnet_edge.config import GATED_LOGIT, ModelConfig
 from lnet_edge.data.readers import Sample, read_pair
 from lnet_edge.data.scaling import fill_nonfinite
 from lnet_edge.eval.alarms import IMAGE_SHARE, MIN_AREA_M2, FalseAlarms, markdown_alarms
@@ -34,11 +34,17 @@ def evaluate(
 
     A data folder whose masks are all empty is a negative set: it is scored by false alarms
     (eval/alarms.py) and left out of the detection scores, where it would only add an F1 of 0.
-    Landslide sets get both: detection scores, and the false alarms on their background."""
+    Landslide sets get both: detection scores, and the false alarms on their background.
+
+    A gated model's report (``scene_gate``) counts, per set, the images its gate shut whole (every
+    logit at GATED_LOGIT); a gate with a floor lowers shut windows instead, so it counts none."""
     import math
 
     logit_t = math.log(config.threshold / (1 - config.threshold))
     confusions, alarms, per_image, stretched, nonfinite = {}, {}, [], {}, {}
+    shut: dict[str, list[int]] | None = (
+        {} if config.scene_gate is not None and config.scene_gate_floor is None else None
+    )
     for s in samples:
         image, mask = read_pair(s, config.bands)
         if is_stretched(image, config):
@@ -49,11 +55,18 @@ def evaluate(
         if gaps.any():
             valid = ~gaps
             nonfinite[s.image.name] = int(np.count_nonzero(gaps))
-        pred = predict_logits(runner, image, config, factor, tta) > logit_t
+        logits = predict_logits(runner, image, config, factor, tta)
+        pred = logits > logit_t
         c = confusion(pred, mask, valid)
         confusions[s.dataset] = confusions.get(s.dataset, Confusion()) + c
         alarms.setdefault(s.dataset, FalseAlarms(pixel_m, min_area_m2)).add(pred, mask, valid)
         per_image.append({"dataset": s.dataset, "image": s.image.name, **scores(c), **c.to_dict()})
+        if shut is not None:
+            closed = bool(np.all(logits <= GATED_LOGIT + 1e-3))
+            counts = shut.setdefault(s.dataset, [0, 0])
+            counts[0] += closed
+            counts[1] += 1
+            per_image[-1]["gate_shut"] = closed
         if on_image:
             on_image(s)
     negative = {k for k, c in confusions.items() if c.tp + c.fn == 0}
@@ -78,7 +91,15 @@ def evaluate(
             "pixel_size_m": pixel_m,
         },
         "per_image": per_image,
+        "scene_gate": _gate_report(config, shut),
     }
+
+
+def _gate_report(config: ModelConfig, shut: dict[str, list[int]] | None) -> dict | None:
+    if config.scene_gate is None:
+        return None
+    counted = None if shut is None else {k: {"shut": n, "images": m} for k, (n, m) in shut.items()}
+    return {"cut": config.scene_gate, "floor": config.scene_gate_floor, "images_shut": counted}
 
 
 def _count(alarms: dict, names: set[str]) -> int:
@@ -148,7 +169,27 @@ def markdown_table(report: dict) -> str:
     }
     if len(rows) > 1:
         rows["all"] = fa["all"]
-    return text + "False alarms (pixels marked where the mask has none):\n\n" + markdown_alarms(rows)
+    return (
+        text + "False alarms (pixels marked where the mask has none):\n\n" + markdown_alarms(rows) + _gate_line(report)
+    )
+
+
+def _gate_line(report: dict) -> str:
+    """What a gated model's gate did, in words ("" for a model without one)."""
+    gate = report.get("scene_gate")
+    if not gate:
+        return ""
+    if gate["images_shut"] is None:
+        return (
+            f"\nScene gate: cut {gate['cut']:g}, floor {gate['floor']:g}: in a window it shuts, pixels under the floor "
+            "are dropped (shut windows are not counted).\n"
+        )
+    negative = set(report["negative_sets"])
+    parts = [
+        f"{v['shut']} of {v['images']} images of {k}{' (no landslides)' if k in negative else ''}"
+        for k, v in gate["images_shut"].items()
+    ]
+    return f"\nScene gate: cut {gate['cut']:g}; shut whole (nothing marked): {', '.join(parts)}.\n"
 
 
 def write_report(report: dict, out: Path) -> tuple[Path, Path]:

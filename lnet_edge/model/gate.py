@@ -23,7 +23,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-GATED_LOGIT = -30.0  # a probability of 1e-13: no threshold passes it, and fp16 holds it
+from lnet_edge.config import GATED_LOGIT
+
 # The exported graph's node names of the gate and its descriptor (the modules' names below): int8
 # calibration leaves them in float (lnet_edge.calibration.quantize.FLOAT_SCOPES), since one int8
 # scale cannot carry pooled maxima and probabilities side by side, and the cut is sharp.

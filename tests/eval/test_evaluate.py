@@ -47,3 +47,40 @@ def test_eval_of_8_bit_images_has_no_note_and_says_none_were_stretched(tmp_path:
     text, report, md = _eval(_tiles(tmp_path / "tiles8", 8), tmp_path / "out8")
     assert "not 8-bit" not in text and report["scaling"]["stretched_images"] == {}
     assert "Images stretched: none." in md.splitlines()[0]
+
+
+def _gated(path: Path, bias: float) -> Path:
+    """The shipped weights with a gate that shuts (``bias`` < 0) or passes every window."""
+    import torch
+
+    from lnet_edge.config import PRESETS
+    from lnet_edge.defaults import DEFAULT_CHECKPOINT
+    from lnet_edge.model.checkpoint import read_checkpoint, save_checkpoint
+    from lnet_edge.model.gate import descriptor_size
+
+    ckpt = read_checkpoint(DEFAULT_CHECKPOINT)
+    state = dict(ckpt["state_dict"])
+    n = descriptor_size(PRESETS[ckpt["config"]["preset"]])
+    state["gate.linear.weight"], state["gate.linear.bias"] = torch.zeros(1, n), torch.full((1,), bias)
+    config = {**ckpt["config"], "scene_gate": 0.5, "scene_gate_descriptor": "weighted"}
+    save_checkpoint(path, {**ckpt, "config": config, "state_dict": state})
+    return path
+
+
+def test_eval_of_a_gated_model_counts_the_images_its_gate_shut(tmp_path: Path) -> None:
+    data = _tiles(tmp_path / "tiles", 8)
+    for bias, shut in ((-10.0, 2), (10.0, 0)):
+        out = tmp_path / f"out{bias:+g}"
+        model = _gated(tmp_path / f"gated{bias:+g}.pt", bias)
+        result = runner.invoke(app, ["eval", "-d", str(data), "-m", str(model), "--split", "all", "-o", str(out)])
+        assert result.exit_code == 0, result.output
+        report, md = json.loads((out / "eval.json").read_text()), (out / "eval.md").read_text()
+        assert report["scene_gate"]["images_shut"] == {"tiles": {"shut": shut, "images": 2}}
+        assert [r["gate_shut"] for r in report["per_image"]] == [bool(shut)] * 2
+        assert f"Scene gate: cut 0.5; shut whole (nothing marked): {shut} of 2 images of tiles." in md
+        assert (report["overall"]["tp"] + report["overall"]["fp"] == 0) == bool(shut)
+
+
+def test_eval_of_a_model_without_a_gate_says_nothing_of_one(tmp_path: Path) -> None:
+    _, report, md = _eval(_tiles(tmp_path / "tiles8", 8), tmp_path / "out8")
+    assert report["scene_gate"] is None and "Scene gate" not in md

@@ -49,7 +49,7 @@ def test_eval_of_8_bit_images_has_no_note_and_says_none_were_stretched(tmp_path:
     assert "Images stretched: none." in md.splitlines()[0]
 
 
-def _gated(path: Path, bias: float) -> Path:
+def _gated(path: Path, bias: float, floor: float | None = None) -> Path:
     """The shipped weights with a gate that shuts (``bias`` < 0) or passes every window."""
     import torch
 
@@ -62,7 +62,7 @@ def _gated(path: Path, bias: float) -> Path:
     state = dict(ckpt["state_dict"])
     n = descriptor_size(PRESETS[ckpt["config"]["preset"]])
     state["gate.linear.weight"], state["gate.linear.bias"] = torch.zeros(1, n), torch.full((1,), bias)
-    config = {**ckpt["config"], "scene_gate": 0.5, "scene_gate_descriptor": "weighted"}
+    config = {**ckpt["config"], "scene_gate": 0.5, "scene_gate_descriptor": "weighted", "scene_gate_floor": floor}
     save_checkpoint(path, {**ckpt, "config": config, "state_dict": state})
     return path
 
@@ -84,3 +84,14 @@ def test_eval_of_a_gated_model_counts_the_images_its_gate_shut(tmp_path: Path) -
 def test_eval_of_a_model_without_a_gate_says_nothing_of_one(tmp_path: Path) -> None:
     _, report, md = _eval(_tiles(tmp_path / "tiles8", 8), tmp_path / "out8")
     assert report["scene_gate"] is None and "Scene gate" not in md
+
+
+def test_eval_of_a_gate_with_a_floor_counts_no_shut_images_and_says_why(tmp_path: Path) -> None:
+    out, model = tmp_path / "out", _gated(tmp_path / "floor.pt", -10.0, floor=0.95)
+    result = runner.invoke(
+        app, ["eval", "-d", str(_tiles(tmp_path / "tiles", 8)), "-m", str(model), "--split", "all", "-o", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    report, md = json.loads((out / "eval.json").read_text()), (out / "eval.md").read_text()
+    assert report["scene_gate"] == {"cut": 0.5, "floor": 0.95, "images_shut": None}
+    assert "gate_shut" not in report["per_image"][0] and "shut windows are not counted" in md

@@ -42,9 +42,7 @@ def evaluate(
 
     logit_t = math.log(config.threshold / (1 - config.threshold))
     confusions, alarms, per_image, stretched, nonfinite = {}, {}, [], {}, {}
-    shut: dict[str, list[int]] | None = (
-        {} if config.scene_gate is not None and config.scene_gate_floor is None else None
-    )
+    count_shut = config.scene_gate is not None and config.scene_gate_floor is None
     for s in samples:
         image, mask = read_pair(s, config.bands)
         if is_stretched(image, config):
@@ -61,12 +59,8 @@ def evaluate(
         confusions[s.dataset] = confusions.get(s.dataset, Confusion()) + c
         alarms.setdefault(s.dataset, FalseAlarms(pixel_m, min_area_m2)).add(pred, mask, valid)
         per_image.append({"dataset": s.dataset, "image": s.image.name, **scores(c), **c.to_dict()})
-        if shut is not None:
-            closed = bool(np.all(logits <= GATED_LOGIT + 1e-3))
-            counts = shut.setdefault(s.dataset, [0, 0])
-            counts[0] += closed
-            counts[1] += 1
-            per_image[-1]["gate_shut"] = closed
+        if count_shut:
+            per_image[-1]["gate_shut"] = bool(np.all(logits <= GATED_LOGIT + 1e-3))
         if on_image:
             on_image(s)
     negative = {k for k, c in confusions.items() if c.tp + c.fn == 0}
@@ -91,14 +85,22 @@ def evaluate(
             "pixel_size_m": pixel_m,
         },
         "per_image": per_image,
-        "scene_gate": _gate_report(config, shut),
+        "scene_gate": _gate_report(config, per_image),
     }
 
 
-def _gate_report(config: ModelConfig, shut: dict[str, list[int]] | None) -> dict | None:
+def _gate_report(config: ModelConfig, per_image: list[dict]) -> dict | None:
+    """The gate's cut and floor, and per set the images it shut whole (from ``gate_shut``, which
+    only a gate without a floor gets)."""
     if config.scene_gate is None:
         return None
-    counted = None if shut is None else {k: {"shut": n, "images": m} for k, (n, m) in shut.items()}
+    counted = None
+    if config.scene_gate_floor is None:
+        counted = {}
+        for r in per_image:
+            c = counted.setdefault(r["dataset"], {"shut": 0, "images": 0})
+            c["shut"] += r["gate_shut"]
+            c["images"] += 1
     return {"cut": config.scene_gate, "floor": config.scene_gate_floor, "images_shut": counted}
 
 

@@ -21,6 +21,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from lnet_edge.config import logit
 from lnet_edge.data.readers import Sample, list_samples, read_pair
 from lnet_edge.data.split import split_samples, split_test
 from lnet_edge.eval.metrics import Confusion, confusion, scores
@@ -49,7 +50,7 @@ def downsample(image: np.ndarray, mask: np.ndarray, k: int) -> tuple[np.ndarray,
 
 
 def score(runner, config, items, k: int, gsd: str, tta: bool = False) -> dict:
-    logit_t = float(np.log(config.threshold / (1 - config.threshold)))
+    logit_t = logit(config.threshold)
     total, t0 = Confusion(), time.perf_counter()
     for sample, metres in items:
         image, mask = downsample(*read_pair(sample, config.bands), k)

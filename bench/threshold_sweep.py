@@ -18,13 +18,12 @@ import argparse
 import datetime
 import hashlib
 import json
-import math
 from pathlib import Path
 
 import cv2
 import numpy as np
 
-from lnet_edge.config import ModelConfig
+from lnet_edge.config import ModelConfig, logit
 from lnet_edge.data.readers import read_pair
 from lnet_edge.defaults import DEFAULT_CHECKPOINT
 from lnet_edge.eval.metrics import Confusion, scores
@@ -85,7 +84,7 @@ def main() -> None:
         image, mask = read_pair(s, config.bands)
         logits = predict_logits(runner, image, config, tta=args.tta)
         prob = 1 / (1 + np.exp(-logits))
-        preds = [logits > math.log(t / (1 - t)) for t in THRESHOLDS] + [core_marked(prob, *c) for c in CORES]
+        preds = [logits > logit(t) for t in THRESHOLDS] + [core_marked(prob, *c) for c in CORES]
         c = np.array([_counts(p, mask) for p in preds])
         counts[s.dataset] = counts.get(s.dataset, 0) + c
         if s.dataset == NEGATIVE:

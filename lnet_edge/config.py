@@ -35,6 +35,11 @@ def _finite(x) -> bool:
     return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
 
 
+def logit(p: float) -> float:
+    """The logit a probability threshold sits at: a pixel is marked where its logit is over it."""
+    return math.log(p / (1.0 - p))
+
+
 def check_threshold(threshold: float | None) -> None:
     """``--threshold``: None (the model's own) or a probability strictly between 0 and 1 (NaN is refused)."""
     if threshold is not None and not 0 < threshold < 1:

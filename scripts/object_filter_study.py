@@ -35,6 +35,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from lnet_edge.config import logit
 from lnet_edge.defaults import DEFAULT_CHECKPOINT, DEFAULT_ONNX
 from lnet_edge.files import sha256_file, write_text_atomic
 
@@ -287,7 +288,7 @@ def main() -> None:
     classifier()  # a missing scikit-learn is said before the hour of caching
     cache_logits(args.model, args.data, args.work)
     threshold = json.loads((args.work / "threshold.json").read_text())["threshold"]
-    logit_t = math.log(threshold / (1 - threshold))
+    logit_t = logit(threshold)
     rows = {side: side_regions(args.data, args.work, side, logit_t) for side in ("train", "val", "test")}
     # the shipped model goes by its checkpoint's sha256, as in every other record of it
     sha = sha256_file(DEFAULT_CHECKPOINT if args.model.resolve() == DEFAULT_ONNX.resolve() else args.model)

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from lnet_edge.calibration.gate import score
-from lnet_edge.config import ModelConfig
+from lnet_edge.config import ModelConfig, logit
 from lnet_edge.export.tiles import batch_of, tiles_from_folders, tiles_sha256
 
 REFERENCE = "onnxruntime/fp32"
@@ -43,7 +43,7 @@ def accuracy_table(logits: dict[str, Path], masks: np.ndarray, threshold: float)
     drop against REFERENCE; None where the reference did not run)."""
     arrays = {k: np.load(p) for k, p in logits.items()}
     ref_logits = arrays.get(REFERENCE)
-    ref_pred = None if ref_logits is None else ref_logits[:, 0] > np.log(threshold / (1 - threshold))
+    ref_pred = None if ref_logits is None else ref_logits[:, 0] > logit(threshold)
     ref = None if ref_logits is None else score(ref_logits, masks, None, threshold)
     out = {}
     for key, lg in arrays.items():

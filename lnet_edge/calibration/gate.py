@@ -19,13 +19,13 @@ will run on them (and is quantized with 7-bit weights, which do not saturate: qu
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from lnet_edge.config import logit
 from lnet_edge.eval.metrics import confusion, flip_rate, scores
 from lnet_edge.export.parity import ort_logits
 
@@ -55,7 +55,7 @@ def run_logits(model, batch: np.ndarray, size: int, simulate_qdq: bool = False) 
 def score(logits: np.ndarray, masks: np.ndarray, reference: np.ndarray | None, threshold: float) -> dict:
     """F1 and landslide IoU against ``masks``; flip rate against ``reference`` predictions;
     ``false_alarm_pixels``: the share of background pixels (mask 0) marked."""
-    pred = logits[:, 0] > math.log(threshold / (1 - threshold))
+    pred = logits[:, 0] > logit(threshold)
     c = confusion(pred, masks)
     s = scores(c)
     return {
@@ -80,7 +80,7 @@ def gate_scores(
     ``ref_logits``: the fp32 logits on ``batch`` when already known."""
     if ref_logits is None:
         ref_logits = run_logits(models["fp32"], batch, options.batch)
-    ref = ref_logits[:, 0] > math.log(threshold / (1 - threshold))
+    ref = ref_logits[:, 0] > logit(threshold)
     base = score(ref_logits, masks, None, threshold)
     out = {"fp32": {**base, "iou_drop_points": 0.0, "passed": True}}
     for name, model in models.items():
@@ -177,7 +177,7 @@ def sensitivity(
     """Leave-one-out on the screened worst Conv nodes: the flip rate vs fp32 with each left in
     float, most responsible (largest flip reduction) first; then the other Conv nodes in screen
     order (the fallback order beyond the measured ones)."""
-    cut = math.log(threshold / (1 - threshold))
+    cut = logit(threshold)
     ref = run_logits(fp32, batch, options.batch)[:, 0] > cut
     base = flip_rate(run_logits(int8, batch, options.batch, simulate_qdq)[:, 0] > cut, ref)
     screened = screen(fp32, int8, batch, simulate_qdq)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from lnet_edge.config import GATED_LOGIT, ModelConfig
+from lnet_edge.config import GATED_LOGIT, ModelConfig, logit
 from lnet_edge.data.readers import Sample, read_pair
 from lnet_edge.data.scaling import fill_nonfinite
 from lnet_edge.eval.alarms import IMAGE_SHARE, MIN_AREA_M2, FalseAlarms, markdown_alarms
@@ -38,9 +38,8 @@ def evaluate(
 
     A gated model's report (``scene_gate``) counts, per set, the images its gate shut whole (every
     logit at GATED_LOGIT); a gate with a floor lowers shut windows instead, so it counts none."""
-    import math
 
-    logit_t = math.log(config.threshold / (1 - config.threshold))
+    logit_t = logit(config.threshold)
     confusions, alarms, per_image, stretched, nonfinite = {}, {}, [], {}, {}
     count_shut = config.scene_gate is not None and config.scene_gate_floor is None
     for s in samples:

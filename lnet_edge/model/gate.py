@@ -17,13 +17,11 @@ network is given: a whole image in ``eval``, a tile in ``infer``.
 
 from __future__ import annotations
 
-import math
-
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from lnet_edge.config import GATED_LOGIT
+from lnet_edge.config import GATED_LOGIT, logit
 
 # The exported graph's node names of the gate and its descriptor (the modules' names below): int8
 # calibration leaves them in float (lnet_edge.calibration.quantize.FLOAT_SCOPES), since one int8
@@ -81,15 +79,11 @@ class SceneGate(nn.Module):
     ) -> None:
         super().__init__()
         self.linear = nn.Linear(descriptor_size(widths, weighted), 1)
-        self.cut_logit = _logit(cut)
+        self.cut_logit = logit(cut)
         # a shut window's logits are lowered by this much: logit(floor) then sits on the threshold
-        self.shift = None if floor is None else _logit(floor) - _logit(threshold)
+        self.shift = None if floor is None else logit(floor) - logit(threshold)
 
     def forward(self, descriptor: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
         passes = self.linear(descriptor)[:, :, None, None] >= self.cut_logit
         shut = torch.full_like(logits, GATED_LOGIT) if self.shift is None else logits - self.shift
         return torch.where(passes, logits, shut)
-
-
-def _logit(p: float) -> float:
-    return math.log(p / (1.0 - p))

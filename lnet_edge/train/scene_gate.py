@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from lnet_edge.config import ModelConfig
+from lnet_edge.config import ModelConfig, logit
 from lnet_edge.errors import LnetError
 
 CS = (0.05, 0.2, 1.0)  # L2 strengths tried
@@ -129,7 +129,7 @@ class Scored:
 def score_image(folder: str, image: str, logits: np.ndarray, mask: np.ndarray, negative: bool) -> Scored:
     from lnet_edge.eval.metrics import confusion
 
-    rows = [astuple(confusion(logits > math.log(t / (1 - t)), mask)) for t in SCORED]
+    rows = [astuple(confusion(logits > logit(t), mask)) for t in SCORED]
     return Scored(folder, image, negative, np.array(rows, np.int64), int(mask.size))
 
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import math
 import os
 import random
 import time
@@ -16,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from lnet_edge.config import ModelConfig
+from lnet_edge.config import ModelConfig, logit
 from lnet_edge.data.readers import Sample, read_pair
 from lnet_edge.errors import LnetError
 from lnet_edge.eval.metrics import Confusion, confusion, scores
@@ -101,7 +100,7 @@ def validate(
         logits = predict_logits(runner, image, config)
         if not np.isfinite(logits).all():
             raise LnetError("the network produced non-finite logits on validation: training diverged")
-        c = np.array([_counts(logits > math.log(t / (1 - t)), mask) for t in THRESHOLDS])
+        c = np.array([_counts(logits > logit(t), mask) for t in THRESHOLDS])
         counts[s.dataset] = counts.get(s.dataset, 0) + c
         if s.dataset in negatives:
             marked.append(c[:, 1] / mask.size)

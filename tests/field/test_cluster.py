@@ -45,11 +45,24 @@ MODEL = ROOT / "lnet_edge" / "assets" / "default" / "lnet-edge-s.onnx"
 REQUEST = ModelRequest(model=MODEL, threads=1)
 
 
+def _local_cluster() -> distributed.LocalCluster:
+    return distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0", silence_logs=logging.ERROR
+    )
+
+
 @pytest.fixture(scope="module")
 def cluster():
-    with distributed.LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0", silence_logs=logging.ERROR
-    ) as c:
+    with _local_cluster() as c:
+        yield c
+
+
+@pytest.fixture
+def own_cluster():
+    """A cluster for one test that kills a worker. A killed worker leaves a timer behind: if no
+    worker of its name is back when it fires (15 s later), the cluster closes that worker's nanny
+    for good, so a second kill on a shared cluster could lose the worker the next test needs."""
+    with _local_cluster() as c:
         yield c
 
 
@@ -139,8 +152,9 @@ def test_a_corrupt_scene_is_reported_and_the_others_complete(cluster, scenes, tm
 
 @pytest.mark.parametrize("band_pixels", [64_000_000, 1_000_000], ids=["whole-scenes", "row-bands"])
 def test_a_worker_killed_mid_scene_is_retried_and_nothing_is_lost_or_counted_twice(
-    cluster, tmp_path: Path, band_pixels: int
+    own_cluster, tmp_path: Path, band_pixels: int
 ) -> None:
+    cluster = own_cluster
     big = [write_blob_scene(tmp_path / f"big{i}.tif", 1400, 1400) for i in range(3)]
     out = tmp_path / "out"
     client = distributed.Client(cluster.scheduler_address)

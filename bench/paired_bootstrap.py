@@ -56,16 +56,27 @@ def bootstrap(base: dict, other: dict, draws: int, seed: int = 0) -> dict:
     }
 
 
+def run_name(eval_json: Path) -> str:
+    """RUN of RUN/eval-test/eval.json: the first folder above the file not named eval*, so two
+    candidates scored the usual way never share (and overwrite) one record."""
+    folder = next((p for p in eval_json.resolve().parents if not p.name.startswith("eval")), eval_json.parent)
+    return folder.name
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("base", type=Path)
     ap.add_argument("other", type=Path)
     ap.add_argument("--dataset", default="bijie_native")
     ap.add_argument("--draws", type=int, default=10000)
-    ap.add_argument("--name", default=None, help="result file name (default: the other run's folder name)")
+    ap.add_argument(
+        "--name",
+        default=None,
+        help="result file name (default: the other run's folder, RUN of RUN/eval-test/eval.json)",
+    )
     args = ap.parse_args()
     result = bootstrap(per_image(args.base, args.dataset), per_image(args.other, args.dataset), args.draws)
-    name = args.name or args.other.parent.name
+    name = args.name or run_name(args.other)
     record = {
         "date": datetime.date.today().isoformat(),
         "base": str(args.base),

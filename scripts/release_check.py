@@ -12,8 +12,10 @@ model's figures come from its bundle (eval-val.json, eval-test.json). Targets:
 - failing these, the fallback: the false-alarm targets, and at most 1 F1 point lost on the Bijie
   native test quarter.
 
-Writes RUN_DIR/release_check.json and prints one line per target.
-Usage: python scripts/release_check.py RUN_DIR [--data ../shared/data] [--reuse]
+Writes RUN_DIR/release_check.json and prints one line per target. With --record, also writes the
+test scores into a record under bench/results (a scene gate's scene_gate-*.json) as its
+test_quarters, with the gated network's digest, which scripts/fit_scene_gate.py compares on a refit.
+Usage: python scripts/release_check.py RUN_DIR [--data ../shared/data] [--reuse] [--record JSON]
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from pathlib import Path
 
 from lnet_edge.defaults import DEFAULT_MODEL_DIR
 from lnet_edge.files import sha256_file, write_text_atomic
-from lnet_edge.model.checkpoint import read_checkpoint
+from lnet_edge.model.checkpoint import network_digest, read_checkpoint
 
 ROOT = Path(__file__).resolve().parents[1]
 MAX_FA_PIXELS, MAX_FA_IMAGES = 0.015, 0.15
@@ -46,7 +48,10 @@ def main() -> None:
     ap.add_argument("run", type=Path)
     ap.add_argument("--data", type=Path, default=ROOT.parent / "shared/data")
     ap.add_argument("--reuse", action="store_true", help="keep test evaluations already in RUN_DIR")
+    ap.add_argument("--record", type=Path, help="a bench/results record to hold these test scores")
     args = ap.parse_args()
+    if args.record is not None and not args.record.is_file():
+        raise SystemExit(f"--record {args.record}: no such record; give the scene_gate-*.json the fitter wrote")
     best = args.run / "best.pt"
     ckpt = read_checkpoint(best)
     val_f1 = float(ckpt["metrics"]["f1"])
@@ -93,6 +98,18 @@ def main() -> None:
         "releasable": all(ok for k, (ok, _) in checks.items() if not k.startswith("fallback")) or fallback,
     }
     write_text_atomic(args.run / "release_check.json", json.dumps(report, indent=1) + "\n")
+    if args.record is not None:
+        record = json.loads(args.record.read_text())
+        record["test_quarters"] = {
+            "command": f"python scripts/release_check.py {args.run}",
+            "gated_network_digest": network_digest(ckpt),
+            "bijie_native_test": report["test"],
+            "negatives_test_false_alarms": fa,
+            "scene_gate": evaluate(best, args.data / "bijie_native", args.run / "eval-test", True).get("scene_gate"),
+            "checks": report["checks"],
+            "releasable": report["releasable"],
+        }
+        write_text_atomic(args.record, json.dumps(record, indent=1) + "\n")
     print(f"{best} (epoch {report['epoch']}, threshold {report['threshold']:g})")
     for name, (ok, text) in checks.items():
         print(f"  {'met    ' if ok else 'not met'}  {name}: {text}")

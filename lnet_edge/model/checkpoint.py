@@ -44,6 +44,21 @@ def read_checkpoint(path: Path) -> dict[str, Any]:
     return ckpt
 
 
+def network_digest(ckpt: dict[str, Any]) -> str:
+    """sha256 of what a checkpoint's predictions depend on: its configuration (threshold and gate
+    included) and its weights, not its training history or notes. Two files with one digest
+    score every image the same, so scores recorded for one hold for the other."""
+    import hashlib
+    import json
+
+    h = hashlib.sha256(json.dumps(ckpt["config"], sort_keys=True).encode())
+    for name, tensor in sorted(ckpt["state_dict"].items()):
+        h.update(name.encode())
+        h.update(str(tensor.dtype).encode() + str(tuple(tensor.shape)).encode())
+        h.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+    return h.hexdigest()
+
+
 def load_model(path: Path, expect: ModelConfig | None = None):
     """Build the network a checkpoint describes and load its weights (fp32, eval mode).
 

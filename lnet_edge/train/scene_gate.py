@@ -220,17 +220,32 @@ def gated_checkpoint(ckpt: dict, weights: np.ndarray, bias: float, row: dict, re
     }
 
 
-def fit_scene_gate(checkpoint: Path, folders: list[Path], negatives: list[Path], progress=print) -> tuple[dict, dict]:
+def fit_scene_gate(
+    checkpoint: Path,
+    folders: list[Path],
+    negatives: list[Path],
+    progress=print,
+    descriptor: str | None = None,
+    cs: tuple[float, ...] = CS,
+) -> tuple[dict, dict]:
     """(gated checkpoint, record) for ``checkpoint`` from the development images of ``folders``
-    (landslide sets) and ``negatives`` (non-landslide scenes)."""
+    (landslide sets) and ``negatives`` (non-landslide scenes). ``descriptor`` (one of
+    GATE_DESCRIPTORS; the checkpoint's own by default) and ``cs`` (the L2 strengths tried)
+    reproduce a gate fitted before either changed."""
     from lnet_edge.data.readers import list_samples, read_pair
     from lnet_edge.data.split import split_samples
     from lnet_edge.model.checkpoint import load_model
+    from lnet_edge.model.lnet import LNet
     from lnet_edge.train.data import recode_webp
 
     model, ckpt = load_model(checkpoint)
     if model.config.scene_gate is not None:
         raise LnetError(f"checkpoint {checkpoint} already has a scene gate: give the network it was fitted to")
+    if descriptor is not None and descriptor != model.config.scene_gate_descriptor:
+        ckpt = {**ckpt, "config": {**ckpt["config"], "scene_gate_descriptor": descriptor}}
+        described = LNet(ModelConfig.from_dict(ckpt["config"]))  # the descriptor holds no weights
+        described.load_state_dict(model.state_dict())
+        model = described.eval()
     config = model.config
     rows: list[Described] = []
     scored: list[Scored] = []
@@ -252,7 +267,7 @@ def fit_scene_gate(checkpoint: Path, folders: list[Path], negatives: list[Path],
             progress(f"described {folder.name} {side}: {len(samples)} images")
     x, y, weight = np.stack([r.x for r in rows]), np.array([r.label for r in rows]), set_weights(rows)
     tried = []
-    for c in CS:
+    for c in cs:
         oof = out_of_fold(rows, x, y, weight, c)
         table = grid(scored, {(s.folder, s.image): oof[(s.folder, s.image, False)] for s in scored})
         if within_budget(table):
@@ -273,6 +288,7 @@ def fit_scene_gate(checkpoint: Path, folders: list[Path], negatives: list[Path],
     b, b0 = fit_logistic(x, y, weight, c)
     record = {
         "checkpoint": str(checkpoint),
+        "descriptor": config.scene_gate_descriptor,
         "descriptor_size": x.shape[1],
         "c": c,
         "chosen_per_c": {str(ci): r for r, ci, _, _ in tried},

@@ -248,3 +248,20 @@ def test_int8_models_keep_the_gate_and_its_descriptor_in_float(tmp_path: Path, s
         assert not any(n.op_type == "QuantizeLinear" and concat.output[0] in n.input for n in graph.node)
         assert all(made_by[i].op_type != "DequantizeLinear" for i in concat.input if i in made_by)
     assert float_nodes(tmp_path / "g.onnx") and FLOAT_SCOPES == ("/gate/", "/descriptor/")
+
+
+def test_a_refit_gate_keeps_its_test_scores_only_when_the_network_is_the_same():
+    from lnet_edge.model.checkpoint import network_digest
+    from lnet_edge.train.scene_gate import gated_checkpoint
+
+    plain = LNet(ModelConfig(preset="edge-xs"))
+    n = descriptor_size(plain.config.widths)
+    row = {"cut": 0.6, "threshold": 0.55, "floor": None, "precision": 0.5, "recall": 0.5, "f1": 0.5, "iou": 0.3,
+           "iou_background": 0.9, "miou2": 0.6, "per_set": {"a": 0.5}, "fa_pixels": 0.01, "fa_images": 0.1}  # fmt: skip
+    base = {"config": plain.config.to_dict(), "state_dict": plain.state_dict()}
+    first = gated_checkpoint(base, np.zeros(n), -1.0, row, {"date": "one"})
+    again = gated_checkpoint(base, np.zeros(n), -1.0, row, {"date": "another", "note": "a refit"})
+    assert network_digest(first) == network_digest(again)  # notes and history do not score
+    other_cut = gated_checkpoint(base, np.zeros(n), -1.0, {**row, "cut": 0.65}, {})
+    other_weight = gated_checkpoint(base, np.full(n, 1e-6), -1.0, row, {})
+    assert len({network_digest(c) for c in (first, other_cut, other_weight)}) == 3

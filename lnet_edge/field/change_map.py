@@ -123,8 +123,10 @@ def _overlap_window(after_src, before_src, pixel_pairs: bool) -> tuple[slice, sl
         from rasterio.warp import transform_bounds
 
         left, bottom, right, top = transform_bounds(before_src.crs, after_src.crs, *before_src.bounds, densify_pts=21)
-        inv = ~after_src.transform
-        xs, ys = zip(*(inv * (x, y) for x in (left, right) for y in (bottom, top)))
+        i = ~after_src.transform  # ground -> pixel; written out, as affine deprecates `transform * (x, y)`
+        corners = [(x, y) for x in (left, right) for y in (bottom, top)]
+        xs = [i.a * x + i.b * y + i.c for x, y in corners]
+        ys = [i.d * x + i.e * y + i.f for x, y in corners]
         r0, r1 = max(0, math.floor(min(ys))), min(h, math.ceil(max(ys)))
         c0, c1 = max(0, math.floor(min(xs))), min(w, math.ceil(max(xs)))
     return _central(r0, r1), _central(c0, c1)

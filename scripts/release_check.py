@@ -58,7 +58,8 @@ def main() -> None:
     val_sets = {k: float(v["f1"]) for k, v in ckpt["metrics_per_dataset"].items() if "f1" in v}
     shipped_val = json.loads((DEFAULT_MODEL_DIR / "eval-val.json").read_text())
     shipped_test = json.loads((DEFAULT_MODEL_DIR / "eval-test.json").read_text())["overall"]
-    test = evaluate(best, args.data / "bijie_native", args.run / "eval-test", args.reuse)["overall"]
+    test_eval = evaluate(best, args.data / "bijie_native", args.run / "eval-test", args.reuse)
+    test = test_eval["overall"]
     alarms = evaluate(best, args.data / "bijie_negatives", args.run / "eval-negatives-test", args.reuse)
     fa = alarms["false_alarms"]["all"]
 
@@ -105,7 +106,7 @@ def main() -> None:
             "gated_network_digest": network_digest(ckpt),
             "bijie_native_test": report["test"],
             "negatives_test_false_alarms": fa,
-            "scene_gate": evaluate(best, args.data / "bijie_native", args.run / "eval-test", True).get("scene_gate"),
+            "scene_gate": test_eval.get("scene_gate"),
             "checks": report["checks"],
             "releasable": report["releasable"],
         }

@@ -59,7 +59,8 @@ def bootstrap(base: dict, other: dict, draws: int, seed: int = 0) -> dict:
 def run_name(eval_json: Path) -> str:
     """RUN of RUN/eval-test/eval.json: the first folder above the file not named eval*, so two
     candidates scored the usual way never share (and overwrite) one record."""
-    folder = next((p for p in eval_json.resolve().parents if not p.name.startswith("eval")), eval_json.parent)
+    named = (p for p in eval_json.resolve().parents if p.name and not p.name.startswith("eval"))
+    folder = next(named, eval_json.parent)
     return folder.name
 
 

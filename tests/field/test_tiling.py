@@ -86,3 +86,18 @@ def test_blending_a_constant_prediction_is_exactly_constant(h: int, w: int, valu
     out = _blend_constant(h, w, tile, overlap, np.float32(value))
     assert out.shape == (h, w) and out.dtype == np.float32
     assert (out == np.float32(value)).all()
+
+
+def test_an_overlap_near_the_tile_size_keeps_the_weight_windows_within_the_cache_bound() -> None:
+    """--tile 256 --overlap 250 on a 900 px scene: 109 distinct weight profiles a side, 6 GB if
+    every window were kept; they are computed as asked, the same weights, and none is kept."""
+    ys = tile_origins(900, 256, 250)
+    weights = BlendWeights(ys, ys, 256, 256, 250, 900, 900)
+    assert len(set(weights._row_ids)) ** 2 * 256 * 256 * 8 > BlendWeights.CACHE_BYTES
+    for i, j in [(0, 0), (1, 2), (54, 54), (len(ys) - 1, 3)]:
+        w = weights.window(i, j)
+        np.testing.assert_array_equal(w, np.outer(weights.rows[i], weights.cols[j]))
+        assert not w.flags.writeable
+    assert not weights._windows
+    small = BlendWeights(tile_origins(900, 256, 64), tile_origins(900, 256, 64), 256, 256, 64, 900, 900)
+    assert small.window(1, 1) is small.window(1, 1)  # a usual grid still shares its few windows
